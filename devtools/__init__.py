@@ -1,0 +1,1 @@
+"""Local development tooling: emulators, sandbox vendors, the local stack. Never deployed."""

@@ -1,0 +1,66 @@
+"""Serve every function in functions/ on one port, one path each, like the Firebase emulator.
+
+    http://127.0.0.1:5001/<project>/<region>/<function-name>/...
+
+Each function is loaded by functions-framework exactly as Cloud Functions loads it (its own
+main.py, entry point `handle`), then mounted under its path; the function sees only the
+part of the path after its name, as it does when deployed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+import functions_framework
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import run_simple
+from werkzeug.wrappers import Response
+
+from devtools.functions_catalog import deployed_name, function_dirs
+
+ENTRY_POINT = "handle"
+
+
+def _root_path(app: Any) -> Any:
+    """A deployed function sees '/' for its bare URL; Flask would redirect '' to '/'."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("PATH_INFO"):
+            environ["PATH_INFO"] = "/"
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def build_app(project: str, region: str, only: list[str] | None = None) -> DispatcherMiddleware:
+    mounts = {}
+    for directory in function_dirs():
+        name = deployed_name(directory)
+        if only and name not in only:
+            continue
+        app = functions_framework.create_app(ENTRY_POINT, str(directory / "main.py"), "http")
+        mounts[f"/{project}/{region}/{name}"] = _root_path(app)
+
+    def not_found(environ, start_response):  # type: ignore[no-untyped-def]
+        body = '{"error": {"code": "not_found", "message": "No function at this path.", "details": null}}'
+        return Response(body, 404, mimetype="application/json")(environ, start_response)
+
+    return DispatcherMiddleware(not_found, mounts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5001)
+    parser.add_argument("--only", nargs="*", help="serve only these functions (cold-start benchmark)")
+    args = parser.parse_args()
+    project = os.environ["GOOGLE_CLOUD_PROJECT"]
+    region = os.environ.get("FUNCTION_REGION", "europe-west1")
+    app = build_app(project, region, args.only)
+    print(f"functions ready on http://{args.host}:{args.port}/{project}/{region}/", flush=True)
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

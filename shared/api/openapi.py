@@ -1,0 +1,144 @@
+"""OpenAPI 3.1 for the HTTP API, built from the endpoints' routes and pydantic models.
+
+The document is generated at build time (devtools.openapi) into openapi.json beside this
+module, so the function that serves it loads no other function's code at cold start.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from shared import __version__
+from shared.api.endpoint import Endpoint, Route
+
+DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
+REF = "#/components/schemas/{model}"
+
+_STATUS_TEXT = {
+    400: "Malformed JSON or a validation error (details lists pydantic's field errors)",
+    401: "Missing, malformed, invalid or expired bearer token",
+    403: "Wrong domain, unverified email, missing role or caller not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Body too large",
+    415: "Body is not JSON",
+    429: "Rate limited",
+    500: "Internal error (no internals are revealed)",
+    502: "A vendor failed after retries",
+    503: "A dependency is unavailable",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+    request_id: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def _models(endpoints: list[Endpoint]) -> list[type[BaseModel]]:
+    seen: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody}
+    for endpoint in endpoints:
+        for route in endpoint.routes:
+            for model in (route.query, route.body, route.response):
+                if model is not None:
+                    seen.setdefault(model.__name__, model)
+    return list(seen.values())
+
+
+def _parameters(route: Route, defs: dict[str, Any]) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in route.pattern.groupindex
+    ]
+    if route.query is not None:
+        schema = route.query.model_json_schema(ref_template=REF)
+        for name, prop in schema.get("properties", {}).items():
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in schema.get("required", []),
+                    "schema": prop,
+                    **({"description": prop["description"]} if "description" in prop else {}),
+                }
+            )
+    return params
+
+
+def _operation(endpoint: Endpoint, route: Route) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": f"{endpoint.name}.{route.handler.__name__}",
+        "summary": route.summary or endpoint.summary,
+        "tags": list(endpoint.tags) or [endpoint.name],
+        "parameters": [],
+        "responses": {},
+    }
+    if route.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=route.body.__name__)}}},
+        }
+    ok: dict[str, Any] = {"description": "Success"}
+    if route.response is not None:
+        ok["content"] = {"application/json": {"schema": {"$ref": REF.format(model=route.response.__name__)}}}
+    op["responses"][str(route.status)] = ok
+    statuses = set(route.errors) | {400, 404, 405, 413, 500}
+    if route.auth.openapi_scheme:
+        op["security"] = [{route.auth.openapi_scheme: []}]
+        statuses |= {401, 403}
+    else:
+        op["security"] = []
+    if route.body is not None:
+        statuses.add(415)
+    for status in sorted(statuses):
+        op["responses"][str(status)] = {
+            "description": _STATUS_TEXT.get(status, "Error"),
+            "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}},
+        }
+    return op
+
+
+def build_document(endpoints: list[Endpoint]) -> dict[str, Any]:
+    _, top = models_json_schema([(m, "validation") for m in _models(endpoints)], ref_template=REF)
+    paths: dict[str, Any] = {}
+    for endpoint in sorted(endpoints, key=lambda e: e.name):
+        for route in endpoint.routes:
+            suffix = route.path.rstrip("/")
+            path = f"/{endpoint.name}{suffix}"
+            item = paths.setdefault(path, {})
+            op = _operation(endpoint, route)
+            op["parameters"] = _parameters(route, top.get("$defs", {}))
+            item[route.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tributary API",
+            "version": __version__,
+            "description": "Each top-level path segment is one Cloud Function (its URL). "
+            "Errors share one body: {error: {code, message, details, request_id}}.",
+        },
+        "servers": [{"url": "{functionsBaseUrl}", "variables": {"functionsBaseUrl": {"default": "http://127.0.0.1:5001/tributary-local/europe-west1"}}}],
+        "paths": paths,
+        "components": {
+            "schemas": top.get("$defs", {}),
+            "securitySchemes": {
+                "firebaseIdToken": {"type": "http", "scheme": "bearer", "bearerFormat": "Firebase ID token (JWT)"},
+                "googleOidc": {"type": "http", "scheme": "bearer", "bearerFormat": "Google-signed OIDC token"},
+            },
+        },
+    }
+
+
+def load_document() -> dict[str, Any]:
+    return json.loads(DOCUMENT_PATH.read_text())

@@ -1,0 +1,74 @@
+"""People: a Firebase ID token, verified by firebase-admin, from an allowed Google domain."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from shared.api.policies import ROLE_RANK, Principal
+from shared.errors import Forbidden, ServiceUnavailable, Unauthenticated
+
+if TYPE_CHECKING:
+    from firebase_admin import App
+
+    from shared.config import Settings
+
+
+@lru_cache(maxsize=4)
+def _firebase_app(project_id: str, certs_url: str | None) -> App:
+    """One firebase-admin app per (project, certificate set), created on first use."""
+    import os
+
+    import firebase_admin
+    from firebase_admin import credentials
+    from google.auth.credentials import AnonymousCredentials
+
+    class VerifyOnlyCredential(credentials.Base):
+        """Verifying ID tokens needs no credential; this keeps firebase-admin from loading ADC."""
+
+        def get_credential(self) -> Any:
+            return AnonymousCredentials()
+
+    if os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):
+        # firebase-admin skips the signature check entirely when this is set.
+        raise RuntimeError("FIREBASE_AUTH_EMULATOR_HOST must not be set: it disables token signatures")
+    name = f"tributary-{project_id}-{certs_url or 'google'}"
+    try:
+        app = firebase_admin.get_app(name)
+    except ValueError:
+        app = firebase_admin.initialize_app(
+            credential=VerifyOnlyCredential(), options={"projectId": project_id}, name=name
+        )
+    if certs_url:
+        from firebase_admin import auth
+
+        # firebase-admin 7 has no public option for the certificate URL; the local stack
+        # and tests serve their own set so that signatures are really verified.
+        auth._get_client(app)._token_verifier.id_token_verifier.cert_url = certs_url
+    return app
+
+
+def verify_user(token: str, settings: Settings, *, minimum_role: str) -> Principal:
+    """Verify the ID token, then domain, email_verified and role, in that order."""
+    from firebase_admin import auth, exceptions
+
+    app = _firebase_app(settings.project_id, settings.firebase_certs_url)
+    try:
+        claims = auth.verify_id_token(token, app=app, clock_skew_seconds=5)
+    except auth.ExpiredIdTokenError:
+        raise Unauthenticated("The ID token has expired.", code="token_expired") from None
+    except auth.CertificateFetchError as exc:
+        raise ServiceUnavailable("Could not fetch the token certificates.", code="certs_unavailable") from exc
+    except (auth.InvalidIdTokenError, ValueError, exceptions.FirebaseError):
+        raise Unauthenticated("The ID token is not valid.", code="token_invalid") from None
+
+    email = str(claims.get("email") or "").lower()
+    domain = email.rpartition("@")[2] if "@" in email else ""
+    if domain not in settings.allowed_domains:
+        raise Forbidden("Your account's domain may not use Tributary.", code="domain_not_allowed")
+    if claims.get("email_verified") is not True:
+        raise Forbidden("Your email address is not verified.", code="email_not_verified")
+    role = claims.get("role") if claims.get("role") in ROLE_RANK else "member"
+    if ROLE_RANK[str(role)] < ROLE_RANK[minimum_role]:
+        raise Forbidden(f"This needs the {minimum_role} role.", code="role_required")
+    return Principal(kind="user", subject=str(claims["uid"]), email=email, role=str(role), claims=claims)
