@@ -10,13 +10,14 @@
     handle = endpoint.entry_point()   # the Cloud Function entry point
 """
 
-from shared.api.endpoint import Call, Endpoint, Route
+from shared.api.endpoint import Call, Deployment, Endpoint, Route
 from shared.api.policies import PUBLIC, AuthPolicy, Principal, Public, ServiceAccount, Users
 
 __all__ = [
     "PUBLIC",
     "AuthPolicy",
     "Call",
+    "Deployment",
     "Endpoint",
     "Principal",
     "Public",

@@ -111,14 +111,42 @@ def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """How the function runs in Cloud Functions; infra/terraform reads it via the manifest."""
+
+    memory: str = "256Mi"
+    timeout_s: int = 60
+    max_instances: int = 10
+    #: secrets (Secret Manager ids) the function reads, mounted as env vars of the same name
+    secrets: tuple[str, ...] = ()
+
+
 class Endpoint:
     """A Cloud Function: a name, its routes, and `entry_point()`, what Cloud Functions calls."""
 
-    def __init__(self, name: str, *, summary: str, tags: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        summary: str,
+        tags: tuple[str, ...] = (),
+        deployment: Deployment = Deployment(),
+    ) -> None:
         self.name = name
         self.summary = summary
         self.tags = tags
+        self.deployment = deployment
         self.routes: list[Route] = []
+
+    @property
+    def invoker(self) -> str:
+        """Who may invoke it at the IAM layer: a machine-only function admits only its
+        service account; anything with a public or user route is public (auth in code)."""
+        accounts = {getattr(r.auth, "account", None) for r in self.routes}
+        if accounts and None not in accounts and len(accounts) == 1:
+            return str(accounts.pop())
+        return "public"
 
     def route(
         self,

@@ -1,0 +1,32 @@
+"""Queue numbers derived from each connector's declared rate limit: the one source of
+truth for both the local stack and infra/terraform (through the deploy manifest)."""
+
+from __future__ import annotations
+
+from shared.tasks import QueueSpec
+from shared.vendors.connector import Connector
+
+
+def queue_name(vendor: str) -> str:
+    return f"sync-{vendor}"
+
+
+def queue_spec(connector: Connector, requests_per_minute: float | None = None) -> QueueSpec:
+    """One task fetches one page (one request), so the dispatch rate is the request budget.
+
+    requests_per_minute overrides the vendor's published budget (the sandbox's is lower).
+    """
+    rate = connector.rate_limit
+    per_second = (requests_per_minute / 60.0) if requests_per_minute else rate.per_second
+    per_second = round(per_second * rate.queue_share, 3)
+    return QueueSpec(
+        name=queue_name(connector.vendor),
+        max_dispatches_per_second=per_second,
+        max_concurrent_dispatches=rate.max_concurrency,
+        max_burst_size=max(1, int(per_second)),
+        max_attempts=12,
+        min_backoff_seconds=2.0,
+        max_backoff_seconds=300.0,
+        max_doublings=5,
+        max_retry_duration_seconds=3 * 3600,
+    )

@@ -1,0 +1,76 @@
+"""Rate limits as data: the vendor's budget and the names of its rate-limit headers.
+
+The queue's dispatch rate keeps us under the budget in production; pacing from the
+headers is the second line, so a worker slows down before the vendor refuses it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    limit: str | None = "X-RateLimit-Limit"
+    remaining: str | None = "X-RateLimit-Remaining"
+    reset: str | None = "X-RateLimit-Reset"
+    #: "epoch": reset is a unix time; "delta": seconds from now
+    reset_kind: Literal["epoch", "delta"] = "epoch"
+    retry_after: str = "Retry-After"
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    requests: int
+    per_seconds: float
+    headers: RateLimitHeaders = field(default_factory=RateLimitHeaders)
+    #: "app": one budget for the whole connector; "token": one per connection's credentials
+    scope: Literal["app", "token"] = "app"
+    max_concurrency: int = 10
+    #: share of the budget the queue may use, leaving room for live calls from the API
+    queue_share: float = 1.0
+    #: start pacing when fewer than this share of the window's budget remains
+    pace_below: float = 0.1
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.per_seconds
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    limit: int | None
+    remaining: int | None
+    reset_in_s: float | None
+
+
+def read_state(headers: Mapping[str, str], spec: RateLimitHeaders, now: float | None = None) -> RateLimitState:
+    def as_int(name: str | None) -> int | None:
+        if not name or headers.get(name) is None:
+            return None
+        try:
+            return int(float(headers[name]))
+        except ValueError:
+            return None
+
+    reset = as_int(spec.reset)
+    reset_in: float | None = None
+    if reset is not None:
+        reset_in = reset - (now if now is not None else time.time()) if spec.reset_kind == "epoch" else float(reset)
+        reset_in = max(0.0, reset_in)
+    return RateLimitState(as_int(spec.limit), as_int(spec.remaining), reset_in)
+
+
+def pacing_delay_s(state: RateLimitState, rate: RateLimit) -> float:
+    """How long to wait before the next request so the remaining budget lasts the window."""
+    if state.remaining is None or state.reset_in_s is None:
+        return 0.0
+    limit = state.limit or rate.requests
+    if state.remaining <= 0:
+        return state.reset_in_s
+    if state.remaining > limit * rate.pace_below:
+        return 0.0
+    return state.reset_in_s / (state.remaining + 1)
