@@ -1,0 +1,64 @@
+"""Wire the engine to the real world from settings: Firestore, Cloud Tasks, vendor clients.
+
+Functions call these; tests may build WorkerDeps from fakes instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from shared.config import Settings, load
+from shared.store.client import db
+from shared.sync.models import ChunkTask
+from shared.sync.planner import LEASE_TTL_S
+from shared.sync.queues import queue_name
+from shared.sync.worker import WorkerDeps
+from shared.vendors.connector import Connector, VendorSettings
+from shared.vendors.http import VendorClient
+
+if TYPE_CHECKING:
+    pass
+
+WORKER_FUNCTION = "sync-worker"
+
+
+@lru_cache(maxsize=None)
+def vendor_settings(connector: Connector) -> VendorSettings:
+    settings = load(connector.settings_model)
+    assert isinstance(settings, VendorSettings)
+    return settings
+
+
+def vendor_client(connector: Connector) -> VendorClient:
+    return VendorClient(connector, vendor_settings(connector))
+
+
+def chunk_enqueuer(settings: Settings) -> Callable[[ChunkTask], bool]:
+    """Enqueue a chunk on its vendor's queue under a deterministic name (replays dedupe)."""
+    from shared.tasks import enqueue, task_id_for, tasks_client
+
+    client = tasks_client(settings.cloud_tasks_emulator_host)
+    url = settings.function_url(WORKER_FUNCTION)
+
+    def enqueue_chunk(task: ChunkTask) -> bool:
+        return enqueue(
+            client,
+            project=settings.project_id,
+            location=settings.queue_location,
+            queue=queue_name(task.vendor),
+            task_id=task_id_for(task.connection_id, task.run_id, task.chain_id, str(task.page)),
+            url=url,
+            payload=task.model_dump(mode="json"),
+            oidc_service_account=settings.tasks_service_account,
+            audience=url,
+        )
+
+    return enqueue_chunk
+
+
+def worker_deps(settings: Settings) -> WorkerDeps:
+    return WorkerDeps(
+        db=db(settings), enqueue=chunk_enqueuer(settings), client_for=vendor_client, lease_ttl_s=LEASE_TTL_S
+    )

@@ -1,0 +1,90 @@
+"""The vendor client against a scripted transport (httpx's own MockTransport)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from shared.vendors.errors import VendorAuthFailed, VendorRateLimited, VendorUnavailable
+from shared.vendors.http import VendorClient
+from shared.vendors.intercom.connector import CONNECTOR, IntercomSettings
+from shared.vendors.pagination import PageRequest
+
+
+def client_for(responses: list, sleeps: list[float]) -> VendorClient:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        item = responses.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    client = VendorClient(
+        CONNECTOR,
+        IntercomSettings(base_url="https://intercom.test", access_token="tok-123"),
+        transport=httpx.MockTransport(handler),
+        sleep=sleeps.append,
+    )
+    client.seen = seen  # type: ignore[attr-defined]
+    return client
+
+
+def test_retries_5xx_and_network_errors_then_succeeds() -> None:
+    sleeps: list[float] = []
+    client = client_for(
+        [httpx.Response(503), httpx.ConnectError("reset"), httpx.Response(200, json={"data": [1]})], sleeps
+    )
+    assert client.fetch(PageRequest(path="/contacts")) == {"data": [1]}
+    assert client.stats.requests == 3 and client.stats.retries == 2
+    assert len(sleeps) == 2 and sleeps[1] >= sleeps[0] / 2
+
+
+def test_honours_retry_after_on_429() -> None:
+    sleeps: list[float] = []
+    client = client_for([httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200, json={})], sleeps)
+    client.fetch(PageRequest(path="/contacts"))
+    assert sleeps == [3.0]
+    assert client.stats.rate_limited == 1
+
+
+def test_long_rate_limit_wait_is_handed_back_not_slept() -> None:
+    sleeps: list[float] = []
+    client = client_for([httpx.Response(429, headers={"Retry-After": "120"})], sleeps)
+    with pytest.raises(VendorRateLimited) as info:
+        client.fetch(PageRequest(path="/contacts"))
+    assert info.value.retry_after_s == 120 and info.value.transient
+    assert sleeps == []
+
+
+def test_gives_up_with_transient_error_after_max_attempts() -> None:
+    sleeps: list[float] = []
+    client = client_for([httpx.Response(502)] * CONNECTOR.retry.max_attempts, sleeps)
+    with pytest.raises(VendorUnavailable):
+        client.fetch(PageRequest(path="/contacts"))
+    assert client.stats.requests == CONNECTOR.retry.max_attempts
+
+
+def test_auth_failure_is_terminal_and_sends_headers() -> None:
+    sleeps: list[float] = []
+    client = client_for([httpx.Response(401, json={"type": "error.list"})], sleeps)
+    with pytest.raises(VendorAuthFailed) as info:
+        client.fetch(PageRequest(path="/contacts"))
+    assert not info.value.transient
+    request = client.seen[0]  # type: ignore[attr-defined]
+    assert request.headers["Authorization"] == "Bearer tok-123"
+    assert request.headers["Intercom-Version"] == "2.14"
+    assert "tok-123" not in info.value.message
+
+
+def test_paces_when_remaining_budget_is_low() -> None:
+    import time
+
+    sleeps: list[float] = []
+    reset = str(int(time.time()) + 10)
+    low = {"X-RateLimit-Limit": "166", "X-RateLimit-Remaining": "4", "X-RateLimit-Reset": reset}
+    client = client_for([httpx.Response(200, json={}, headers=low), httpx.Response(200, json={})], sleeps)
+    client.fetch(PageRequest(path="/contacts"))
+    client.fetch(PageRequest(path="/contacts"))
+    assert len(sleeps) == 1 and 1.0 < sleeps[0] <= 2.5
