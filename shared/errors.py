@@ -13,6 +13,7 @@ a handler becomes a 500 "internal" whose body never contains the exception text.
     ├── NotFound (404 not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── Conflict (409 conflict; codes sync_in_progress, version_conflict, ...)
+    ├── PreconditionRequired (428 precondition_required: a write needs If-Match)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── RateLimited (429 rate_limited)
@@ -93,6 +94,12 @@ class Conflict(TributaryError):
     status = 409
     default_code = "conflict"
     default_message = "The resource changed or is busy."
+
+
+class PreconditionRequired(TributaryError):
+    status = 428
+    default_code = "precondition_required"
+    default_message = "This change needs the version it is based on (If-Match)."
 
 
 class PayloadTooLarge(TributaryError):
