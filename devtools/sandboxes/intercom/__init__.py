@@ -1,0 +1,18 @@
+"""A sandbox Intercom: a local HTTP server that behaves like Intercom's REST API 2.14.
+
+For local development, tests and benchmarks: seeded, reproducible data (contacts,
+companies, admins, conversations), Intercom's paths, shapes, cursors and error bodies,
+its 10-second rate-limit windows and headers, plus injectable faults and /_sandbox/*
+control endpoints. Run it with `python -m devtools.sandboxes.intercom --port 9101`, or
+in-process with `create_app(SandboxConfig(...))`.
+
+Real Intercom instead: nothing changes here. The connector reads INTERCOM_BASE_URL
+(the sandbox URL, or https://api.intercom.io) and INTERCOM_ACCESS_TOKEN (here
+"sandbox-token", there a real access token), so pointing those two at Intercom is the
+whole switch.
+"""
+
+from devtools.sandboxes.intercom.app import SandboxApp, create_app
+from devtools.sandboxes.intercom.config import DataConfig, FaultConfig, RateLimitConfig, SandboxConfig
+
+__all__ = ["DataConfig", "FaultConfig", "RateLimitConfig", "SandboxApp", "SandboxConfig", "create_app"]

@@ -1,0 +1,183 @@
+"""The sandbox's data: generated records, lookups, sorted/filtered views and writes.
+
+Writes (PUT, /_sandbox/mutate, reset) take the lock and bump `version`; sorted views are
+cached per (query, sort, version), so paging through a search costs a bisect per page,
+not a scan. Mutations are deterministic: their RNG is seeded by the data seed and the
+number of mutations so far.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from devtools.sandboxes.intercom.clock import SandboxClock
+from devtools.sandboxes.intercom.config import DataConfig
+from devtools.sandboxes.intercom.datagen import TOPICS, Dataset, generate, make_contact, make_conversation
+from devtools.sandboxes.intercom.paging import Ordered
+from devtools.sandboxes.intercom.query import Predicate, compile_query, sort_key
+from devtools.sandboxes.intercom.records import Admin, Company, Contact, Conversation
+
+CACHE_SIZE = 16
+UPDATABLE: dict[str, tuple[type, ...]] = {
+    "role": (str,), "external_id": (str,), "email": (str,), "phone": (str, type(None)), "name": (str, type(None)),
+    "avatar": (str, type(None)), "signed_up_at": (int, type(None)), "last_seen_at": (int, type(None)),
+    "owner_id": (int, type(None)), "unsubscribed_from_emails": (bool, type(None)),
+    "custom_attributes": (dict, type(None)),
+}
+
+
+class Store:
+    def __init__(self, config: DataConfig, mutation_step_seconds: int = 60, quirks: bool = False) -> None:
+        self._lock = threading.RLock()
+        self.step = mutation_step_seconds
+        self.quirks = quirks
+        self.reset(config)
+
+    def reset(self, config: DataConfig) -> None:
+        """Regenerate from `config`: same config, same data, clock back at the epoch."""
+        data = generate(config)
+        with self._lock:
+            self.config = config
+            self.clock = SandboxClock(config.epoch)
+            self.data: Dataset = data
+            self.admins = {a.id: a for a in data.admins}
+            self.companies = {c.id: c for c in data.companies}
+            self.companies_by_name = {c.name.lower(): c for c in data.companies}
+            self.companies_by_external = {c.company_id: c for c in data.companies}
+            self.contacts = {c.id: c for c in data.contacts}
+            self.conversations = {v.id: v for v in data.conversations}
+            self.authors: dict[str, tuple[str | None, str]] = {a.id: (a.name, a.email) for a in data.admins}
+            self.authors.update((c.id, (c.name, c.email)) for c in data.contacts)
+            self.version = 0
+            self.mutations = 0
+            self._cache: OrderedDict[tuple[Any, ...], Ordered] = OrderedDict()
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {"contacts": len(self.contacts), "companies": len(self.companies), "admins": len(self.admins),
+                    "conversations": len(self.conversations)}
+
+    def max_updated_at(self) -> dict[str, int]:
+        with self._lock:
+            return {"contacts": max((c.updated_at for c in self.contacts.values()), default=0),
+                    "conversations": max((v.updated_at for v in self.conversations.values()), default=0)}
+
+    def view(self, kind: str, query: Any | None, sort_field: str) -> Ordered:
+        """Records of `kind` matching `query`, ascending by (sort_field, id); cached per version."""
+        cache_key = (kind, json.dumps(query, sort_keys=True), sort_field)
+        with self._lock:
+            cached = self._cache.get(cache_key + (self.version,))
+            if cached is not None:
+                self._cache.move_to_end(cache_key + (self.version,))
+                return cached
+            pred: Predicate | None = compile_query(kind, query, self.quirks) if query is not None else None
+            source = self.data.contacts if kind == "contacts" else self.data.conversations
+            key = sort_key(kind, sort_field)
+            rows = sorted(((key(r), r) for r in source if pred is None or pred(r)), key=lambda kr: kr[0])
+            ordered = Ordered(items=[r for _, r in rows], keys=[k for k, _ in rows])
+            self._cache[cache_key + (self.version,)] = ordered
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+            return ordered
+
+    def companies_sorted(self) -> list[Company]:
+        return self.data.companies
+
+    def admin_list(self) -> list[Admin]:
+        return self.data.admins
+
+    def update_contact(self, contact_id: str, changes: dict[str, Any]) -> Contact | None:
+        """Apply an update_contact_request; ValueError for fields or types Intercom rejects."""
+        for name, value in changes.items():
+            if name not in UPDATABLE:
+                raise ValueError(f"{name} is not an updatable contact attribute")
+            if not isinstance(value, UPDATABLE[name]) or (isinstance(value, bool) and bool not in UPDATABLE[name]):
+                raise ValueError(f"{name} has the wrong type")
+        if changes.get("role") not in (None, "user", "lead"):
+            raise ValueError("role must be user or lead")
+        with self._lock:
+            contact = self.contacts.get(contact_id)
+            if contact is None:
+                return None
+            for name, value in changes.items():
+                if name == "custom_attributes":
+                    contact.custom_attributes.update(value or {})
+                elif name != "avatar":
+                    setattr(contact, name, value)
+            contact.updated_at = self.clock.advance(1)
+            self.version += 1
+            return contact
+
+    def mutate(self, spec: dict[str, int]) -> dict[str, Any]:
+        """Deterministic changes dated at a new, later 'now'; returns the affected ids."""
+        with self._lock:
+            rng = random.Random(f"{self.config.seed}:mutate:{self.mutations}")
+            self.mutations += 1
+            now = self.clock.advance(self.step)
+            out: dict[str, Any] = {"now": now}
+            live = self.data.contacts
+            picked = rng.sample(live, min(len(live), spec.get("contacts_updated", 0) + spec.get("contacts_deleted", 0)))
+            updated, deleted = picked[: spec.get("contacts_updated", 0)], picked[spec.get("contacts_updated", 0):]
+            for c in updated:
+                c.updated_at = now
+                c.last_seen_at = now
+                c.custom_attributes["training_topic"] = rng.choice(TOPICS)
+            out["contacts_updated"] = [c.id for c in updated]
+            out["contacts_deleted"] = self._delete_contacts({c.id for c in deleted})
+            out["contacts_created"] = self._create_contacts(rng, spec.get("contacts_created", 0), now)
+            out["conversations_updated"] = self._update_conversations(rng, spec.get("conversations_updated", 0), now)
+            out["conversations_created"] = self._create_conversations(rng, spec.get("conversations_created", 0), now)
+            self.version += 1
+            return out
+
+    def _delete_contacts(self, ids: set[str]) -> list[str]:
+        if not ids:
+            return []
+        for cid in ids:
+            for company_id in self.contacts.pop(cid).company_ids:
+                self.companies[company_id].user_count -= 1
+        self.data.contacts = [c for c in self.data.contacts if c.id not in ids]
+        return sorted(ids)
+
+    def _create_contacts(self, rng: random.Random, n: int, now: int) -> list[str]:
+        created = []
+        for _ in range(n):
+            index = self.config.contacts + 1_000_000 * self.mutations + len(created)
+            c = make_contact(rng, self.config, index, now, now, self.data.admins, self.data.companies)
+            self.contacts[c.id] = c
+            self.data.contacts.append(c)
+            self.authors[c.id] = (c.name, c.email)
+            for company_id in c.company_ids:
+                self.companies[company_id].user_count += 1
+            created.append(c.id)
+        return created
+
+    def _update_conversations(self, rng: random.Random, n: int, now: int) -> list[str]:
+        chosen: list[Conversation] = rng.sample(self.data.conversations, min(n, len(self.data.conversations)))
+        for v in chosen:
+            stats = v.statistics
+            if v.state == "closed":
+                v.state = "open"
+                stats["count_reopens"] = int(stats.get("count_reopens", 0)) + 1
+            else:
+                v.state, v.snoozed_until, v.waiting_since = "closed", None, None
+                stats.setdefault("first_close_at", now)
+                stats["last_close_at"] = now
+                stats["time_to_last_close"] = now - v.created_at
+            stats["count_conversation_parts"] = int(stats.get("count_conversation_parts", 1)) + 1
+            v.updated_at = now
+        return [v.id for v in chosen]
+
+    def _create_conversations(self, rng: random.Random, n: int, now: int) -> list[str]:
+        created = []
+        for _ in range(n):
+            index = self.config.conversations + 1_000_000 * self.mutations + len(created)
+            v = make_conversation(rng, self.config, index, now, now, self.data.admins, self.data.contacts)
+            self.conversations[v.id] = v
+            self.data.conversations.append(v)
+            created.append(v.id)
+        return created
