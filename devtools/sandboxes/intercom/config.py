@@ -35,6 +35,8 @@ class FaultConfig:
             value = getattr(new, name)
             if not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"{name} must be a number between 0 and 1")
+        if new.error_rate + new.drop_rate > 1.0:
+            raise ValueError("error_rate + drop_rate must not exceed 1")
         if not isinstance(new.latency_ms, int) or new.latency_ms < 0:
             raise ValueError("latency_ms must be a non-negative integer")
         if new.error_status not in (500, 502, 503, 504):

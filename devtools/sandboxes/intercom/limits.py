@@ -79,8 +79,11 @@ class FaultInjector:
     def decide(self) -> FaultDecision:
         with self._lock:
             c = self.config
-            drop = c.drop_rate > 0 and self._rng.random() < c.drop_rate
-            error = not drop and c.error_rate > 0 and self._rng.random() < c.error_rate
+            # One draw per request: [0, drop) drops, [drop, drop + error) errors, so the
+            # observed shares are the configured ones.
+            u = self._rng.random()
+            drop = u < c.drop_rate
+            error = not drop and u < c.drop_rate + c.error_rate
             return FaultDecision(drop, c.error_status if error else None, c.latency_ms / 1000.0)
 
 

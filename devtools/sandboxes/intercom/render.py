@@ -105,10 +105,10 @@ def conversation(v: Conversation, authors: dict[str, tuple[str | None, str]]) ->
             {"type": "tag", "id": t, "name": TAG_NAMES[t], "applied_at": v.created_at,
              "applied_by": {"type": "admin", "id": str(v.admin_assignee_id) if v.admin_assignee_id else None}}
             for t in v.tag_ids]},
-        "statistics": dict(stats), "conversation_rating": None, "sla_applied": None,
+        "statistics": dict(stats), "conversation_rating": None,
         "custom_attributes": dict(v.custom_attributes), "topics": {},
         "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": False},
-        "ai_agent": None, "ai_agent_participated": False,
+        "ai_agent_participated": False,
     }
 
 
