@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -36,17 +37,30 @@ from shared.store.queries import InvalidCursor, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
     from shared.vendors.http import VendorClient
+    from shared.vendors.intercom.connector import IntercomSettings
 
 LIVE_CURSOR_VERSION = 1
 #: Intercom's largest search page
 INTERCOM_MAX_PAGE = 150
 
 
+@lru_cache(maxsize=1)
+def settings() -> IntercomSettings:
+    """INTERCOM_BASE_URL and INTERCOM_ACCESS_TOKEN, read once per instance."""
+    from shared.config import load
+    from shared.vendors.intercom.connector import CONNECTOR, IntercomSettings
+
+    loaded = load(CONNECTOR.settings_model)
+    assert isinstance(loaded, IntercomSettings)
+    return loaded
+
+
 def client() -> VendorClient:
-    from shared.sync.runtime import vendor_client
+    """The retrying vendor client, for one request's worth of calls (close it after)."""
+    from shared.vendors.http import VendorClient
     from shared.vendors.intercom.connector import CONNECTOR
 
-    return vendor_client(CONNECTOR)
+    return VendorClient(CONNECTOR, settings())
 
 
 # -- cursors ------------------------------------------------------------------------------------

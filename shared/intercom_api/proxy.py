@@ -25,7 +25,9 @@ from shared.vendors.errors import (
     VendorUnavailable,
 )
 
-_ID = r"[A-Za-z0-9_-]{1,128}"
+#: Intercom action words that sit where an id would (POST /contacts/search, /contacts/merge ...)
+RESERVED = ("search", "scroll", "list", "merge", "find", "archive", "unarchive", "attach", "detach", "me")
+_ID = r"(?!(?:" + "|".join(RESERVED) + r")$)[A-Za-z0-9_-]{1,128}"
 #: path pattern (documentation) -> regex; everything else is 403 path_not_allowed
 ALLOWED_PATHS: dict[str, re.Pattern[str]] = {
     template: re.compile("^" + template.replace("{id}", _ID) + "$")
@@ -91,11 +93,11 @@ def forward(path: str, params: list[tuple[str, str]]) -> tuple[int, Any]:
     """GET `path` from Intercom with our credentials: (status, JSON body) for 2xx and 404."""
     import httpx
 
-    from shared.sync.runtime import vendor_settings
+    from shared.intercom_api.live import settings as intercom_settings
     from shared.vendors.intercom.connector import CONNECTOR
     from shared.vendors.retry import decide, parse_retry_after
 
-    settings = vendor_settings(CONNECTOR)
+    settings = intercom_settings()
     secret = settings.access_token.get_secret_value() if settings.access_token else None
     headers = {
         "Accept": "application/json",
