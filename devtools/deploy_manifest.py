@@ -1,0 +1,185 @@
+"""The deploy manifest: what infra/terraform deploys, generated from the code.
+
+    python -m devtools.deploy_manifest            write infra/terraform/manifest.json
+    python -m devtools.deploy_manifest --check    exit 1 when the committed manifest is stale
+
+Terraform reads the file with jsondecode(file(...)); nothing about a function, a queue or a
+schedule is written twice. Sources:
+
+    functions  every functions/<dir>/main.py Endpoint (its Deployment and invoker)
+    queues     shared.sync.queues.queue_spec(connector) for every registered connector
+    schedules  each connector's Schedule, aimed at the sync-scheduler function
+    secrets    function secrets + connector secrets + ALWAYS_SECRETS
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+MANIFEST = REPO / "infra" / "terraform" / "manifest.json"
+
+ENTRY_POINT = "handle"
+SCHEDULER_FUNCTION = "sync-scheduler"
+WORKER_FUNCTION = "sync-worker"
+#: secrets the platform needs whatever the connectors (values are set by the operator)
+ALWAYS_SECRETS = ("token-encryption-key",)
+INVOKERS = ("public", "scheduler", "tasks")
+
+QUEUE_FIELDS = (
+    "max_dispatches_per_second",
+    "max_concurrent_dispatches",
+    "max_burst_size",
+    "max_attempts",
+    "min_backoff_seconds",
+    "max_backoff_seconds",
+    "max_doublings",
+    "max_retry_duration_seconds",
+)
+
+
+def secret_env_name(secret_id: str) -> str:
+    """The env var a secret is mounted as: intercom-access-token -> INTERCOM_ACCESS_TOKEN
+    (what the connector's settings model reads). Terraform computes the same thing."""
+    return secret_id.upper().replace("-", "_")
+
+
+def _functions(functions_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    from devtools import functions_catalog
+
+    if functions_dir is not None:
+        # a copy of the tree (tests): load its functions/ instead of the repo's
+        original = functions_catalog.FUNCTIONS_DIR
+        functions_catalog.FUNCTIONS_DIR = functions_dir
+        try:
+            endpoints = functions_catalog.load_endpoints()
+            dirs = {functions_catalog.deployed_name(d): d for d in functions_catalog.function_dirs()}
+        finally:
+            functions_catalog.FUNCTIONS_DIR = original
+        root = functions_dir.parent
+    else:
+        endpoints = functions_catalog.load_endpoints()
+        dirs = {functions_catalog.deployed_name(d): d for d in functions_catalog.function_dirs()}
+        root = REPO
+
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(endpoints):
+        endpoint = endpoints[name]
+        if endpoint.name != name:
+            raise SystemExit(f"functions/{dirs[name].name}: Endpoint is named {endpoint.name!r}, expected {name!r}")
+        invoker = endpoint.invoker
+        if invoker not in INVOKERS:
+            raise SystemExit(f"{name}: unknown invoker {invoker!r}")
+        d = endpoint.deployment
+        out[name] = {
+            "source_dir": dirs[name].relative_to(root).as_posix(),
+            "entry_point": ENTRY_POINT,
+            "memory": d.memory,
+            "timeout_s": int(d.timeout_s),
+            "max_instances": int(d.max_instances),
+            "invoker": invoker,
+            "secrets": sorted(set(d.secrets)),
+        }
+    return out
+
+
+def _connectors() -> list[Any]:
+    """The registered connectors, or [] while the sync engine is not importable."""
+    try:
+        from shared.sync.registry import all_connectors
+    except ImportError as exc:
+        print(f"deploy_manifest: no connectors ({exc}); the manifest has no queues or schedules", file=sys.stderr)
+        return []
+    return sorted(all_connectors(), key=lambda c: c.vendor)
+
+
+def _queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
+    if not connectors:
+        return {}
+    try:
+        from shared.sync.queues import queue_spec
+    except ImportError as exc:
+        print(f"deploy_manifest: no queue specs ({exc}); the manifest has no queues", file=sys.stderr)
+        return {}
+    queues: dict[str, dict[str, Any]] = {}
+    for connector in connectors:
+        spec = queue_spec(connector)
+        data = spec.model_dump() if hasattr(spec, "model_dump") else dict(vars(spec))
+        queue = {key: data[key] for key in QUEUE_FIELDS}
+        queue["vendor"] = connector.vendor
+        queue["target"] = WORKER_FUNCTION
+        queues[str(data["name"])] = queue
+    return queues
+
+
+def _schedules(connectors: list[Any], functions: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    if SCHEDULER_FUNCTION not in functions:
+        return {}
+    schedules: dict[str, dict[str, Any]] = {}
+    for connector in connectors:
+        schedule = getattr(connector, "schedule", None)
+        if schedule is None:
+            continue
+        schedules[f"sync-{connector.vendor}"] = {
+            "cron": schedule.cron,
+            "time_zone": schedule.time_zone,
+            "function": SCHEDULER_FUNCTION,
+            "body": {"vendor": connector.vendor},
+        }
+    return schedules
+
+
+def build(functions_dir: Path | None = None) -> dict[str, Any]:
+    """The manifest as a dict (deterministic: sorted keys, no timestamps)."""
+    functions = _functions(functions_dir)
+    connectors = _connectors()
+    secrets = set(ALWAYS_SECRETS)
+    for fn in functions.values():
+        secrets.update(fn["secrets"])
+    for connector in connectors:
+        secrets.update(getattr(connector, "secrets", ()) or ())
+    return {
+        "_generated_by": "python -m devtools.deploy_manifest (do not edit by hand)",
+        "functions": functions,
+        "queues": _queues(connectors),
+        "schedules": _schedules(connectors, functions),
+        "secrets": sorted(secrets),
+        "secret_env": {s: secret_env_name(s) for s in sorted(secrets)},
+    }
+
+
+def render(manifest: dict[str, Any]) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.deploy_manifest", description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when the committed manifest is stale")
+    parser.add_argument("--out", type=Path, default=MANIFEST)
+    args = parser.parse_args(argv)
+
+    text = render(build())
+    if args.check:
+        current = args.out.read_text() if args.out.exists() else ""
+        if current != text:
+            diff = difflib.unified_diff(
+                current.splitlines(), text.splitlines(), "committed", "generated", lineterm="", n=1
+            )
+            print("\n".join(diff))
+            print(f"{args.out} is stale: run `python -m devtools.deploy_manifest` and commit it", file=sys.stderr)
+            return 1
+        print(f"{args.out} is current")
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
