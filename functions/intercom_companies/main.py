@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from shared.api import Call, Endpoint, Users
+from shared.api import Call, Deployment, Endpoint, Users
 from shared.intercom_api.models import Company, CompanyPage, CompanyQuery
 
-endpoint = Endpoint("intercom-companies", summary="Intercom companies", tags=("intercom",))
+#: live calls to Intercom need its access token (Secret Manager, mounted as an env var)
+INTERCOM = Deployment(secrets=("intercom-access-token",))
+endpoint = Endpoint("intercom-companies", summary="Intercom companies", tags=("intercom",), deployment=INTERCOM)
 
 
 @endpoint.route("GET", "/", auth=Users(), query=CompanyQuery, response=CompanyPage)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from flask import Response
 
-from shared.api import Call, Endpoint, Users
+from shared.api import Call, Deployment, Endpoint, Users
 from shared.intercom_api.models import Contact, ContactPage, ContactQuery, CustomAttributesUpdate
 
-endpoint = Endpoint("intercom-contacts", summary="Intercom contacts", tags=("intercom",))
+#: live calls to Intercom need its access token (Secret Manager, mounted as an env var)
+INTERCOM = Deployment(secrets=("intercom-access-token",))
+endpoint = Endpoint("intercom-contacts", summary="Intercom contacts", tags=("intercom",), deployment=INTERCOM)
 
 
 @endpoint.route("GET", "/", auth=Users(), query=ContactQuery, response=ContactPage)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from shared.api import Call, Endpoint, Users
+from shared.api import Call, Deployment, Endpoint, Users
 from shared.intercom_api.models import Conversation, ConversationPage, ConversationQuery
 
-endpoint = Endpoint("intercom-conversations", summary="Intercom conversations", tags=("intercom",))
+#: live calls to Intercom need its access token (Secret Manager, mounted as an env var)
+INTERCOM = Deployment(secrets=("intercom-access-token",))
+endpoint = Endpoint("intercom-conversations", summary="Intercom conversations", tags=("intercom",), deployment=INTERCOM)
 
 
 @endpoint.route("GET", "/", auth=Users(), query=ConversationQuery, response=ConversationPage)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import Response
 
-from shared.api import Call, Endpoint, Users
+from shared.api import Call, Deployment, Endpoint, Users
 from shared.intercom_api.proxy import CATCH_ALL
 
-endpoint = Endpoint("intercom-proxy", summary="Read-only Intercom proxy", tags=("intercom",))
+#: live calls to Intercom need its access token (Secret Manager, mounted as an env var)
+INTERCOM = Deployment(secrets=("intercom-access-token",))
+endpoint = Endpoint("intercom-proxy", summary="Read-only Intercom proxy", tags=("intercom",), deployment=INTERCOM)
 
 
 @endpoint.route("GET", "/{path}", auth=Users(role="admin"), errors=(429, 502, 503))
