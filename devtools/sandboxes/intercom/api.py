@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request
 from devtools.sandboxes.intercom import render
 from devtools.sandboxes.intercom.paging import CursorError, cursor_page, number_page
 from devtools.sandboxes.intercom.query import QueryError, field_for
-from devtools.sandboxes.intercom.responses import ApiError
+from devtools.sandboxes.intercom.responses import ApiError, Encoded, with_items
 from devtools.sandboxes.intercom.store import Store
 
 MAX_PER_PAGE = 150
@@ -67,9 +67,18 @@ def _list(store: Store, request: Request, kind: str) -> tuple[list[Any], dict[st
     return items, pages, len(view.items)
 
 
-def list_contacts(store: Store, request: Request) -> dict[str, Any]:
-    items, pages, total = _list(store, request, "contacts")
-    return {"type": "list", "data": [render.contact(c) for c in items], "total_count": total, "pages": pages}
+def _contact_list(store: Store, items: list[Any], pages: dict[str, Any], total: int) -> Encoded:
+    return with_items({"type": "list", "data": None, "total_count": total, "pages": pages}, "data",
+                      [store.encoded(c) for c in items])
+
+
+def _conversation_list(store: Store, items: list[Any], pages: dict[str, Any], total: int) -> Encoded:
+    return with_items({"type": "conversation.list", "conversations": None, "total_count": total, "pages": pages},
+                      "conversations", [store.encoded(v) for v in items])
+
+
+def list_contacts(store: Store, request: Request) -> Encoded:
+    return _contact_list(store, *_list(store, request, "contacts"))
 
 
 def get_contact(store: Store, request: Request, contact_id: str) -> dict[str, Any]:
@@ -114,9 +123,8 @@ def _search(store: Store, request: Request, kind: str) -> tuple[list[Any], dict[
     return items, pages, len(view.items)
 
 
-def search_contacts(store: Store, request: Request) -> dict[str, Any]:
-    items, pages, total = _search(store, request, "contacts")
-    return {"type": "list", "data": [render.contact(c) for c in items], "total_count": total, "pages": pages}
+def search_contacts(store: Store, request: Request) -> Encoded:
+    return _contact_list(store, *_search(store, request, "contacts"))
 
 
 def _company_page(companies: list[Any], request: Request) -> dict[str, Any]:
@@ -160,10 +168,8 @@ def get_company(store: Store, request: Request, company_id: str) -> dict[str, An
     return render.company(company)
 
 
-def list_conversations(store: Store, request: Request) -> dict[str, Any]:
-    items, pages, total = _list(store, request, "conversations")
-    return {"type": "conversation.list", "conversations": [render.conversation(v, store.authors) for v in items],
-            "total_count": total, "pages": pages}
+def list_conversations(store: Store, request: Request) -> Encoded:
+    return _conversation_list(store, *_list(store, request, "conversations"))
 
 
 def get_conversation(store: Store, request: Request, conversation_id: str) -> dict[str, Any]:
@@ -173,10 +179,8 @@ def get_conversation(store: Store, request: Request, conversation_id: str) -> di
     return render.conversation_detail(conversation, store.authors)
 
 
-def search_conversations(store: Store, request: Request) -> dict[str, Any]:
-    items, pages, total = _search(store, request, "conversations")
-    return {"type": "conversation.list", "conversations": [render.conversation(v, store.authors) for v in items],
-            "total_count": total, "pages": pages}
+def search_conversations(store: Store, request: Request) -> Encoded:
+    return _conversation_list(store, *_search(store, request, "conversations"))
 
 
 ROUTES: tuple[tuple[str, str, Any], ...] = (

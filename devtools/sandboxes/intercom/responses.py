@@ -17,9 +17,24 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+class Encoded(str):
+    """A JSON document already encoded (pages built from cached record JSON)."""
+
+
+def encode(body: Any) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
+
+def with_items(envelope: dict[str, Any], key: str, items: list[str]) -> Encoded:
+    """`envelope` encoded with `key` set to the already-encoded JSON `items`."""
+    placeholder = "\u0000items\u0000"
+    text = encode({**envelope, key: placeholder})
+    return Encoded(text.replace(encode(placeholder), "[" + ",".join(items) + "]", 1))
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status=status, headers=headers,
-                    mimetype="application/json")
+    text = body if isinstance(body, Encoded) else encode(body)
+    return Response(text, status=status, headers=headers, mimetype="application/json")
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:

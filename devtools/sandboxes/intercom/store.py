@@ -14,14 +14,17 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from devtools.sandboxes.intercom import render
 from devtools.sandboxes.intercom.clock import SandboxClock
 from devtools.sandboxes.intercom.config import DataConfig
 from devtools.sandboxes.intercom.datagen import TOPICS, Dataset, generate, make_contact, make_conversation
 from devtools.sandboxes.intercom.paging import Ordered
 from devtools.sandboxes.intercom.query import Predicate, compile_query, sort_key
 from devtools.sandboxes.intercom.records import Admin, Company, Contact, Conversation
+from devtools.sandboxes.intercom.responses import encode
 
 CACHE_SIZE = 16
+RENDER_CACHE_MAX = 60_000  # encoded records kept; cleared wholesale beyond that
 UPDATABLE: dict[str, tuple[type, ...]] = {
     "role": (str,), "external_id": (str,), "email": (str,), "phone": (str, type(None)), "name": (str, type(None)),
     "avatar": (str, type(None)), "signed_up_at": (int, type(None)), "last_seen_at": (int, type(None)),
@@ -55,6 +58,22 @@ class Store:
             self.version = 0
             self.mutations = 0
             self._cache: OrderedDict[tuple[Any, ...], Ordered] = OrderedDict()
+            self._encoded: dict[str, str] = {}
+
+    def encoded(self, record: Contact | Conversation) -> str:
+        """The record's list-item JSON, cached until a write touches the record."""
+        text = self._encoded.get(record.id)
+        if text is None:
+            body = render.contact(record) if isinstance(record, Contact) else render.conversation(record, self.authors)
+            text = encode(body)
+            if len(self._encoded) >= RENDER_CACHE_MAX:
+                self._encoded.clear()
+            self._encoded[record.id] = text
+        return text
+
+    def _touched(self, ids: list[str]) -> None:
+        for record_id in ids:
+            self._encoded.pop(record_id, None)
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -109,6 +128,7 @@ class Store:
                 elif name != "avatar":
                     setattr(contact, name, value)
             contact.updated_at = self.clock.advance(1)
+            self._touched([contact.id])
             self.version += 1
             return contact
 
@@ -131,6 +151,8 @@ class Store:
             out["contacts_created"] = self._create_contacts(rng, spec.get("contacts_created", 0), now)
             out["conversations_updated"] = self._update_conversations(rng, spec.get("conversations_updated", 0), now)
             out["conversations_created"] = self._create_conversations(rng, spec.get("conversations_created", 0), now)
+            for key in ("contacts_updated", "contacts_deleted", "conversations_updated"):
+                self._touched(out[key])
             self.version += 1
             return out
 
