@@ -28,6 +28,7 @@ _STATUS_TEXT = {
     409: "Conflict",
     413: "Body too large",
     415: "Body is not JSON",
+    428: "A precondition (If-Match) is required",
     429: "Rate limited",
     500: "Internal error (no internals are revealed)",
     502: "A vendor failed after retries",

@@ -52,6 +52,9 @@ CONTACTS = Stream(
     raw_model=RawContact,
     mapper=mappers.contact,
     page_size=150,
+    # Intercom documents that contact date searches compare calendar days, so `>` on a
+    # timestamp can skip later updates of the same day: overlap by a whole day.
+    lookback_s=86_400,
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/contacts/listcontacts",
 )
 
