@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
@@ -31,7 +31,7 @@ log = logging.getLogger("tributary.sync.worker")
 @dataclass(frozen=True)
 class ChunkOutcome:
     status: Literal["done", "replay", "stale", "failed"]
-    counts: Counts = Counts()
+    counts: Counts = field(default_factory=Counts)
     next_page: int | None = None
 
 

@@ -1,0 +1,218 @@
+"""The sync engine end to end: sandbox Intercom -> Cloud Tasks emulator -> sync-worker
+(functions-framework over HTTP) -> Firestore emulator. Nothing is mocked."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools.identity import IdentityServer
+from shared.vendors.intercom import mappers
+from shared.vendors.intercom.raw import RawContact, RawConversation
+from tests.conftest import PROJECT, SCHEDULER_SA, TASKS_SA
+from tests.e2e.sync_stack import SyncStack
+
+SIZE = {"contacts": 1200, "companies": 150, "admins": 12, "conversations": 1500}
+STREAMS = ("contacts", "companies", "admins", "conversations")
+
+
+@pytest.fixture(scope="module")
+def stack(identity: IdentityServer, firestore_host: str, log_dir: Path) -> Iterator[SyncStack]:
+    stack = SyncStack(identity, firestore_host, log_dir, SIZE).start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture()
+def fresh(stack: SyncStack, clean_firestore: str) -> SyncStack:
+    stack.reset_sandbox()
+    stack.create_queue()
+    return stack
+
+
+def db() -> Any:
+    from google.cloud import firestore
+
+    return firestore.Client(project=PROJECT)
+
+
+def stored(stream: str) -> dict[str, dict[str, Any]]:
+    coll = db().collection("connections").document("intercom").collection(stream)
+    return {snap.id: snap.to_dict() for snap in coll.stream()}
+
+
+def sandbox_ids(stack: SyncStack, stream: str) -> set[str]:
+    """Every id the sandbox has, read straight from its list endpoints."""
+    ids: set[str] = set()
+    with stack.sandbox() as s:
+        if stream == "admins":
+            return {a["id"] for a in s.get("/admins").json()["admins"]}
+        if stream == "companies":
+            page = 1
+            while True:
+                body = s.get("/companies", params={"page": page, "per_page": 60}).json()
+                ids |= {c["id"] for c in body["data"]}
+                if page >= body["pages"]["total_pages"]:
+                    return ids
+                page += 1
+        key = "data" if stream == "contacts" else "conversations"
+        params: dict[str, Any] = {"per_page": 150}
+        while True:
+            body = s.get(f"/{stream}", params=params).json()
+            ids |= {r["id"] for r in body[key]}
+            nxt = (body.get("pages") or {}).get("next")
+            if not nxt:
+                return ids
+            params["starting_after"] = nxt["starting_after"]
+
+
+def without_sync(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "_sync"}
+
+
+def test_full_sync_stores_every_record_exactly_once(fresh: SyncStack) -> None:
+    run = fresh.sync()
+    assert run["status"] == "succeeded", run
+    expected = fresh.sandbox_counts()
+    assert expected == SIZE
+    for stream in STREAMS:
+        docs = stored(stream)
+        assert set(docs) == sandbox_ids(fresh, stream), stream
+        assert run["streams"][stream]["counts"]["fetched"] == SIZE[stream]
+        assert run["streams"][stream]["mode"] == "full"
+    assert run["counts"]["written"] == sum(SIZE.values())
+    assert run["counts"]["failed"] == 0
+
+    # Content matches what Intercom serves, record for record (a sample of each kind).
+    contacts, conversations = stored("contacts"), stored("conversations")
+    with fresh.sandbox() as s:
+        for contact_id in sorted(contacts)[:: len(contacts) // 10]:
+            raw = s.get(f"/contacts/{contact_id}").json()
+            assert without_sync(contacts[contact_id]) == mappers.contact(RawContact.model_validate(raw))
+        for conversation_id in sorted(conversations)[:: len(conversations) // 10]:
+            raw = s.get(f"/conversations/{conversation_id}").json()
+            assert without_sync(conversations[conversation_id]) == mappers.conversation(RawConversation.model_validate(raw))
+
+
+def test_no_change_sync_writes_nothing_and_changes_write_about_n(fresh: SyncStack) -> None:
+    first = fresh.sync()
+    assert first["status"] == "succeeded"
+    before = {k: v["_sync"]["run_id"] for k, v in stored("contacts").items()}
+
+    second = fresh.sync()
+    assert second["status"] == "succeeded"
+    assert second["streams"]["contacts"]["mode"] == "incremental"
+    assert second["streams"]["conversations"]["mode"] == "incremental"
+    assert second["counts"]["written"] == 0, second["counts"]
+    assert {k: v["_sync"]["run_id"] for k, v in stored("contacts").items()} == before
+
+    with fresh.sandbox() as s:
+        changed = s.post(
+            "/_sandbox/mutate", json={"contacts_updated": 7, "contacts_created": 3, "conversations_updated": 5}
+        ).json()
+    third = fresh.sync()
+    assert third["status"] == "succeeded"
+    assert third["counts"]["written"] == 15, third["streams"]
+    contacts = stored("contacts")
+    assert len(contacts) == SIZE["contacts"] + 3
+    for contact_id in changed["contacts_updated"] + changed["contacts_created"]:
+        assert contacts[contact_id]["_sync"]["run_id"] == third["run_id"]
+    # Incremental asked only for what changed (plus the overlap), not the whole set.
+    assert third["streams"]["conversations"]["counts"]["fetched"] < SIZE["conversations"] / 10
+
+
+def test_a_second_run_while_one_is_active_is_409(fresh: SyncStack) -> None:
+    fresh.reset_sandbox(latency_ms=100)
+    run_id = fresh.start_sync()
+    with fresh.api() as api:
+        response = api.post("/sync-now", json={"vendor": "intercom"})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "sync_in_progress"
+    assert response.json()["error"]["details"]["run_id"] == run_id
+    fresh.reset_sandbox()
+    assert fresh.wait(run_id)["status"] == "succeeded"
+
+
+def test_killing_the_worker_mid_run_resumes_with_no_gaps_or_duplicates(fresh: SyncStack) -> None:
+    fresh.reset_sandbox(latency_ms=60)
+    run_id = fresh.start_sync()
+    deadline = time.monotonic() + 60
+    while fresh.run(run_id)["counts"]["fetched"] < 600:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    fresh.kill_functions()  # SIGKILL: pages in flight die half done
+    time.sleep(1.5)  # the Tasks emulator meets connection errors and backs off
+    fresh.start_functions()
+    run = fresh.wait(run_id)
+    assert run["status"] == "succeeded", run
+    for stream in STREAMS:
+        docs = stored(stream)
+        assert set(docs) == sandbox_ids(fresh, stream)
+    assert run["counts"]["written"] == sum(SIZE.values())
+
+
+def test_faults_and_the_default_rate_limit_still_store_everything(fresh: SyncStack) -> None:
+    with fresh.sandbox() as s:
+        s.post("/_sandbox/rate_limit", json={"per_minute": 1000, "window_seconds": 10}).raise_for_status()
+    fresh.reset_sandbox(error_rate=0.05, drop_rate=0.02)
+    fresh.create_queue(max_dispatches_per_second=round(1000 / 60, 3))
+    try:
+        run = fresh.sync(timeout_s=180)
+    finally:
+        with fresh.sandbox() as s:
+            s.post("/_sandbox/rate_limit", json={"per_minute": fresh.sandbox_rate_limit, "window_seconds": 10})
+    assert run["status"] == "succeeded", run
+    with fresh.sandbox() as s:
+        stats = s.get("/_sandbox/stats").json()
+    assert stats["injected_errors"] + stats["dropped_connections"] > 0
+    for stream in STREAMS:
+        assert set(stored(stream)) == sandbox_ids(fresh, stream)
+
+
+def test_scheduler_and_worker_accept_only_their_service_accounts(fresh: SyncStack) -> None:
+    import httpx
+
+    mint = fresh.identity.identity
+    url = fresh.functions_url
+    with httpx.Client(base_url=url, timeout=30) as api:
+        def call(function: str, token: str | None, body: dict[str, Any]) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            return api.post(f"/{function}", json=body, headers=headers)
+
+        scheduler_token = mint.oidc_token(f"{url}/sync-scheduler", SCHEDULER_SA)
+        assert call("sync-scheduler", None, {"vendor": "intercom"}).status_code == 401
+        wrong_sa = call("sync-scheduler", mint.oidc_token(f"{url}/sync-scheduler", TASKS_SA), {"vendor": "intercom"})
+        assert wrong_sa.status_code == 403 and wrong_sa.json()["error"]["code"] == "caller_not_allowed"
+        wrong_aud = call("sync-scheduler", mint.oidc_token(f"{url}/sync-worker", SCHEDULER_SA), {"vendor": "intercom"})
+        assert wrong_aud.status_code == 401
+        user = call("sync-scheduler", mint.id_token("admin@example.com", role="admin"), {"vendor": "intercom"})
+        assert user.status_code == 401
+        unknown = call("sync-scheduler", scheduler_token, {"vendor": "nosuchvendor"})
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_vendor"
+
+        started = call("sync-scheduler", scheduler_token, {"vendor": "intercom"})
+        assert started.status_code == 202, started.text
+        again = call("sync-scheduler", scheduler_token, {"vendor": "intercom"})
+        assert again.status_code == 202 and again.json()["status"] == "already_running"
+        assert again.json()["run_id"] == started.json()["run_id"]
+        worker_by_scheduler = call("sync-worker", mint.oidc_token(f"{url}/sync-worker", SCHEDULER_SA), {})
+        assert worker_by_scheduler.status_code == 403
+    assert fresh.wait(started.json()["run_id"])["status"] == "succeeded"
+
+
+def test_status_reports_last_run_and_cursor_age(fresh: SyncStack) -> None:
+    run = fresh.sync()
+    with fresh.api("member") as api:
+        status = api.get("/sync-status").json()
+        history = api.get("/sync-runs", params={"vendor": "intercom", "limit": 5}).json()
+    intercom = next(c for c in status["connections"] if c["vendor"] == "intercom")
+    assert intercom["last_run"]["run_id"] == run["run_id"]
+    assert intercom["running_run_id"] is None
+    assert intercom["counts"]["fetched"] == sum(SIZE.values())
+    assert set(intercom["cursors"]) == {"contacts", "companies", "conversations"}
+    assert all(c["age_s"] is not None for c in intercom["cursors"].values())
+    assert history["runs"][0]["run_id"] == run["run_id"]
