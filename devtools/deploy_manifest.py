@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,51 @@ def build(functions_dir: Path | None = None) -> dict[str, Any]:
     }
 
 
+_FUNCTION_NAME = re.compile(r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+
+
+def function_problems(manifest: dict[str, Any], functions_dir: Path | None = None) -> list[str]:
+    """What is wrong between functions/ on disk and the manifest Terraform deploys from
+    (without importing any function: cheap, and it works on a broken tree too)."""
+    functions_dir = functions_dir or REPO / "functions"
+    on_disk = {
+        d.name.replace("_", "-"): d for d in sorted(functions_dir.iterdir()) if (d / "main.py").is_file()
+    }
+    declared: dict[str, Any] = manifest.get("functions", {})
+    problems: list[str] = []
+    for name in sorted(set(on_disk) - set(declared)):
+        problems.append(
+            f"functions/{on_disk[name].name}/main.py is not in the manifest, so Terraform would not deploy "
+            f"{name}: run `python -m devtools.deploy_manifest` and commit infra/terraform/manifest.json"
+        )
+    for name in sorted(set(declared) - set(on_disk)):
+        problems.append(f"manifest function {name} has no functions/<dir>/main.py: regenerate the manifest")
+    for name in sorted(set(on_disk)):
+        if not _FUNCTION_NAME.match(name):
+            problems.append(f"functions/{on_disk[name].name}: {name!r} is not a valid Cloud Functions name")
+        fn = declared.get(name)
+        if fn is None:
+            continue
+        if fn.get("source_dir") != f"functions/{on_disk[name].name}":
+            problems.append(f"{name}: manifest source_dir {fn.get('source_dir')!r} != functions/{on_disk[name].name}")
+        if fn.get("invoker") not in INVOKERS:
+            problems.append(f"{name}: invoker {fn.get('invoker')!r} is not one of {INVOKERS}")
+        if not re.search(rf"^{ENTRY_POINT}\s*=", (on_disk[name] / "main.py").read_text(), re.M):
+            problems.append(f"functions/{on_disk[name].name}/main.py defines no module-level `{ENTRY_POINT}`")
+    for job, schedule in sorted(manifest.get("schedules", {}).items()):
+        if schedule.get("function") not in declared:
+            problems.append(f"schedule {job} targets {schedule.get('function')!r}, which is not a function")
+    for queue, spec in sorted(manifest.get("queues", {}).items()):
+        if spec.get("target") not in declared:
+            problems.append(f"queue {queue} dispatches to {spec.get('target')!r}, which is not a function")
+    secrets = set(manifest.get("secrets", ()))
+    for name, fn in sorted(declared.items()):
+        for secret in fn.get("secrets", ()):
+            if secret not in secrets:
+                problems.append(f"{name} mounts secret {secret!r}, which the manifest does not create")
+    return problems
+
+
 def render(manifest: dict[str, Any]) -> str:
     return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
@@ -161,17 +207,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.deploy_manifest", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when the committed manifest is stale")
     parser.add_argument("--out", type=Path, default=MANIFEST)
+    parser.add_argument("--functions-dir", type=Path, default=None, help=argparse.SUPPRESS)  # tests
     args = parser.parse_args(argv)
 
-    text = render(build())
+    text = render(build(args.functions_dir))
     if args.check:
         current = args.out.read_text() if args.out.exists() else ""
+        problems = function_problems(json.loads(current) if current else {}, args.functions_dir)
+        for problem in problems:
+            print(f"deploy_manifest: {problem}", file=sys.stderr)
         if current != text:
             diff = difflib.unified_diff(
                 current.splitlines(), text.splitlines(), "committed", "generated", lineterm="", n=1
             )
             print("\n".join(diff))
             print(f"{args.out} is stale: run `python -m devtools.deploy_manifest` and commit it", file=sys.stderr)
+            return 1
+        if problems:
             return 1
         print(f"{args.out} is current")
         return 0
