@@ -1,0 +1,154 @@
+"""The deploy manifest is current, and functions/ and the manifest (so Terraform) agree."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools import deploy_manifest
+from tests.deploy.conftest import MANIFEST, REPO
+
+EXTRA_FUNCTION = '''
+from shared.api import Endpoint, Public
+
+endpoint = Endpoint("extra-thing", summary="A function nobody put in the manifest")
+
+
+@endpoint.route("GET", "/", auth=Public())
+def hello(call):
+    return {"ok": True}
+
+
+handle = endpoint.entry_point()
+'''
+
+
+def _run_check(*extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "devtools.deploy_manifest", "--check", *extra],
+        cwd=REPO,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_committed_manifest_is_current() -> None:
+    result = _run_check()
+    assert result.returncode == 0, (
+        "infra/terraform/manifest.json is stale: run `python -m devtools.deploy_manifest` and commit it\n"
+        + result.stdout
+        + result.stderr
+    )
+
+
+def test_functions_on_disk_match_the_manifest(manifest: dict[str, Any]) -> None:
+    assert deploy_manifest.function_problems(manifest) == []
+
+
+@pytest.fixture
+def functions_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "functions"
+    shutil.copytree(REPO / "functions", target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
+
+
+def test_check_flags_a_function_missing_from_the_manifest(functions_copy: Path, manifest: dict[str, Any]) -> None:
+    (functions_copy / "extra_thing").mkdir()
+    (functions_copy / "extra_thing" / "main.py").write_text(EXTRA_FUNCTION)
+
+    problems = deploy_manifest.function_problems(manifest, functions_copy)
+    assert len(problems) == 1 and "functions/extra_thing/main.py is not in the manifest" in problems[0]
+
+    # and the CLI check fails on it (the generated manifest would differ, too)
+    result = _run_check("--functions-dir", str(functions_copy))
+    assert result.returncode == 1
+    assert "extra_thing" in result.stderr and '"extra-thing"' in result.stdout
+
+
+def test_check_flags_a_manifest_function_without_code(functions_copy: Path, manifest: dict[str, Any]) -> None:
+    shutil.rmtree(functions_copy / "health")
+    problems = deploy_manifest.function_problems(manifest, functions_copy)
+    assert problems == ["manifest function health has no functions/<dir>/main.py: regenerate the manifest"]
+
+
+def test_check_flags_dangling_schedules_queues_and_secrets(manifest: dict[str, Any]) -> None:
+    broken = json.loads(json.dumps(manifest))
+    broken["schedules"]["sync-nowhere"] = {"cron": "0 0 * * *", "time_zone": "Etc/UTC", "function": "nope", "body": {}}
+    broken["queues"]["sync-nowhere"] = {"target": "nope"}
+    broken["functions"]["health"]["secrets"] = ["not-created"]
+    problems = "\n".join(deploy_manifest.function_problems(broken))
+    assert "schedule sync-nowhere targets 'nope'" in problems
+    assert "queue sync-nowhere dispatches to 'nope'" in problems
+    assert "health mounts secret 'not-created'" in problems
+
+
+def test_manifest_shape(manifest: dict[str, Any]) -> None:
+    from devtools.functions_catalog import load_endpoints
+
+    endpoints = load_endpoints()
+    assert set(manifest["functions"]) == set(endpoints)
+    for name, fn in manifest["functions"].items():
+        d = endpoints[name].deployment
+        assert fn == {
+            "source_dir": fn["source_dir"],
+            "entry_point": "handle",
+            "memory": d.memory,
+            "timeout_s": d.timeout_s,
+            "max_instances": d.max_instances,
+            "invoker": endpoints[name].invoker,
+            "secrets": sorted(d.secrets),
+        }
+        assert fn["invoker"] in ("public", "scheduler", "tasks")
+    # the machine-only functions are what the sync engine expects
+    assert manifest["functions"]["sync-scheduler"]["invoker"] == "scheduler"
+    assert manifest["functions"]["sync-worker"]["invoker"] == "tasks"
+
+
+def test_queues_schedules_and_secrets_come_from_the_connectors(manifest: dict[str, Any]) -> None:
+    try:
+        from shared.sync.queues import queue_spec
+        from shared.sync.registry import all_connectors
+    except ImportError as exc:  # the sync engine is not there: the generator makes no queues either
+        assert manifest["queues"] == {} and manifest["schedules"] == {}
+        pytest.skip(f"sync engine not importable: {exc}")
+
+    connectors = all_connectors()
+    assert connectors, "no connectors registered"
+    expected_secrets = {"token-encryption-key"}
+    for fn in manifest["functions"].values():
+        expected_secrets.update(fn["secrets"])
+    for connector in connectors:
+        spec = queue_spec(connector)
+        queue = manifest["queues"][spec.name]
+        for field in deploy_manifest.QUEUE_FIELDS:
+            assert queue[field] == getattr(spec, field), (spec.name, field)
+        assert queue["target"] == "sync-worker"
+        job = manifest["schedules"][f"sync-{connector.vendor}"]
+        assert job == {
+            "cron": connector.schedule.cron,
+            "time_zone": connector.schedule.time_zone,
+            "function": "sync-scheduler",
+            "body": {"vendor": connector.vendor},
+        }
+        expected_secrets.update(connector.secrets)
+        # every connector secret is mounted where its settings model will find it
+        prefix = str(connector.settings_model.model_config.get("env_prefix", "")).upper()
+        env_names = {prefix + f.upper() for f in connector.settings_model.model_fields}
+        for secret in connector.secrets:
+            assert manifest["secret_env"][secret] in env_names, (connector.vendor, secret)
+    assert set(manifest["secrets"]) == expected_secrets
+    assert set(manifest["secret_env"]) == expected_secrets
+
+
+def test_manifest_is_deterministic() -> None:
+    first = deploy_manifest.render(deploy_manifest.build())
+    assert first == deploy_manifest.render(deploy_manifest.build())
+    assert first == MANIFEST.read_text()
