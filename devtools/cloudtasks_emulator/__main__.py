@@ -21,7 +21,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--http-port", type=int, default=None, help="read-only status page port")
     parser.add_argument("--oidc-mint-url", default=None, help='POST {"audience","email"} -> {"token"}')
     parser.add_argument(
-        "--tombstone-seconds", type=float, default=3600.0,
+        "--tombstone-seconds",
+        type=float,
+        default=3600.0,
         help="how long a finished or deleted task's name stays reserved (Cloud Tasks: about an hour)",
     )
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -35,8 +35,10 @@ from devtools.cloudtasks_emulator.ratelimit import TokenBucket
 
 log = logging.getLogger("cloudtasks_emulator")
 
-RUNNING = tasks_v2.Queue.State.RUNNING
-PAUSED = tasks_v2.Queue.State.PAUSED
+# Called, not just referenced: proto-plus enum members read as plain ints to type checkers.
+RUNNING = tasks_v2.Queue.State(tasks_v2.Queue.State.RUNNING)
+PAUSED = tasks_v2.Queue.State(tasks_v2.Queue.State.PAUSED)
+_STATES = {name: tasks_v2.Queue.State(value) for name, value in tasks_v2.Queue.State.__members__.items()}
 DEFAULT_DEADLINE_S = 600.0
 MIN_DEADLINE_S, MAX_DEADLINE_S = 15.0, 1800.0
 MAX_SCHEDULE_AHEAD_S = 30 * 86400
@@ -45,7 +47,7 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 def _ts(epoch_s: float) -> datetime:
-    return datetime.fromtimestamp(epoch_s, tz=timezone.utc)
+    return datetime.fromtimestamp(epoch_s, tz=UTC)
 
 
 def _not_found(what: str) -> ApiError:
@@ -140,7 +142,9 @@ class Emulator:
         with self._cv:
             return queues.clone_queue(self._queue(name).queue)
 
-    def list_queues(self, parent: str, filter_: str, page_size: int, page_token: str) -> tuple[list[tasks_v2.Queue], str]:
+    def list_queues(
+        self, parent: str, filter_: str, page_size: int, page_token: str
+    ) -> tuple[list[tasks_v2.Queue], str]:
         check_location(parent)
         state = _state_filter(filter_)
         with self._cv:
@@ -218,7 +222,9 @@ class Emulator:
         with self._cv:
             return _view(self._task(name)[1].task, view)
 
-    def list_tasks(self, parent: str, view: int, page_size: int, page_token: str) -> tuple[list[tasks_v2.Task], str]:
+    def list_tasks(
+        self, parent: str, view: int, page_size: int, page_token: str
+    ) -> tuple[list[tasks_v2.Task], str]:
         with self._cv:
             qs = self._queue(parent)
             ordered = sorted(qs.tasks.values(), key=lambda ts: (ts.due, ts.task.name))
@@ -228,7 +234,7 @@ class Emulator:
     def delete_task(self, name: str) -> None:
         """An attempt already in flight finishes, but its result is ignored."""
         with self._cv:
-            qs, ts = self._task(name)
+            qs, _ = self._task(name)
             del qs.tasks[name]
             self._tombstone(name, time.time())
 
@@ -280,7 +286,9 @@ class Emulator:
         for qs in self._queues.values():
             if qs.queue.state != RUNNING:
                 continue
-            idle = sorted((ts for ts in qs.tasks.values() if ts.running == 0), key=lambda ts: (ts.due, ts.task.name))
+            idle = sorted(
+                (ts for ts in qs.tasks.values() if ts.running == 0), key=lambda ts: (ts.due, ts.task.name)
+            )
             for ts in idle:
                 if ts.due > now:
                     wait = min(wait, ts.due - now)
@@ -363,7 +371,13 @@ class Emulator:
             return
         ts.due = now + backoff_seconds(qs.policy, task.dispatch_count)
         task.schedule_time = _ts(ts.due)
-        log.info("%s attempt %d failed (%s); retry in %.3fs", task.name, task.dispatch_count, outcome.message, ts.due - now)
+        log.info(
+            "%s attempt %d failed (%s); retry in %.3fs",
+            task.name,
+            task.dispatch_count,
+            outcome.message,
+            ts.due - now,
+        )
 
     # helpers (lock held) ---------------------------------------------------------------
 
@@ -409,7 +423,7 @@ def _view(task: tasks_v2.Task, view: int) -> tasks_v2.Task:
     """BASIC (the default) leaves out the body, which can be large or sensitive."""
     shown = _clone_task(task)
     full = view == tasks_v2.Task.View.FULL
-    shown.view = tasks_v2.Task.View.FULL if full else tasks_v2.Task.View.BASIC
+    shown.view = tasks_v2.Task.View(tasks_v2.Task.View.FULL if full else tasks_v2.Task.View.BASIC)
     if not full:
         shown.http_request.body = b""
     return shown
@@ -429,7 +443,9 @@ def _validated(task: tasks_v2.Task, now: float) -> tuple[Request, float]:
     if http.body and method not in _BODY_METHODS:
         raise ApiError(invalid, "a body is only allowed with POST, PUT or PATCH")
     if "oauth_token" in http:
-        raise ApiError(grpc.StatusCode.UNIMPLEMENTED, "the emulator does not mint OAuth tokens; use oidc_token")
+        raise ApiError(
+            grpc.StatusCode.UNIMPLEMENTED, "the emulator does not mint OAuth tokens; use oidc_token"
+        )
     oidc_email = http.oidc_token.service_account_email if "oidc_token" in http else None
     if "oidc_token" in http and not oidc_email:
         raise ApiError(invalid, "oidc_token.service_account_email is required")
@@ -456,11 +472,15 @@ def _state_filter(filter_: str) -> int | None:
         return None
     match = re.fullmatch(r"\s*state\s*[:=]\s*(RUNNING|PAUSED|DISABLED)\s*", filter_)
     if not match:
-        raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "the emulator supports only 'state: RUNNING|PAUSED' filters")
-    return int(tasks_v2.Queue.State[match.group(1)])
+        raise ApiError(
+            grpc.StatusCode.INVALID_ARGUMENT, "the emulator supports only 'state: RUNNING|PAUSED' filters"
+        )
+    return int(_STATES[match.group(1)])
 
 
-def _page(items: list[Any], page_size: int, page_token: str, *, default: int, maximum: int) -> tuple[list[Any], str]:
+def _page(
+    items: list[Any], page_size: int, page_token: str, *, default: int, maximum: int
+) -> tuple[list[Any], str]:
     if page_size < 0:
         raise ApiError(grpc.StatusCode.INVALID_ARGUMENT, "page_size must not be negative")
     size = min(page_size or default, maximum)

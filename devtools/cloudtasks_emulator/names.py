@@ -33,7 +33,7 @@ def split_queue(name: str) -> tuple[str, str]:
     if not match:
         raise ApiError(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"invalid queue name {name!r}: want projects/P/locations/L/queues/Q, Q of letters, digits, hyphens",
+            f"invalid queue name {name!r}: want projects/P/locations/L/queues/Q (Q: letters, digits, -)",
         )
     return match.group(1), match.group(2)
 

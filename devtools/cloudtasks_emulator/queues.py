@@ -16,7 +16,13 @@ MAX_RATE = 500.0
 DEFAULT_CONCURRENCY = 1000
 MAX_CONCURRENCY = 5000
 MAX_BURST = 500
-UPDATABLE = ("rate_limits", "retry_config", "stackdriver_logging_config", "http_target", "app_engine_routing_override")
+UPDATABLE = (
+    "rate_limits",
+    "retry_config",
+    "stackdriver_logging_config",
+    "http_target",
+    "app_engine_routing_override",
+)
 
 
 def _invalid(message: str) -> ApiError:

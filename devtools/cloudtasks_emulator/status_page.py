@@ -11,20 +11,36 @@ from typing import Any
 from devtools.cloudtasks_emulator.core import Emulator
 
 _COLUMNS = (
-    "state", "pending", "due", "running", "dispatched", "completed", "dropped",
-    "max_dispatches_per_second", "max_burst_size", "max_concurrent_dispatches", "next_eta_in_s",
+    "state",
+    "pending",
+    "due",
+    "running",
+    "dispatched",
+    "completed",
+    "dropped",
+    "max_dispatches_per_second",
+    "max_burst_size",
+    "max_concurrent_dispatches",
+    "next_eta_in_s",
 )
+
+
+def _last(dropped: dict[str, Any]) -> str:
+    return str(dropped["last_http_status"] or dropped["last_status"])
 
 
 def render(snapshot: dict[str, Any]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ("queue", *_COLUMNS))
     rows = "".join(
-        "<tr><td>" + html.escape(q["name"]) + "</td>"
-        + "".join(f"<td>{html.escape(str(q[c]))}</td>" for c in _COLUMNS) + "</tr>"
+        "<tr><td>"
+        + html.escape(q["name"])
+        + "</td>"
+        + "".join(f"<td>{html.escape(str(q[c]))}</td>" for c in _COLUMNS)
+        + "</tr>"
         for q in snapshot["queues"]
     )
     dropped = "".join(
-        f"<li>{html.escape(d['task'])}: {d['attempts']} attempts, last {html.escape(str(d['last_http_status'] or d['last_status']))}</li>"
+        f"<li>{html.escape(d['task'])}: {d['attempts']} attempts, last {html.escape(_last(d))}</li>"
         for d in reversed(snapshot["dropped_tasks"])
     )
     return (
@@ -40,7 +56,7 @@ class StatusServer:
         emulator = emu
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 snapshot = emulator.snapshot()
                 if self.path.split("?")[0] == "/status.json":
                     body, kind = json.dumps(snapshot).encode(), "application/json"
@@ -55,7 +71,7 @@ class StatusServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return  # polling every 2 s would drown the emulator's own log
 
         self._server = ThreadingHTTPServer((host, port), Handler)

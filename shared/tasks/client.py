@@ -7,7 +7,7 @@ the tasks do.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +79,7 @@ def enqueue(
         ),
     )
     if schedule_time is not None:
-        task.schedule_time = schedule_time.astimezone(timezone.utc)
+        task.schedule_time = schedule_time.astimezone(UTC)
     if dispatch_deadline_seconds is not None:
         task.dispatch_deadline = timedelta(seconds=dispatch_deadline_seconds)
 

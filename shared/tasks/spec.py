@@ -70,4 +70,6 @@ class QueueSpec(BaseModel):
             max_doublings=self.max_doublings,
             max_retry_duration=timedelta(seconds=self.max_retry_duration_seconds or 0),
         )
-        return tasks_v2.Queue(name=self.queue_path(project, location), rate_limits=rate_limits, retry_config=retry)
+        return tasks_v2.Queue(
+            name=self.queue_path(project, location), rate_limits=rate_limits, retry_config=retry
+        )

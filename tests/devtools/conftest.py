@@ -69,9 +69,9 @@ class RecordTarget:
             def _handle(self) -> None:
                 target._record_and_answer(self)
 
-            do_POST = do_GET = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
+            do_POST = do_GET = do_PUT = do_PATCH = do_DELETE = _handle
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self.server = _serve(Handler)
@@ -131,9 +131,11 @@ class OidcFixture:
         private_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        self.public_pem = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        self.public_pem = (
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
         self.signer = crypt.RSASigner.from_string(private_pem, key_id=self.key_id)
 
     def token(self, audience: str, email: str) -> str:
@@ -153,12 +155,12 @@ class OidcFixture:
         fixture = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
                 fixture.mints.append(body)
                 self._json({"token": fixture.token(body["audience"], body["email"])})
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._json({fixture.key_id: fixture.public_pem})
 
             def _json(self, value: Any) -> None:
@@ -169,7 +171,7 @@ class OidcFixture:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self.server = _serve(Handler)
@@ -204,8 +206,18 @@ class RunningEmulator:
 def start_emulator(log_dir: Path, name: str, mint_url: str, *extra: str) -> RunningEmulator:
     port, http_port = free_port(), free_port()
     argv = [
-        sys.executable, "-m", "devtools.cloudtasks_emulator", "--host", "127.0.0.1", "--port", str(port),
-        "--http-port", str(http_port), "--oidc-mint-url", mint_url, *extra,
+        sys.executable,
+        "-m",
+        "devtools.cloudtasks_emulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http-port",
+        str(http_port),
+        "--oidc-mint-url",
+        mint_url,
+        *extra,
     ]
     process = ManagedProcess(name, argv, port=port, log_dir=log_dir, cwd=REPO, ready_timeout_s=30).start()
     return RunningEmulator(process, f"127.0.0.1:{port}", f"http://127.0.0.1:{http_port}/status.json")
