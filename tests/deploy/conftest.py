@@ -115,7 +115,7 @@ def runtime_venv() -> Path:
     bin_python = target / "bin" / "python"
     pip = [str(bin_python), "-m", "pip", "--disable-pip-version-check", "--quiet"]
     result = subprocess.run(
-        [*pip, "install", "-r", str(RUNTIME_REQUIREMENTS)], capture_output=True, text=True, timeout=900
+        [*pip, "install", "--no-compile", "-r", str(RUNTIME_REQUIREMENTS)], capture_output=True, text=True, timeout=900
     )
     if result.returncode != 0:
         pytest.fail(f"could not install requirements/runtime.txt into a clean venv:\n{result.stderr[-4000:]}")
