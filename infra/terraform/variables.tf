@@ -70,7 +70,8 @@ variable "machine_ingress" {
   description = <<-EOT
     Ingress of the functions only Cloud Scheduler / Cloud Tasks call (sync-scheduler, sync-worker).
     ALLOW_ALL works everywhere (IAM run.invoker plus the OIDC check in code guard them);
-    ALLOW_INTERNAL_ONLY also works because Scheduler and Tasks in the same project count as internal.
+    ALLOW_INTERNAL_ONLY is tighter (Cloud Run counts Scheduler and Tasks requests from the same project
+    as internal); confirm with a sync after switching.
   EOT
   type        = string
   default     = "ALLOW_ALL"
