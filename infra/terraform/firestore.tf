@@ -62,6 +62,37 @@ resource "google_firestore_index" "composite" {
   depends_on = [google_firestore_database.default]
 }
 
+# Single-field index overrides and TTL policies ("fieldOverrides" in the same file, Firebase
+# CLI semantics: "indexes": [] exempts the field from automatic indexing).
+resource "google_firestore_field" "override" {
+  for_each = {
+    for o in try(local.index_file.fieldOverrides, []) : "${o.collectionGroup}/${o.fieldPath}" => o
+  }
+
+  project    = var.project_id
+  database   = local.firestore_database
+  collection = each.value.collectionGroup
+  field      = each.value.fieldPath
+
+  index_config {
+    dynamic "indexes" {
+      for_each = try(each.value.indexes, [])
+      content {
+        order        = try(indexes.value.order, null)
+        array_config = try(indexes.value.arrayConfig, null)
+        query_scope  = try(indexes.value.queryScope, "COLLECTION")
+      }
+    }
+  }
+
+  dynamic "ttl_config" {
+    for_each = try(each.value.ttl, false) ? [1] : []
+    content {}
+  }
+
+  depends_on = [google_firestore_database.default]
+}
+
 resource "google_firebaserules_ruleset" "firestore" {
   project = var.project_id
 

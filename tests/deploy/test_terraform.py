@@ -277,6 +277,9 @@ def test_indexes_file_is_standard_and_terraform_reads_it(tf_locals: dict[str, An
     assert len(keys) == len(set(keys)), "duplicate composite indexes in firestore.indexes.json"
     assert "../../firestore.indexes.json" in tf_locals["index_file"]
     assert expr(resources["google_firestore_index.composite"]["for_each"]) == "local.firestore_indexes"
+    for override in data.get("fieldOverrides", []):
+        assert {"collectionGroup", "fieldPath"} <= set(override) <= {"collectionGroup", "fieldPath", "indexes", "ttl"}
+    assert "local.index_file.fieldOverrides" in resources["google_firestore_field.override"]["for_each"]
     db = resources["google_firestore_database.default"]
     assert db["type"] == "FIRESTORE_NATIVE"
 
