@@ -62,22 +62,32 @@ def upsert(
     run_id: str,
     synced_at: datetime,
 ) -> UpsertResult:
-    """Write the documents (key -> mapped content) whose content changed."""
+    """Write the documents (key -> mapped content) whose content changed.
+
+    `written` counts the documents this run has written (now or in an earlier attempt of
+    the same page), `unchanged` those already stored with the same content.
+    """
     if not docs:
         return UpsertResult(0, 0)
     coll = records_collection(db, connection_id, stream)
     refs = {key: coll.document(safe_doc_id(key)) for key in docs}
-    existing = {
-        snap.id: (snap.get("_sync.hash") if snap.exists else None)
-        for snap in db.get_all(list(refs.values()), field_paths=["_sync.hash"])
+    existing: dict[str, dict[str, Any]] = {
+        snap.id: ((snap.to_dict() or {}).get("_sync") or {}) if snap.exists else {}
+        for snap in db.get_all(list(refs.values()), field_paths=["_sync.hash", "_sync.run_id"])
     }
     batch = db.batch()
     pending = written = unchanged = 0
     for key, content in docs.items():
         digest = content_hash(content)
         ref = refs[key]
-        if existing.get(ref.id) == digest:
-            unchanged += 1
+        stored = existing.get(ref.id) or {}
+        if stored.get("hash") == digest:
+            # Written by this same run in an attempt that died before its checkpoint: it
+            # counts as this run's write, so counts stay exact across retries.
+            if stored.get("run_id") == run_id:
+                written += 1
+            else:
+                unchanged += 1
             continue
         batch.set(ref, {**content, "_sync": {"hash": digest, "run_id": run_id, "synced_at": synced_at}})
         pending += 1

@@ -28,5 +28,6 @@ def queue_spec(connector: Connector, requests_per_minute: float | None = None) -
         min_backoff_seconds=2.0,
         max_backoff_seconds=300.0,
         max_doublings=5,
-        max_retry_duration_seconds=3 * 3600,
+        # None: give up on max_attempts alone (Cloud Tasks needs both limits reached).
+        max_retry_duration_seconds=None,
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from shared.config import Settings, load
 from shared.store.client import db
@@ -18,17 +17,19 @@ from shared.sync.worker import WorkerDeps
 from shared.vendors.connector import Connector, VendorSettings
 from shared.vendors.http import VendorClient
 
-if TYPE_CHECKING:
-    pass
-
 WORKER_FUNCTION = "sync-worker"
 
 
 @lru_cache(maxsize=None)
-def vendor_settings(connector: Connector) -> VendorSettings:
-    settings = load(connector.settings_model)
+def _settings_of(model: type[VendorSettings]) -> VendorSettings:
+    settings = load(model)
     assert isinstance(settings, VendorSettings)
     return settings
+
+
+def vendor_settings(connector: Connector) -> VendorSettings:
+    """The connector's settings, validated once per process."""
+    return _settings_of(connector.settings_model)
 
 
 def vendor_client(connector: Connector) -> VendorClient:

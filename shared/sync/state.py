@@ -167,14 +167,36 @@ def load_chain(db: Client, task: ChunkTask, now: datetime | None = None) -> Chai
 
 
 def mark_running(db: Client, task: ChunkTask, now: datetime | None = None) -> None:
-    """queued -> running, once (the first chunk of a run does it)."""
+    """queued -> running, once. Optimistic (a precondition on the update time) rather than
+    a transaction, so the first pages of every chain do not queue behind one lock."""
+    from google.api_core import exceptions as gexc
+
     now = now or utcnow()
     ref = run_ref(db, task.connection_id, task.run_id)
+    snap = ref.get()
+    if (snap.to_dict() or {}).get("status") != RunStatus.queued.value:
+        return
+    try:
+        ref.update(
+            {"status": RunStatus.running.value, "started_at": now},
+            option=db.write_option(last_update_time=snap.update_time),
+        )
+    except (gexc.FailedPrecondition, gexc.Aborted):
+        pass  # someone else changed the run first: it is running (or beyond) already
+
+
+def renew_lease(db: Client, task: ChunkTask, lease_ttl_s: int, now: datetime | None = None) -> None:
+    """Push the lease out when half its time is gone; rare, so it costs one write per half-TTL."""
+    now = now or utcnow()
+    conn = connection_ref(db, task.connection_id)
+    lease = (conn.get().to_dict() or {}).get("lease") or {}
+    if lease.get("run_id") != task.run_id or lease["expires_at"] - now >= timedelta(seconds=lease_ttl_s / 2):
+        return
 
     def txn(transaction: Transaction) -> None:
-        data = ref.get(transaction=transaction).to_dict() or {}
-        if data.get("status") == RunStatus.queued.value:
-            transaction.update(ref, {"status": RunStatus.running.value, "started_at": now})
+        current = (conn.get(transaction=transaction).to_dict() or {}).get("lease") or {}
+        if current.get("run_id") == task.run_id:
+            transaction.update(conn, {"lease": {"run_id": task.run_id, "expires_at": now + timedelta(seconds=lease_ttl_s)}})
 
     _transactional(txn)(db.transaction())
 
@@ -200,11 +222,14 @@ def commit_page(
     task: ChunkTask,
     result: PageResult,
     *,
-    lease_ttl_s: int,
     lookback_s: int,
     now: datetime | None = None,
 ) -> bool:
-    """Advance the chain past task.page, after its records are saved. False for a replay."""
+    """Advance the chain past task.page, after its records are saved. False for a replay.
+
+    The transaction reads only this chain's document (and the run's when the chain ends),
+    so chains of one run never wait for each other's locks.
+    """
     now = now or utcnow()
     cref = chain_ref(db, task.connection_id, task.run_id, task.chain_id)
     rref = run_ref(db, task.connection_id, task.run_id)
@@ -213,12 +238,8 @@ def commit_page(
 
     def txn(transaction: Transaction) -> bool:
         chain = cref.get(transaction=transaction).to_dict()
-        conn_data = conn.get(transaction=transaction).to_dict() or {}
         run_data = rref.get(transaction=transaction).to_dict() if ends_chain else None
         if not chain or chain["done"] or int(chain["page"]) != task.page:
-            return False
-        lease = conn_data.get("lease") or {}
-        if lease.get("run_id") != task.run_id:
             return False
         counts = Counts.model_validate(chain["counts"]).add(result.counts)
         max_cursor = max(filter(None, [chain.get("max_cursor"), result.max_cursor]), default=None)
@@ -233,16 +254,14 @@ def commit_page(
                 "updated_at": now,
             },
         )
-        conn_update: dict[str, Any] = {}
-        if lease["expires_at"] - now < timedelta(seconds=lease_ttl_s / 2):
-            conn_update["lease"] = {"run_id": task.run_id, "expires_at": now + timedelta(seconds=lease_ttl_s)}
         if ends_chain and run_data is not None:
+            conn_update: dict[str, Any] = {}
             hwm = _hwm(chain["mode"], chain.get("since"), max_cursor, run_data["created_at"], lookback_s)
             if hwm is not None:
                 conn_update[f"cursors.{task.stream}"] = {"hwm": hwm, "run_id": task.run_id, "at": now}
             _close_chain(transaction, db, task, run_data, counts, pages=task.page + 1, failed=False, conn_update=conn_update, now=now)
-        if conn_update:
-            transaction.update(conn, conn_update)
+            if conn_update:
+                transaction.update(conn, conn_update)
         return True
 
     return _transactional(txn)(db.transaction())

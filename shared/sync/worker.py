@@ -117,11 +117,12 @@ def run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_a
         deps.db,
         task,
         state.PageResult(counts=counts, next_request=next_request, max_cursor=max_cursor),
-        lease_ttl_s=deps.lease_ttl_s,
         lookback_s=stream.lookback_s,
     )
     if not committed:
         return ChunkOutcome("stale")
+    if next_request is not None:
+        state.renew_lease(deps.db, task, deps.lease_ttl_s)
     if next_request is not None:
         deps.enqueue(_continuation(task, task.page + 1, next_request))
     return ChunkOutcome("done", counts, task.page + 1 if next_request else None)

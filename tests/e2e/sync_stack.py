@@ -107,6 +107,10 @@ class SyncStack:
     def reset_sandbox(self, **faults: Any) -> None:
         with self.sandbox() as s:
             s.post("/_sandbox/reset", json=dict(self.sandbox_size)).raise_for_status()
+        self.set_faults(**faults)
+
+    def set_faults(self, **faults: Any) -> None:
+        with self.sandbox() as s:
             s.post("/_sandbox/faults", json={"error_rate": 0, "drop_rate": 0, "latency_ms": 0, **faults}).raise_for_status()
 
     def sandbox_counts(self) -> dict[str, int]:
