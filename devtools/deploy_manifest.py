@@ -111,7 +111,9 @@ def _queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
     for connector in connectors:
         spec = queue_spec(connector)
         data = spec.model_dump() if hasattr(spec, "model_dump") else dict(vars(spec))
-        queue = {key: data[key] for key in QUEUE_FIELDS}
+        # None ("no limit", e.g. max_retry_duration_seconds) is written as 0, which is how the
+        # Cloud Tasks API and Terraform spell "unset / unlimited" (shared.tasks does the same).
+        queue = {key: 0 if data[key] is None else data[key] for key in QUEUE_FIELDS}
         queue["vendor"] = connector.vendor
         queue["target"] = WORKER_FUNCTION
         queues[str(data["name"])] = queue

@@ -1,6 +1,7 @@
 # Cloud Tasks queues, one per connector; every number comes from the manifest, which takes it
 # from shared.sync.queues.queue_spec (the same numbers the local stack uses). max_burst_size
-# is output-only in Cloud Tasks (derived from the dispatch rate), so it is not set here.
+# is output-only in Cloud Tasks (derived from the dispatch rate), so it is not set here;
+# a max_retry_duration of 0s means no age limit (the manifest writes 0 for "None").
 
 resource "google_cloud_tasks_queue" "queue" {
   for_each = local.queues
