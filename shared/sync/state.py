@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from google.cloud.firestore import Client, DocumentReference, Transaction
 
 
+#: chains of one run close at about the same time and contend for the run document
+TXN_ATTEMPTS = 10
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -137,7 +141,7 @@ def start_run(
         )
         return run
 
-    return _transactional(txn)(db.transaction())
+    return _transactional(txn)(db.transaction(max_attempts=TXN_ATTEMPTS))
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,7 @@ def renew_lease(db: Client, task: ChunkTask, lease_ttl_s: int, now: datetime | N
         if current.get("run_id") == task.run_id:
             transaction.update(conn, {"lease": {"run_id": task.run_id, "expires_at": now + timedelta(seconds=lease_ttl_s)}})
 
-    _transactional(txn)(db.transaction())
+    _transactional(txn)(db.transaction(max_attempts=TXN_ATTEMPTS))
 
 
 @dataclass(frozen=True)
@@ -264,7 +268,7 @@ def commit_page(
                 transaction.update(conn, conn_update)
         return True
 
-    return _transactional(txn)(db.transaction())
+    return _transactional(txn)(db.transaction(max_attempts=TXN_ATTEMPTS))
 
 
 def fail_chain(db: Client, task: ChunkTask, code: str, message: str, now: datetime | None = None) -> bool:
@@ -287,7 +291,7 @@ def fail_chain(db: Client, task: ChunkTask, code: str, message: str, now: dateti
             transaction.update(conn, conn_update)
         return True
 
-    return _transactional(txn)(db.transaction())
+    return _transactional(txn)(db.transaction(max_attempts=TXN_ATTEMPTS))
 
 
 def _close_chain(

@@ -84,6 +84,21 @@ def _prepare(stream: Stream[Any], raw_records: list[dict[str, Any]]) -> tuple[di
 
 
 def run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_attempt: bool) -> ChunkOutcome:
+    """One page, start to end; transient storage trouble becomes RetryLater (the page's
+    checkpoint has not moved, so the retry redoes exactly what is missing)."""
+    from google.api_core import exceptions as gexc
+
+    try:
+        return _run_chunk(task, connector, deps, last_attempt=last_attempt)
+    except (gexc.Aborted, gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as exc:
+        raise RetryLater(f"Firestore is busy: {type(exc).__name__}") from exc
+    except ValueError as exc:
+        if "Failed to commit transaction" not in str(exc):
+            raise
+        raise RetryLater("Firestore transaction contention") from exc
+
+
+def _run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_attempt: bool) -> ChunkOutcome:
     chain = state.load_chain(deps.db, task)
     if chain is None or chain.run_finished or not chain.lease_held or chain.page < task.page:
         return ChunkOutcome("stale")
