@@ -6,6 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+CHECKOV := .venv-checkov/bin/checkov
+
 .PHONY: dev test unit bench bundles openapi manifest static clean
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt
@@ -15,10 +17,15 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	@touch $(STAMP)
 
+# checkov pins conflict with ours, so it lives in its own virtualenv.
+$(CHECKOV):
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet checkov==3.3.30
+
 dev: $(STAMP)
 	PYTHONPATH=. $(PY) -m devtools.stack $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(CHECKOV)
 	PYTHONPATH=. $(PY) -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)
@@ -37,5 +44,9 @@ openapi: $(STAMP)
 manifest: $(STAMP)
 	PYTHONPATH=. $(PY) -m devtools.deploy_manifest
 
+static: $(STAMP) $(CHECKOV)
+	PYTHONPATH=. $(PY) -m devtools.deploy_manifest --check
+	PYTHONPATH=. $(PY) -m pytest tests/deploy -q
+
 clean:
-	rm -rf $(VENV) .local build
+	rm -rf $(VENV) .venv-checkov .local build

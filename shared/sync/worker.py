@@ -9,6 +9,7 @@ only its continuation is enqueued again, which the deterministic task name dedup
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -107,6 +108,8 @@ def _run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_
             deps.enqueue(_continuation(task, chain.page, chain.next_request))
         return ChunkOutcome("replay", next_page=None if chain.done else chain.page)
 
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
     state.mark_running(deps.db, task)
     stream = connector.stream(task.stream)
     spec = stream.incremental if task.mode == "incremental" and stream.incremental else stream.full
@@ -120,12 +123,14 @@ def _run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_
         log.warning("chain failed", extra={"run_id": task.run_id, "stream": task.stream, "code": exc.code})
         return ChunkOutcome("failed")
 
+    timings["fetch_ms"], clock = (time.perf_counter() - clock) * 1000, time.perf_counter()
     raw_records = stream.records(spec, response)
     docs, rejected, max_cursor = _prepare(stream, raw_records)
     now = state.utcnow()
     for raw, reason in rejected:
         records.dead_letter(deps.db, task.connection_id, task.stream, raw, reason, run_id=task.run_id, at=now)
     saved = records.upsert(deps.db, task.connection_id, task.stream, docs, run_id=task.run_id, synced_at=now)
+    timings["save_ms"], clock = (time.perf_counter() - clock) * 1000, time.perf_counter()
     next_request = spec.paginator.next(task.request, response, len(raw_records))
     counts = Counts(fetched=len(raw_records), written=saved.written, unchanged=saved.unchanged, failed=len(rejected))
     committed = state.commit_page(
@@ -136,8 +141,14 @@ def _run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_
     )
     if not committed:
         return ChunkOutcome("stale")
+    timings["commit_ms"], clock = (time.perf_counter() - clock) * 1000, time.perf_counter()
     if next_request is not None:
         state.renew_lease(deps.db, task, deps.lease_ttl_s)
-    if next_request is not None:
         deps.enqueue(_continuation(task, task.page + 1, next_request))
+    timings["enqueue_ms"] = (time.perf_counter() - clock) * 1000
+    log.info(
+        "chunk done",
+        extra={"run_id": task.run_id, "stream": task.stream, "page": task.page, **counts.model_dump(),
+               **{k: round(v, 1) for k, v in timings.items()}},
+    )
     return ChunkOutcome("done", counts, task.page + 1 if next_request else None)

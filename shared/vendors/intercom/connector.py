@@ -101,14 +101,14 @@ CONNECTOR = Connector(
     settings_model=IntercomSettings,
     auth_headers=_auth,
     default_headers={"Intercom-Version": API_VERSION},
-    # Intercom allows 10,000 calls/min per app, spread over 10 s windows; we use 80% of it
-    # in the queue and leave the rest for live searches and the proxy.
+    # Intercom allows 10,000 calls/min per app, spread over 10 s windows; the queue uses 90%
+    # of it and leaves the rest for live searches, updates and the proxy.
     rate_limit=RateLimit(
         requests=10_000,
         per_seconds=60,
         headers=RateLimitHeaders("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "epoch"),
         max_concurrency=20,
-        queue_share=0.8,
+        queue_share=0.9,
     ),
     streams=(CONTACTS, COMPANIES, ADMINS, CONVERSATIONS),
     schedule=Schedule(cron="0 5 * * *"),

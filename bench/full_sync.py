@@ -1,0 +1,85 @@
+"""Full sync of the sandbox Intercom on the local stack: wall time against the rate-limit floor.
+
+    python -m bench.full_sync [--contacts 10000] [--conversations 20000] [--companies 2000]
+
+Prints wall time, vendor requests, the floor (requests / sandbox rate limit), their ratio,
+429s received, documents written and the peak memory of the function process (the
+worker), which must not grow with the data set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from devtools.emulators import firestore_emulator
+from devtools.identity import IdentityServer, LocalIdentity
+from devtools.processes import free_port
+from tests.conftest import PROJECT
+from tests.e2e.sync_stack import SyncStack
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM: the process's peak resident set, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--companies", type=int, default=2_000)
+    parser.add_argument("--admins", type=int, default=50)
+    parser.add_argument("--conversations", type=int, default=20_000)
+    parser.add_argument("--rate-limit", type=int, default=1_000, help="sandbox requests per minute")
+    args = parser.parse_args()
+
+    log_dir = REPO / ".local" / "bench-logs"
+    identity = IdentityServer(LocalIdentity(PROJECT)).start()
+    fs_port = free_port()
+    firestore = firestore_emulator(fs_port, log_dir).start()
+    size = {"contacts": args.contacts, "companies": args.companies, "admins": args.admins, "conversations": args.conversations}
+    stack = SyncStack(identity, f"127.0.0.1:{fs_port}", log_dir, size, sandbox_rate_limit=args.rate_limit)
+    import os
+
+    os.environ["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{fs_port}"
+    try:
+        stack.start()
+        stack.create_queue(min_backoff_seconds=2.0, max_backoff_seconds=300.0)
+        t0 = time.monotonic()
+        run = stack.sync(timeout_s=3600)
+        wall = time.monotonic() - t0
+        with stack.sandbox() as s:
+            stats = s.get("/_sandbox/stats").json()
+        api_requests = sum(n for path, n in stats["requests_by_path"].items() if not path.startswith("/_sandbox"))
+        rate_per_s = args.rate_limit / 60
+        floor = api_requests / rate_per_s
+        worker_pid = stack.processes["functions"].proc.pid  # type: ignore[union-attr]
+        figures = {
+            "records": sum(size.values()),
+            "status": run["status"],
+            "wall_s": round(wall, 1),
+            "vendor_requests": api_requests,
+            "floor_s": round(floor, 1),
+            "ratio": round(wall / floor, 3),
+            "429s": stats["rate_limited"],
+            "documents_written": run["counts"]["written"],
+            "fetched": run["counts"]["fetched"],
+            "peak_rss_functions_mb": round(peak_rss_mb(worker_pid), 1),
+            "peak_rss_tasks_emulator_mb": round(peak_rss_mb(stack.processes["tasks"].proc.pid), 1),  # type: ignore[union-attr]
+        }
+        print(json.dumps(figures, indent=1))
+    finally:
+        stack.stop()
+        firestore.stop()
+        identity.stop()
+
+
+if __name__ == "__main__":
+    main()
