@@ -18,6 +18,8 @@ from shared.vendors.connector import Connector, VendorSettings
 from shared.vendors.http import VendorClient
 
 WORKER_FUNCTION = "sync-worker"
+#: sync-worker's timeout is 300 s; fetching may use 180 s of it, saving and committing the rest
+WORKER_TIME_BUDGET_S = 180.0
 
 
 @lru_cache(maxsize=None)
@@ -61,5 +63,9 @@ def chunk_enqueuer(settings: Settings) -> Callable[[ChunkTask], bool]:
 
 def worker_deps(settings: Settings) -> WorkerDeps:
     return WorkerDeps(
-        db=db(settings), enqueue=chunk_enqueuer(settings), client_for=vendor_client, lease_ttl_s=LEASE_TTL_S
+        db=db(settings),
+        enqueue=chunk_enqueuer(settings),
+        client_for=vendor_client,
+        lease_ttl_s=LEASE_TTL_S,
+        time_budget_s=WORKER_TIME_BUDGET_S,
     )

@@ -51,6 +51,9 @@ class WorkerDeps:
     enqueue: Callable[[ChunkTask], bool]
     client_for: Callable[[Connector], VendorClient]
     lease_ttl_s: int
+    #: how long one chunk may spend fetching before it hands the page back to Cloud Tasks;
+    #: below the function's timeout, leaving room to save and commit the page
+    time_budget_s: float = 180.0
 
 
 def _continuation(task: ChunkTask, page: int, request: Any) -> ChunkTask:
@@ -109,12 +112,14 @@ def _run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_
         return ChunkOutcome("replay", next_page=None if chain.done else chain.page)
 
     timings: dict[str, float] = {}
+    started = time.monotonic()
     clock = time.perf_counter()
     state.mark_running(deps.db, task)
     stream = connector.stream(task.stream)
     spec = stream.incremental if task.mode == "incremental" and stream.incremental else stream.full
     try:
         with deps.client_for(connector) as client:
+            client.deadline = started + deps.time_budget_s
             response = client.fetch(task.request)
     except VendorError as exc:
         if exc.transient and not last_attempt:

@@ -53,6 +53,8 @@ class VendorClient:
     transport: httpx.BaseTransport | None = None
     sleep: Callable[[float], None] = time.sleep
     stats: CallStats = field(default_factory=CallStats)
+    #: time.monotonic() by which fetch must have answered or handed back (a task's budget)
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         headers = {
@@ -136,6 +138,10 @@ class VendorClient:
             self.sleep(wait)
 
     def _backoff(self, wait_s: float, reason: str, request: PageRequest) -> None:
+        if self.deadline is not None and time.monotonic() + wait_s + self.settings.timeout_s > self.deadline:
+            # Another attempt could outlive the caller's time budget: hand the page back
+            # (the task is retried later) instead of being killed mid-request.
+            raise VendorUnavailable(f"{self.connector.title}: out of time budget after {reason}.")
         self.stats.retries += 1
         self.stats.waited_s += wait_s
         log.info(

@@ -88,3 +88,15 @@ def test_paces_when_remaining_budget_is_low() -> None:
     client.fetch(PageRequest(path="/contacts"))
     client.fetch(PageRequest(path="/contacts"))
     assert len(sleeps) == 1 and 1.0 < sleeps[0] <= 2.5
+
+
+def test_hands_the_page_back_when_a_retry_would_cross_the_deadline() -> None:
+    import time
+
+    sleeps: list[float] = []
+    client = client_for([httpx.Response(503), httpx.Response(200, json={})], sleeps)
+    client.deadline = time.monotonic() + 5  # less than one more attempt's timeout (30 s)
+    with pytest.raises(VendorUnavailable) as info:
+        client.fetch(PageRequest(path="/contacts"))
+    assert info.value.transient and "time budget" in info.value.message
+    assert sleeps == [] and client.stats.requests == 1
