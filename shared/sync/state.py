@@ -2,12 +2,15 @@
 
     connections/{c}                       lease, last run, cursors (high-water marks)
     connections/{c}/runs/{r}              the run record (status, counts, errors, timings)
-    connections/{c}/runs/{r}/chains/{s}   a chain's checkpoint: next page, next request
+    connections/{c}/runs/{r}/chains/{s}   a chain: pages committed, its last page, counts
+    .../chains/{s}/pages/{n}              page n's checkpoint: counts, the request after it
 
-A page's checkpoint is committed in a transaction that only applies if the chain is
-still at that page, so a replayed task changes nothing. Per-page writes touch only the
-chain document; the run and connection documents are written when a chain ends, which
-keeps every document far below Firestore's sustained write rate.
+Pages of a chain are pipelined: page n+1 is enqueued as soon as page n is fetched, and
+each page commits its own checkpoint after its records are saved (created once, with the
+chain's counters, in one atomic batch, so a replay changes nothing). A chain ends when
+its last page is known and every page up to it is committed; only then does the stream's
+high-water mark move. Per-page writes touch the page and chain documents only; the run
+and connection documents are written when a chain ends.
 """
 
 from __future__ import annotations
@@ -122,8 +125,8 @@ def start_run(
                     "partition": chain.partition,
                     "mode": chain.mode,
                     "since": chain.since,
-                    "page": 0,
-                    "next_request": chain.request.model_dump(),
+                    "committed": 0,
+                    "last_page": None,
                     "done": False,
                     "failed": False,
                     "max_cursor": None,
@@ -144,27 +147,34 @@ def start_run(
     return _transactional(txn)(db.transaction(max_attempts=TXN_ATTEMPTS))
 
 
+def page_ref(db: Client, task: ChunkTask, page: int) -> DocumentReference:
+    return chain_ref(db, task.connection_id, task.run_id, task.chain_id).collection("pages").document(f"{page:06d}")
+
+
 @dataclass(frozen=True)
 class ChainState:
-    page: int
     done: bool
+    #: this task's page already has its checkpoint (the task is a replay)
+    committed: bool
+    #: the request after this page, as recorded with its checkpoint
     next_request: PageRequest | None
     run_finished: bool
     lease_held: bool
 
 
-def load_chain(db: Client, task: ChunkTask, now: datetime | None = None) -> ChainState | None:
-    now = now or utcnow()
+def load_chain(db: Client, task: ChunkTask) -> ChainState | None:
     snap = chain_ref(db, task.connection_id, task.run_id, task.chain_id).get()
     if not snap.exists:
         return None
     data = snap.to_dict() or {}
+    page = page_ref(db, task, task.page).get()
+    page_data = page.to_dict() or {}
     run = run_ref(db, task.connection_id, task.run_id).get().to_dict() or {}
     lease = (connection_ref(db, task.connection_id).get().to_dict() or {}).get("lease") or {}
     return ChainState(
-        page=int(data["page"]),
         done=bool(data["done"]),
-        next_request=PageRequest.model_validate(data["next_request"]) if data.get("next_request") else None,
+        committed=page.exists,
+        next_request=PageRequest.model_validate(page_data["next_request"]) if page_data.get("next_request") else None,
         run_finished=RunStatus(run.get("status", "failed")).finished,
         lease_held=lease.get("run_id") == task.run_id,
     )
@@ -229,43 +239,71 @@ def commit_page(
     lookback_s: int,
     now: datetime | None = None,
 ) -> bool:
-    """Advance the chain past task.page, after its records are saved. False for a replay.
+    """Record page task.page as saved (after its records are). False for a replay."""
+    from google.api_core.exceptions import AlreadyExists
+    from google.cloud.firestore import Increment
 
-    The transaction reads only this chain's document (and the run's when the chain ends),
-    so chains of one run never wait for each other's locks.
+    now = now or utcnow()
+    cref = chain_ref(db, task.connection_id, task.run_id, task.chain_id)
+    batch = db.batch()
+    batch.create(
+        page_ref(db, task, task.page),
+        {
+            "counts": result.counts.model_dump(),
+            "next_request": result.next_request.model_dump() if result.next_request else None,
+            "max_cursor": result.max_cursor,
+            "at": now,
+        },
+    )
+    chain_update: dict[str, Any] = {"committed": Increment(1), "updated_at": now}
+    for name, value in result.counts.model_dump().items():
+        chain_update[f"counts.{name}"] = Increment(value)
+    if result.next_request is None:
+        chain_update["last_page"] = task.page
+    batch.update(cref, chain_update)
+    try:
+        batch.commit()
+    except AlreadyExists:
+        return False
+    close_chain_if_complete(db, task, lookback_s=lookback_s, now=now)
+    return True
+
+
+def close_chain_if_complete(db: Client, task: ChunkTask, *, lookback_s: int, now: datetime | None = None) -> bool:
+    """End the chain once its last page is known and every page up to it is committed.
+
+    Every commit reads the chain after its own update, so the commit that completes the
+    chain always sees it complete; two that both do are resolved by the `done` flag.
     """
     now = now or utcnow()
     cref = chain_ref(db, task.connection_id, task.run_id, task.chain_id)
+    chain = cref.get().to_dict() or {}
+    last = chain.get("last_page")
+    if chain.get("done") or last is None or int(chain.get("committed", 0)) < last + 1:
+        return False
+    cursors_seen = [
+        snap.get("max_cursor")
+        for snap in cref.collection("pages").select(["max_cursor"]).stream()
+        if snap.get("max_cursor") is not None
+    ]
+    max_cursor = max(cursors_seen, default=None)
     rref = run_ref(db, task.connection_id, task.run_id)
     conn = connection_ref(db, task.connection_id)
-    ends_chain = result.next_request is None
 
     def txn(transaction: Transaction) -> bool:
-        chain = cref.get(transaction=transaction).to_dict()
-        run_data = rref.get(transaction=transaction).to_dict() if ends_chain else None
-        if not chain or chain["done"] or int(chain["page"]) != task.page:
+        current = cref.get(transaction=transaction).to_dict() or {}
+        run_data = rref.get(transaction=transaction).to_dict()
+        if current.get("done") or run_data is None:
             return False
-        counts = Counts.model_validate(chain["counts"]).add(result.counts)
-        max_cursor = max(filter(None, [chain.get("max_cursor"), result.max_cursor]), default=None)
-        transaction.update(
-            cref,
-            {
-                "page": task.page + 1,
-                "next_request": result.next_request.model_dump() if result.next_request else None,
-                "counts": counts.model_dump(),
-                "max_cursor": max_cursor,
-                "done": ends_chain,
-                "updated_at": now,
-            },
-        )
-        if ends_chain and run_data is not None:
-            conn_update: dict[str, Any] = {}
-            hwm = _hwm(chain["mode"], chain.get("since"), max_cursor, run_data["created_at"], lookback_s)
-            if hwm is not None:
-                conn_update[f"cursors.{task.stream}"] = {"hwm": hwm, "run_id": task.run_id, "at": now}
-            _close_chain(transaction, db, task, run_data, counts, pages=task.page + 1, failed=False, conn_update=conn_update, now=now)
-            if conn_update:
-                transaction.update(conn, conn_update)
+        transaction.update(cref, {"done": True, "max_cursor": max_cursor, "updated_at": now})
+        conn_update: dict[str, Any] = {}
+        hwm = _hwm(current["mode"], current.get("since"), max_cursor, run_data["created_at"], lookback_s)
+        if hwm is not None:
+            conn_update[f"cursors.{task.stream}"] = {"hwm": hwm, "run_id": task.run_id, "at": now}
+        counts = Counts.model_validate(current["counts"])
+        _close_chain(transaction, db, task, run_data, counts, pages=last + 1, failed=False, conn_update=conn_update, now=now)
+        if conn_update:
+            transaction.update(conn, conn_update)
         return True
 
     return _transactional(txn)(db.transaction(max_attempts=TXN_ATTEMPTS))
@@ -286,7 +324,7 @@ def fail_chain(db: Client, task: ChunkTask, code: str, message: str, now: dateti
         transaction.update(cref, {"done": True, "failed": True, "updated_at": now})
         run_data = {**run_data, "errors": [*run_data.get("errors", []), RunError(stream=task.stream, code=code, message=message[:500], at=now).model_dump()]}
         conn_update: dict[str, Any] = {}
-        _close_chain(transaction, db, task, run_data, Counts.model_validate(chain["counts"]), pages=int(chain["page"]), failed=True, conn_update=conn_update, now=now)
+        _close_chain(transaction, db, task, run_data, Counts.model_validate(chain["counts"]), pages=int(chain["committed"]), failed=True, conn_update=conn_update, now=now)
         if conn_update:
             transaction.update(conn, conn_update)
         return True
@@ -349,7 +387,7 @@ def get_run(db: Client, connection_id: str, run_id: str) -> Run:
             stream = run.streams.get(data.get("stream", ""))
             if stream and not data.get("done"):
                 stream.counts = stream.counts.add(counts)
-                stream.pages += int(data.get("page", 0))
+                stream.pages += int(data.get("committed", 0))
         run.counts = total
     return run
 

@@ -1,9 +1,11 @@
-"""Run one chunk: fetch one page, save it, commit the checkpoint, enqueue the next page.
+"""Run one chunk: fetch one page, enqueue the next, save this one, commit its checkpoint.
 
-The order is the guarantee: records are saved before the checkpoint moves, and the
-checkpoint moves before the next page is enqueued. A crash at any point is healed by the
-Cloud Tasks retry of the same task: a page already committed is recognised (replay) and
-only its continuation is enqueued again, which the deterministic task name deduplicates.
+The order is the guarantee: a page's records are saved before its checkpoint is
+committed, and a stream's cursor moves only when every page of it is committed. The next
+page is enqueued as soon as its request is known, so fetching page n+1 overlaps saving
+page n. A crash at any point is healed by the Cloud Tasks retry of the same task: a page
+already committed is recognised (replay) and only its continuation is enqueued again,
+which the deterministic task name deduplicates.
 """
 
 from __future__ import annotations
@@ -104,12 +106,18 @@ def run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_a
 
 def _run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_attempt: bool) -> ChunkOutcome:
     chain = state.load_chain(deps.db, task)
-    if chain is None or chain.run_finished or not chain.lease_held or chain.page < task.page:
+    if chain is None or chain.run_finished or not chain.lease_held:
         return ChunkOutcome("stale")
-    if chain.done or chain.page > task.page:
-        if not chain.done and chain.next_request is not None:
-            deps.enqueue(_continuation(task, chain.page, chain.next_request))
-        return ChunkOutcome("replay", next_page=None if chain.done else chain.page)
+    if chain.committed:
+        if not chain.done:
+            # The first attempt may have died right after its commit: finish what it began.
+            if chain.next_request is not None:
+                deps.enqueue(_continuation(task, task.page + 1, chain.next_request))
+            stream = connector.stream(task.stream)
+            state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s)
+        return ChunkOutcome("replay", next_page=task.page + 1 if chain.next_request else None)
+    if chain.done:  # the chain failed for good; nothing more to do on it
+        return ChunkOutcome("stale")
 
     timings: dict[str, float] = {}
     started = time.monotonic()
@@ -128,15 +136,19 @@ def _run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_
         log.warning("chain failed", extra={"run_id": task.run_id, "stream": task.stream, "code": exc.code})
         return ChunkOutcome("failed")
 
-    timings["fetch_ms"], clock = (time.perf_counter() - clock) * 1000, time.perf_counter()
     raw_records = stream.records(spec, response)
+    next_request = spec.paginator.next(task.request, response, len(raw_records))
+    if next_request is not None:
+        # Pipelining: the next page is fetched while this one is saved. Its checkpoint is
+        # separate, and the stream's cursor waits for every page, so order is not needed.
+        deps.enqueue(_continuation(task, task.page + 1, next_request))
+    timings["fetch_ms"], clock = (time.perf_counter() - clock) * 1000, time.perf_counter()
     docs, rejected, max_cursor = _prepare(stream, raw_records)
     now = state.utcnow()
     for raw, reason in rejected:
         records.dead_letter(deps.db, task.connection_id, task.stream, raw, reason, run_id=task.run_id, at=now)
     saved = records.upsert(deps.db, task.connection_id, task.stream, docs, run_id=task.run_id, synced_at=now)
     timings["save_ms"], clock = (time.perf_counter() - clock) * 1000, time.perf_counter()
-    next_request = spec.paginator.next(task.request, response, len(raw_records))
     counts = Counts(fetched=len(raw_records), written=saved.written, unchanged=saved.unchanged, failed=len(rejected))
     committed = state.commit_page(
         deps.db,
@@ -146,11 +158,9 @@ def _run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_
     )
     if not committed:
         return ChunkOutcome("stale")
-    timings["commit_ms"], clock = (time.perf_counter() - clock) * 1000, time.perf_counter()
     if next_request is not None:
         state.renew_lease(deps.db, task, deps.lease_ttl_s)
-        deps.enqueue(_continuation(task, task.page + 1, next_request))
-    timings["enqueue_ms"] = (time.perf_counter() - clock) * 1000
+    timings["commit_ms"] = (time.perf_counter() - clock) * 1000
     log.info(
         "chunk done",
         extra={"run_id": task.run_id, "stream": task.stream, "page": task.page, **counts.model_dump(),

@@ -118,7 +118,7 @@ def test_transient_failure_does_not_move_the_checkpoint(world: Any) -> None:
     with pytest.raises(RetryLater):
         run_chunk(task, CONNECTOR, deps, last_attempt=False)
     chain = state.load_chain(db, task)
-    assert chain is not None and chain.page == 0 and not chain.done
+    assert chain is not None and not chain.committed and not chain.done
     assert run_chunk(task, CONNECTOR, deps, last_attempt=False).status == "done"
 
 
@@ -153,3 +153,39 @@ def test_an_expired_lease_lets_the_next_run_start_and_fails_the_dead_one(world: 
     assert state.get_run(db, "intercom", dead.run_id).status.value == "failed"
     stale = next(t for t in enqueued if t.run_id == dead.run_id and t.stream == "contacts")
     assert run_chunk(stale, CONNECTOR, deps, last_attempt=False).status == "stale"
+
+
+def test_pages_committed_out_of_order_end_the_chain_only_when_all_are_saved(world: Any) -> None:
+    db, enqueued, make = world
+    # Call order: page 1 (the last) is served first, then page 0.
+    deps, _ = make([page([contact(3)], None), page([contact(1), contact(2)], "cur-2")])
+    planner.plan_run(db, CONNECTOR, deps.enqueue, connection_id="intercom", trigger="test")
+    first = contacts_task(enqueued)
+    ahead = first.model_copy(update={"page": 1, "request": first.request.model_copy(update={"params": {"per_page": 150, "starting_after": "cur-2"}})})
+
+    assert run_chunk(ahead, CONNECTOR, deps, last_attempt=False).status == "done"
+    chain = state.load_chain(db, first)
+    assert chain is not None and not chain.done
+    assert "contacts" not in state.cursors(db, "intercom")  # page 0 is not saved yet
+
+    assert run_chunk(first, CONNECTOR, deps, last_attempt=False).status == "done"
+    chain = state.load_chain(db, first)
+    assert chain is not None and chain.done
+    assert state.cursors(db, "intercom")["contacts"] == 1_700_000_003
+
+
+def test_a_replay_closes_a_chain_whose_last_commit_died_before_closing_it(world: Any) -> None:
+    from shared.sync.models import Counts
+
+    db, enqueued, make = world
+    deps, _ = make([page([contact(1)], None)])
+    planner.plan_run(db, CONNECTOR, deps.enqueue, connection_id="intercom", trigger="test")
+    task = contacts_task(enqueued)
+    # The first attempt committed its page, then died before checking for the chain's end.
+    batch = db.batch()
+    batch.create(state.page_ref(db, task, 0), {"counts": Counts(fetched=1).model_dump(), "next_request": None, "max_cursor": 5.0})
+    batch.update(state.chain_ref(db, "intercom", task.run_id, task.chain_id), {"committed": 1, "last_page": 0})
+    batch.commit()
+    assert run_chunk(task, CONNECTOR, deps, last_attempt=False).status == "replay"
+    chain = state.load_chain(db, task)
+    assert chain is not None and chain.done
