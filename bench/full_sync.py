@@ -31,6 +31,19 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (the emulator's java)."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for each in pids:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return round(total, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--contacts", type=int, default=10_000)
@@ -73,6 +86,12 @@ def main() -> None:
             "fetched": run["counts"]["fetched"],
             "peak_rss_functions_mb": round(peak_rss_mb(worker_pid), 1),
             "peak_rss_tasks_emulator_mb": round(peak_rss_mb(stack.processes["tasks"].proc.pid), 1),  # type: ignore[union-attr]
+            "cpu_s": {
+                "functions": cpu_s(worker_pid),
+                "firestore_emulator": cpu_s(firestore.proc.pid),  # type: ignore[union-attr]
+                "tasks_emulator": cpu_s(stack.processes["tasks"].proc.pid),  # type: ignore[union-attr]
+                "sandbox": cpu_s(stack.processes["sandbox"].proc.pid),  # type: ignore[union-attr]
+            },
         }
         print(json.dumps(figures, indent=1))
     finally:
