@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
+import httpx
+
 from shared.config import Settings, load
 from shared.store.client import db
 from shared.sync.models import ChunkTask
@@ -15,7 +17,7 @@ from shared.sync.planner import LEASE_TTL_S
 from shared.sync.queues import queue_name
 from shared.sync.worker import WorkerDeps
 from shared.vendors.connector import Connector, VendorSettings
-from shared.vendors.http import VendorClient
+from shared.vendors.http import VendorClient, build_http
 
 WORKER_FUNCTION = "sync-worker"
 #: sync-worker's timeout is 300 s; fetching may use 180 s of it, saving and committing the rest
@@ -34,8 +36,17 @@ def vendor_settings(connector: Connector) -> VendorSettings:
     return _settings_of(connector.settings_model)
 
 
+@lru_cache(maxsize=None)
+def _pooled_http(vendor: str) -> httpx.Client:
+    from shared.sync.registry import connector
+
+    found = connector(vendor)
+    return build_http(found, vendor_settings(found))
+
+
 def vendor_client(connector: Connector) -> VendorClient:
-    return VendorClient(connector, vendor_settings(connector))
+    """A client for one chunk, on the process's pooled connection to the vendor."""
+    return VendorClient(connector, vendor_settings(connector), http=_pooled_http(connector.vendor))
 
 
 def chunk_enqueuer(settings: Settings) -> Callable[[ChunkTask], bool]:

@@ -46,6 +46,23 @@ class CallStats:
         return dict(self.__dict__)
 
 
+def build_http(connector: Connector, settings: VendorSettings, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """A pooled HTTP client carrying the connector's headers; build it once per process
+    (creating one loads the CA bundle and opens new connections)."""
+    headers = {
+        "Accept": "application/json",
+        "User-Agent": "tributary-sync/0.1",
+        **connector.default_headers,
+        **connector.auth_headers(settings),
+    }
+    return httpx.Client(
+        base_url=settings.base_url.rstrip("/"),
+        headers=headers,
+        timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
+        transport=transport,
+    )
+
+
 @dataclass
 class VendorClient:
     connector: Connector
@@ -55,24 +72,17 @@ class VendorClient:
     stats: CallStats = field(default_factory=CallStats)
     #: time.monotonic() by which fetch must have answered or handed back (a task's budget)
     deadline: float | None = None
+    #: a shared pooled client (see build_http); None builds one this client owns
+    http: httpx.Client | None = None
 
     def __post_init__(self) -> None:
-        headers = {
-            "Accept": "application/json",
-            "User-Agent": "tributary-sync/0.1",
-            **self.connector.default_headers,
-            **self.connector.auth_headers(self.settings),
-        }
-        self._http = httpx.Client(
-            base_url=self.settings.base_url.rstrip("/"),
-            headers=headers,
-            timeout=httpx.Timeout(self.settings.timeout_s, connect=10.0),
-            transport=self.transport,
-        )
+        self._owns_http = self.http is None
+        self._http = self.http or build_http(self.connector, self.settings, self.transport)
         self._pace_until = 0.0
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def __enter__(self) -> VendorClient:
         return self
