@@ -11,20 +11,11 @@ endpoint = Endpoint("sync-now", summary="Start a sync now", tags=("sync",))
 @endpoint.route("POST", "/", auth=Users(role="admin"), body=SyncRequest, response=SyncStarted, status=202, errors=(409,))
 def sync_now(call: Call) -> SyncStarted:
     """Plan and fan out a run; the answer carries its id for the status and runs endpoints."""
-    from shared.store.client import db
-    from shared.sync.planner import plan_run
-    from shared.sync.registry import connector
-    from shared.sync.runtime import chunk_enqueuer
+    from shared.sync.runtime import start_sync
 
     request: SyncRequest = call.body
-    run = plan_run(
-        db(call.settings),
-        connector(request.vendor),
-        chunk_enqueuer(call.settings),
-        connection_id=request.vendor,
-        trigger="manual",
-        requested_by=call.principal.email,
-        mode=request.mode,
+    run = start_sync(
+        call.settings, vendor=request.vendor, mode=request.mode, trigger="manual", requested_by=call.principal.email
     )
     return SyncStarted(run_id=run.run_id, vendor=request.vendor, status=run.status)
 

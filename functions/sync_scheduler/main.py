@@ -14,21 +14,11 @@ endpoint = Endpoint(
 @endpoint.route("POST", "/", auth=ServiceAccount("scheduler"), body=SyncRequest, response=SyncStarted, status=202)
 def schedule(call: Call) -> SyncStarted:
     """Start the vendor's run; a run still going is not an error (Scheduler must not retry)."""
-    from shared.store.client import db
-    from shared.sync.planner import plan_run
-    from shared.sync.registry import connector
-    from shared.sync.runtime import chunk_enqueuer
+    from shared.sync.runtime import start_sync
 
     request: SyncRequest = call.body
     try:
-        run = plan_run(
-            db(call.settings),
-            connector(request.vendor),
-            chunk_enqueuer(call.settings),
-            connection_id=request.vendor,
-            trigger="schedule",
-            mode=request.mode,
-        )
+        run = start_sync(call.settings, vendor=request.vendor, mode=request.mode, trigger="schedule")
     except Conflict as exc:
         if exc.code != "sync_in_progress":
             raise

@@ -12,7 +12,7 @@ import httpx
 
 from shared.config import Settings, load
 from shared.store.client import db
-from shared.sync.models import ChunkTask
+from shared.sync.models import ChunkTask, Run
 from shared.sync.planner import LEASE_TTL_S
 from shared.sync.queues import queue_name
 from shared.sync.worker import WorkerDeps
@@ -79,4 +79,20 @@ def worker_deps(settings: Settings) -> WorkerDeps:
         client_for=vendor_client,
         lease_ttl_s=LEASE_TTL_S,
         time_budget_s=WORKER_TIME_BUDGET_S,
+    )
+
+
+def start_sync(settings: Settings, *, vendor: str, mode: str, trigger: str, requested_by: str | None = None) -> Run:
+    """Plan and fan out a run of one vendor's connection (sync-now and sync-scheduler)."""
+    from shared.sync.planner import plan_run
+    from shared.sync.registry import connector
+
+    return plan_run(
+        db(settings),
+        connector(vendor),
+        chunk_enqueuer(settings),
+        connection_id=vendor,
+        trigger=trigger,
+        requested_by=requested_by,
+        mode=mode,  # type: ignore[arg-type]
     )
