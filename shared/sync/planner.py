@@ -8,6 +8,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+from google.api_core.exceptions import GoogleAPIError
+
+from shared.errors import ServiceUnavailable
 from shared.sync import state
 from shared.sync.models import ChunkTask, Run
 from shared.vendors.connector import Connector
@@ -61,17 +64,28 @@ def plan_run(
         lease_ttl_s=LEASE_TTL_S,
         now=now,
     )
+    unqueued = []
     for chain in chains:
-        enqueue(
-            ChunkTask(
-                connection_id=connection_id,
-                vendor=connector.vendor,
-                run_id=run.run_id,
-                stream=chain.stream,
-                partition=chain.partition,
-                mode=chain.mode,
-                page=0,
-                request=chain.request,
-            )
+        task = ChunkTask(
+            connection_id=connection_id,
+            vendor=connector.vendor,
+            run_id=run.run_id,
+            stream=chain.stream,
+            partition=chain.partition,
+            mode=chain.mode,
+            page=0,
+            request=chain.request,
+        )
+        try:
+            enqueue(task)
+        except (GoogleAPIError, OSError) as exc:
+            # Record it so the run ends (and frees its lease) instead of waiting for expiry.
+            state.fail_chain(db, task, "enqueue_failed", f"Could not queue the first page: {type(exc).__name__}")
+            unqueued.append(chain.stream)
+    if unqueued:
+        raise ServiceUnavailable(
+            "Cloud Tasks did not accept the run's first pages.",
+            code="tasks_unavailable",
+            details={"run_id": run.run_id, "streams": unqueued},
         )
     return run

@@ -189,3 +189,23 @@ def test_a_replay_closes_a_chain_whose_last_commit_died_before_closing_it(world:
     assert run_chunk(task, CONNECTOR, deps, last_attempt=False).status == "replay"
     chain = state.load_chain(db, task)
     assert chain is not None and chain.done
+
+
+def test_a_run_whose_first_pages_cannot_be_queued_ends_and_frees_its_lease(world: Any) -> None:
+    from google.api_core.exceptions import ServiceUnavailable as TasksDown
+
+    from shared.errors import ServiceUnavailable
+
+    db, _, make = world
+    deps, _ = make([page([contact(1)], None)])
+
+    def broken_enqueue(task: ChunkTask) -> bool:
+        raise TasksDown("queue unreachable")
+
+    with pytest.raises(ServiceUnavailable) as info:
+        planner.plan_run(db, CONNECTOR, broken_enqueue, connection_id="intercom", trigger="test")
+    assert info.value.code == "tasks_unavailable"
+    run = state.get_run(db, "intercom", info.value.details["run_id"])
+    assert run.status.value == "failed" and {e.code for e in run.errors} == {"enqueue_failed"}
+    assert state.connection_state(db, "intercom")["lease"] is None
+    planner.plan_run(db, CONNECTOR, deps.enqueue, connection_id="intercom", trigger="test")  # not blocked
