@@ -105,7 +105,11 @@ def main() -> int:
     intercom_url = f"http://127.0.0.1:{PORTS['intercom']}"
     started: list[ManagedProcess] = []
     identity = IdentityServer(LocalIdentity(PROJECT), port=PORTS["identity"]).start()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C, kill and a closed terminal all stop the stack, even when started from a
+    # shell that made background jobs ignore SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         try:
             started.append(firestore_emulator(PORTS["firestore"], log_dir).start())
