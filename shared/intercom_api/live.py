@@ -16,7 +16,6 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -44,23 +43,22 @@ LIVE_CURSOR_VERSION = 1
 INTERCOM_MAX_PAGE = 150
 
 
-@lru_cache(maxsize=1)
 def settings() -> IntercomSettings:
     """INTERCOM_BASE_URL and INTERCOM_ACCESS_TOKEN, read once per instance."""
-    from shared.config import load
+    from shared.vendors.clients import vendor_settings
     from shared.vendors.intercom.connector import CONNECTOR, IntercomSettings
 
-    loaded = load(CONNECTOR.settings_model)
+    loaded = vendor_settings(CONNECTOR)
     assert isinstance(loaded, IntercomSettings)
     return loaded
 
 
 def client() -> VendorClient:
-    """The retrying vendor client, for one request's worth of calls (close it after)."""
-    from shared.vendors.http import VendorClient
+    """The retrying vendor client, for one request's worth of calls, on the pooled connection."""
+    from shared.vendors.clients import vendor_client
     from shared.vendors.intercom.connector import CONNECTOR
 
-    return VendorClient(CONNECTOR, settings())
+    return vendor_client(CONNECTOR)
 
 
 # -- cursors ------------------------------------------------------------------------------------

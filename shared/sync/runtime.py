@@ -6,47 +6,18 @@ Functions call these; tests may build WorkerDeps from fakes instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
-import httpx
-
-from shared.config import Settings, load
+from shared.config import Settings
 from shared.store.client import db
 from shared.sync.models import ChunkTask, Run
 from shared.sync.planner import LEASE_TTL_S
 from shared.sync.queues import queue_name
 from shared.sync.worker import WorkerDeps
-from shared.vendors.connector import Connector, VendorSettings
-from shared.vendors.http import VendorClient, build_http
+from shared.vendors.clients import vendor_client
 
 WORKER_FUNCTION = "sync-worker"
 #: sync-worker's timeout is 300 s; fetching may use 180 s of it, saving and committing the rest
 WORKER_TIME_BUDGET_S = 180.0
-
-
-@lru_cache(maxsize=None)
-def _settings_of(model: type[VendorSettings]) -> VendorSettings:
-    settings = load(model)
-    assert isinstance(settings, VendorSettings)
-    return settings
-
-
-def vendor_settings(connector: Connector) -> VendorSettings:
-    """The connector's settings, validated once per process."""
-    return _settings_of(connector.settings_model)
-
-
-@lru_cache(maxsize=None)
-def _pooled_http(vendor: str) -> httpx.Client:
-    from shared.sync.registry import connector
-
-    found = connector(vendor)
-    return build_http(found, vendor_settings(found))
-
-
-def vendor_client(connector: Connector) -> VendorClient:
-    """A client for one chunk, on the process's pooled connection to the vendor."""
-    return VendorClient(connector, vendor_settings(connector), http=_pooled_http(connector.vendor))
 
 
 def chunk_enqueuer(settings: Settings) -> Callable[[ChunkTask], bool]:
