@@ -1,9 +1,8 @@
-"""Helpers for the Cloud Tasks emulator tests: a recording HTTP target, a tiny OIDC minting
-service with its own RSA key, and the emulator started as a subprocess on free ports."""
+"""Helpers for the Cloud Tasks emulator tests: a recording HTTP target, and the emulator
+started as a subprocess on free ports, minting its OIDC tokens from the local identity."""
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -16,10 +15,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from google.auth import crypt, jwt
 
+from devtools.identity import IdentityServer
 from devtools.processes import ManagedProcess, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,84 +116,6 @@ class RecordTarget:
 
 
 @dataclass
-class OidcFixture:
-    """Mints RS256 OIDC tokens the way Google shapes them and serves the public key by kid."""
-
-    key_id: str = "test-key-1"
-    server: ThreadingHTTPServer | None = None
-    mints: list[dict[str, Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        private_pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        self.public_pem = (
-            key.public_key()
-            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            .decode()
-        )
-        self.signer = crypt.RSASigner.from_string(private_pem, key_id=self.key_id)
-
-    def token(self, audience: str, email: str) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": "https://accounts.google.com",
-            "aud": audience,
-            "email": email,
-            "email_verified": True,
-            "sub": str(uuid.uuid5(uuid.NAMESPACE_DNS, email).int)[:21],
-            "iat": now,
-            "exp": now + 3600,
-        }
-        return jwt.encode(self.signer, claims).decode()
-
-    def start(self) -> OidcFixture:
-        fixture = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                fixture.mints.append(body)
-                self._json({"token": fixture.token(body["audience"], body["email"])})
-
-            def do_GET(self) -> None:
-                self._json({fixture.key_id: fixture.public_pem})
-
-            def _json(self, value: Any) -> None:
-                data = json.dumps(value).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = _serve(Handler)
-        return self
-
-    @property
-    def base_url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    @property
-    def mint_url(self) -> str:
-        return f"{self.base_url}/mint"
-
-    @property
-    def certs_url(self) -> str:
-        return f"{self.base_url}/certs"
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-
-
-@dataclass
 class RunningEmulator:
     process: ManagedProcess
     host: str
@@ -231,14 +150,13 @@ def record_target() -> Iterator[RecordTarget]:
 
 
 @pytest.fixture(scope="module")
-def oidc_fixture() -> Iterator[OidcFixture]:
-    fixture = OidcFixture().start()
-    yield fixture
-    fixture.stop()
+def oidc_fixture(identity: IdentityServer) -> IdentityServer:
+    """The local identity (devtools.identity) mints the emulator's OIDC tokens."""
+    return identity
 
 
 @pytest.fixture(scope="module")
-def cloudtasks_emulator(log_dir: Path, oidc_fixture: OidcFixture) -> Iterator[RunningEmulator]:
-    emulator = start_emulator(log_dir, "cloudtasks-emulator", oidc_fixture.mint_url)
+def cloudtasks_emulator(log_dir: Path, oidc_fixture: IdentityServer) -> Iterator[RunningEmulator]:
+    emulator = start_emulator(log_dir, "cloudtasks-emulator", oidc_fixture.mint_oidc_url)
     yield emulator
     emulator.process.stop()

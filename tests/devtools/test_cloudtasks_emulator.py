@@ -22,7 +22,8 @@ from google.oauth2 import id_token
 
 from devtools.cloudtasks_emulator.backoff import RetryPolicy, backoff_seconds, should_give_up
 from shared.tasks import QueueSpec, enqueue, ensure_queue, task_id_for, tasks_client
-from tests.devtools.conftest import OidcFixture, RecordTarget, RunningEmulator, start_emulator, wait_until
+from devtools.identity import IdentityServer
+from tests.devtools.conftest import RecordTarget, RunningEmulator, start_emulator, wait_until
 
 PROJECT = "tributary-test"
 LOCATION = "europe-west1"
@@ -203,10 +204,10 @@ def _gone(client: tasks_v2.CloudTasksClient, name: str) -> bool:
 
 
 def test_reserved_names_expire_after_the_configured_time(
-    log_dir: Any, oidc_fixture: OidcFixture, record_target: RecordTarget
+    log_dir: Any, oidc_fixture: IdentityServer, record_target: RecordTarget
 ) -> None:
     emulator = start_emulator(
-        log_dir, "cloudtasks-short-tombstone", oidc_fixture.mint_url, "--tombstone-seconds", "0.5"
+        log_dir, "cloudtasks-short-tombstone", oidc_fixture.mint_oidc_url, "--tombstone-seconds", "0.5"
     )
     try:
         client = tasks_client(emulator.host)
@@ -378,7 +379,7 @@ def test_schedule_time_is_honoured(client: tasks_v2.CloudTasksClient, record_tar
 
 
 def test_oidc_token_is_signed_for_the_audience_and_account(
-    client: tasks_v2.CloudTasksClient, record_target: RecordTarget, oidc_fixture: OidcFixture
+    client: tasks_v2.CloudTasksClient, record_target: RecordTarget, oidc_fixture: IdentityServer
 ) -> None:
     spec = _queue(client)
     key = record_target.new_key()
@@ -401,7 +402,7 @@ def test_oidc_token_is_signed_for_the_audience_and_account(
         hit = by_path[path]
         scheme, token = hit.headers["authorization"].split(" ", 1)
         assert scheme == "Bearer"
-        claims = id_token.verify_token(token, request, audience=audience, certs_url=oidc_fixture.certs_url)
+        claims = id_token.verify_token(token, request, audience=audience, certs_url=oidc_fixture.oidc_certs_url)
         assert claims["email"] == SA and claims["email_verified"] is True
         assert claims["iss"] == "https://accounts.google.com"
         assert hit.headers["user-agent"] == "Google-Cloud-Tasks"
@@ -413,7 +414,7 @@ def test_oidc_token_is_signed_for_the_audience_and_account(
             by_path[f"/{key}/worker"].headers["authorization"][7:],
             request,
             audience="https://elsewhere.example/",
-            certs_url=oidc_fixture.certs_url,
+            certs_url=oidc_fixture.oidc_certs_url,
         )
 
 
