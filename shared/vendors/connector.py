@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings
 
+from shared.vendors.auth import AuthStrategy, BearerToken
 from shared.vendors.pagination import PageRequest, Paginator, dig
 from shared.vendors.ratelimit import RateLimit
 from shared.vendors.retry import RetryPolicy
@@ -28,6 +29,30 @@ class VendorSettings(BaseSettings):
     base_url: str
     access_token: SecretStr | None = None
     timeout_s: float = 30.0
+
+
+class ConnectionConfig(BaseModel):
+    """A connection's non-secret settings; connectors subclass it (account id, region...).
+
+    base_url must be one the connector declares (or loopback outside production), so a
+    connection can never point the worker, and its credentials, at another host.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(min_length=8, max_length=300)
+    timeout_s: float = Field(30.0, gt=0, le=120)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or any(c in value for c in " \n\r\t?#@"):
+            raise ValueError("must be an http(s) URL without credentials, query or fragment")
+        return value.rstrip("/")
+
+
+class InvalidConfig(ValueError):
+    """A connection's config does not fit its connector (message says which field)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +128,26 @@ class Connector:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     #: Secret Manager ids the connector reads (mounted as env vars of its settings)
     secrets: tuple[str, ...] = ()
+    #: per-connection settings (validated when a connection is created or updated)
+    config_model: type[ConnectionConfig] = ConnectionConfig
+    #: how requests are authenticated, from the connection's credentials
+    auth: AuthStrategy = field(default_factory=BearerToken)
+    #: "org": one account for the organization (admins manage it); "user": one per person
+    ownership: Literal["org", "user"] = "org"
+    #: base URLs a production connection may use (loopback is allowed outside production)
+    base_urls: tuple[str, ...] = ()
+
+    def validate_config(self, raw: dict[str, Any], *, environment: str) -> ConnectionConfig:
+        """The connection's config as the connector's model, or InvalidConfig."""
+        try:
+            config = self.config_model.model_validate(raw)
+        except ValidationError as exc:
+            reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
+            raise InvalidConfig(reason) from None
+        loopback = config.base_url.startswith(("http://127.0.0.1:", "http://localhost:"))
+        if config.base_url not in self.base_urls and not (loopback and environment != "production"):
+            raise InvalidConfig(f"base_url: must be one of {list(self.base_urls)}")
+        return config
 
     def stream(self, name: str) -> Stream[Any]:
         for stream in self.streams:
