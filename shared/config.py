@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     cloud_tasks_emulator_host: str | None = Field(None, validation_alias="CLOUD_TASKS_EMULATOR_HOST")
     tasks_location: str | None = Field(None, validation_alias="TASKS_LOCATION")
 
+    # A chain with no progress for this long has lost its tasks and is resumed.
+    sync_stall_after_s: float = Field(600.0, validation_alias="SYNC_STALL_AFTER_S", gt=0)
+
     @field_validator("allowed_domains", mode="before")
     @classmethod
     def _split_domains(cls, value: object) -> object:

@@ -1,29 +1,24 @@
-"""POST /sync-scheduler: Cloud Scheduler's entry; plans the run of one vendor that is due."""
+"""POST /sync-scheduler: Cloud Scheduler's one entry, every few minutes: plans every
+connection that is due and looks after runs in flight (see shared.sync.scheduler)."""
 
 from __future__ import annotations
 
 from shared.api import Call, Deployment, Endpoint, ServiceAccount
-from shared.errors import Conflict
-from shared.sync.api import SyncRequest, SyncStarted
+from shared.sync.api import TickResult
 
 endpoint = Endpoint(
-    "sync-scheduler", summary="Plan a scheduled sync", tags=("sync",), deployment=Deployment(timeout_s=120)
+    "sync-scheduler", summary="Plan due syncs, recover stalled runs", tags=("sync",), deployment=Deployment(timeout_s=300)
 )
 
 
-@endpoint.route("POST", "/", auth=ServiceAccount("scheduler"), body=SyncRequest, response=SyncStarted, status=202)
-def schedule(call: Call) -> SyncStarted:
-    """Start the vendor's run; a run still going is not an error (Scheduler must not retry)."""
-    from shared.sync.runtime import start_sync
+@endpoint.route("POST", "/", auth=ServiceAccount("scheduler"), response=TickResult, status=200)
+def schedule(call: Call) -> TickResult:
+    """A connection whose run is still going is not an error (Scheduler must not retry)."""
+    from shared.sync.scheduler import tick
 
-    request: SyncRequest = call.body
-    try:
-        run = start_sync(call.settings, vendor=request.vendor, mode=request.mode, trigger="schedule")
-    except Conflict as exc:
-        if exc.code != "sync_in_progress":
-            raise
-        return SyncStarted(run_id=(exc.details or {}).get("run_id"), vendor=request.vendor, status="already_running")
-    return SyncStarted(run_id=run.run_id, vendor=request.vendor, status=run.status)
+    report = tick(call.settings)
+    return TickResult(started=report.started, already_running=report.already_running,
+                      recovered=report.recovered, errors=report.errors)
 
 
 handle = endpoint.entry_point()

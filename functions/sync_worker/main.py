@@ -12,12 +12,9 @@ from shared.api import Call, Deployment, Endpoint, ServiceAccount
 from shared.errors import ServiceUnavailable
 from shared.sync.models import ChunkTask, Counts
 
-endpoint = Endpoint(
-    "sync-worker",
-    summary="Run one sync chunk",
-    tags=("sync",),
-    deployment=Deployment(memory="512Mi", timeout_s=300, max_instances=20, secrets=("intercom-access-token",)),
-)
+#: instances x concurrency must cover every queue's concurrent dispatches (a deploy test checks it)
+WORKER = Deployment(memory="512Mi", timeout_s=300, max_instances=20, concurrency=4)
+endpoint = Endpoint("sync-worker", summary="Run one sync chunk", tags=("sync",), deployment=WORKER)
 
 
 class ChunkResult(BaseModel):
@@ -29,17 +26,15 @@ class ChunkResult(BaseModel):
 @endpoint.route("POST", "/", auth=ServiceAccount("tasks"), body=ChunkTask, response=ChunkResult, errors=(503,))
 def work(call: Call) -> ChunkResult:
     """Fetch, save, checkpoint, continue."""
-    from shared.sync.queues import queue_spec
-    from shared.sync.registry import connector
+    from shared.sync.queues import MAX_ATTEMPTS
     from shared.sync.runtime import worker_deps
     from shared.sync.worker import RetryLater, run_chunk
 
     task: ChunkTask = call.body
-    vendor = connector(task.vendor)
-    retries = int(call.request.headers.get("X-CloudTasks-TaskRetryCount", "0") or 0)
-    last_attempt = retries + 1 >= queue_spec(vendor).max_attempts
+    retries = call.request.headers.get("X-CloudTasks-TaskRetryCount", "0")
+    last_attempt = (int(retries) if retries.isdigit() and len(retries) < 6 else 0) + 1 >= MAX_ATTEMPTS
     try:
-        outcome = run_chunk(task, vendor, worker_deps(call.settings), last_attempt=last_attempt)
+        outcome = run_chunk(task, worker_deps(call.settings), last_attempt=last_attempt)
     except RetryLater as exc:
         headers = {"Retry-After": str(round(exc.retry_after_s))} if exc.retry_after_s else {}
         raise ServiceUnavailable(exc.reason, code="retry_later", headers=headers) from exc

@@ -118,6 +118,8 @@ class Deployment:
     memory: str = "256Mi"
     timeout_s: int = 60
     max_instances: int = 10
+    #: requests one instance serves at once (Cloud Run concurrency; above 1 needs a whole CPU)
+    concurrency: int = 1
     #: secrets (Secret Manager ids) the function reads, mounted as env vars of the same name
     secrets: tuple[str, ...] = ()
 

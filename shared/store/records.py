@@ -1,22 +1,38 @@
-"""Synced records: keyed by the vendor's primary key, so a replay rewrites nothing.
+"""Synced records: keyed by the vendor's primary key, newer versions win, replays change
+nothing, deletes are tombstones that expire.
 
-A record's stored form carries `_sync.hash`, the hash of its mapped content. An upsert
-first reads the hashes of the page's documents and writes only what changed, so a sync
-with no vendor changes costs reads but no writes.
+A stored record is the mapped content plus:
+
+    _sync.hash        hash of the mapped content: unchanged content is never rewritten
+    _sync.version     the record's version (its cursor field, unix seconds) where it has one:
+                      an older version never replaces a newer one
+    _sync.source      where the current version came from: {kind: sync|webhook|write_back|
+                      redrive, id: run/delivery/request id, unit: chain page or event}
+    _sync.synced_at   when this version was written
+    _deleted          True once the vendor deleted it (reads hide it unless asked)
+    _expires_at       when Firestore's TTL removes a tombstone (None while alive)
+
+Writes are optimistic: documents are read, then written with a precondition on the read
+(update time, or "does not exist"), so a concurrent newer write makes the batch fail and
+the page is re-read and re-decided rather than overwritten.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import Client, CollectionReference
+    from google.cloud.firestore import Client, CollectionReference, DocumentReference, DocumentSnapshot
 
-BATCH_LIMIT = 400  # Firestore allows 500 writes per batch; leave headroom
+BATCH_LIMIT = 400  # Firestore allows 500 writes per commit; leave headroom
+WRITE_ATTEMPTS = 5
+DEFAULT_TOMBSTONE_TTL_S = 30 * 86_400
+SourceKind = Literal["sync", "webhook", "write_back", "redrive"]
 
 
 def collection_path(connection_id: str, stream: str) -> str:
@@ -36,83 +52,195 @@ def _canonical(value: Any) -> Any:
 
 
 def content_hash(doc: dict[str, Any]) -> str:
-    payload = json.dumps(doc, sort_keys=True, default=_canonical, separators=(",", ":"))
+    """sha256 of the canonical JSON; TypeError for content that cannot be stored as JSON."""
+    payload = json.dumps(doc, sort_keys=True, default=_canonical, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def safe_doc_id(key: str) -> str:
-    """Firestore ids cannot contain '/' or be '.'/'..'; vendor ids rarely do, but keep it total."""
-    if "/" in key or key in (".", "..") or key.startswith("__"):
+    """Firestore ids cannot contain '/' or be '.'/'..'/__x__; vendor ids rarely do, but keep it total."""
+    if "/" in key or key in (".", "..") or key.startswith("__") or len(key.encode()) > 1000:
         return "k_" + hashlib.sha256(key.encode()).hexdigest()[:40]
     return key
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a version of a record came from."""
+
+    kind: SourceKind
+    id: str
+    #: the unit of work inside it (a chain's page, an event): a retry of the same unit
+    #: counts its earlier writes as its own
+    unit: str = ""
+    at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "id": self.id, "unit": self.unit}
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One record to store: its key, mapped content (None: the vendor deleted it), version."""
+
+    key: str
+    content: dict[str, Any] | None
+    version: float | None = None
+
+
+@dataclass
 class UpsertResult:
-    written: int
-    unchanged: int
+    #: keys whose stored version is this unit's (written now or by an earlier attempt of it)
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    #: older than what is stored: skipped
+    stale: int = 0
+
+
+class StaleWriteRace(Exception):
+    """Another writer changed a record between our read and our write (re-read and decide)."""
+
+
+def _decide(item: Incoming, snap: DocumentSnapshot, source: Provenance, ttl_s: int) -> tuple[str, dict[str, Any] | None]:
+    """('written'|'unchanged'|'stale'|'write', document to write)."""
+    data = (snap.to_dict() or {}) if snap.exists else {}
+    stored = data.get("_sync") or {}
+    stored_version = stored.get("version")
+    if item.version is not None and stored_version is not None and item.version < stored_version:
+        return "stale", None
+    deleted = item.content is None
+    digest = "deleted" if deleted else content_hash(item.content or {})
+    if snap.exists and stored.get("hash") == digest and bool(data.get("_deleted")) == deleted:
+        mine = (stored.get("source") or {}) == source.as_dict()
+        return ("written" if mine else "unchanged"), None
+    meta = {
+        "hash": digest,
+        "version": item.version if item.version is not None else stored_version,
+        "source": source.as_dict(),
+        "synced_at": source.at,
+    }
+    if deleted:
+        expires = source.at + timedelta(seconds=ttl_s)
+        return "write", {"_sync": {**meta, "deleted_at": source.at}, "_deleted": True, "_expires_at": expires}
+    return "write", {**(item.content or {}), "_sync": meta, "_deleted": False, "_expires_at": None}
 
 
 def upsert(
     db: Client,
     connection_id: str,
     stream: str,
-    docs: dict[str, dict[str, Any]],
+    items: list[Incoming],
+    source: Provenance,
     *,
-    run_id: str,
-    synced_at: datetime,
+    tombstone_ttl_s: int = DEFAULT_TOMBSTONE_TTL_S,
 ) -> UpsertResult:
-    """Write the documents (key -> mapped content) whose content changed.
+    """Store the items whose content or deletion is new and not older than what is stored.
 
-    `written` counts the documents this run has written (now or in an earlier attempt of
-    the same page), `unchanged` those already stored with the same content.
+    Re-reads and re-decides when a concurrent writer wins a race (never overwrites it).
     """
-    if not docs:
-        return UpsertResult(0, 0)
+    from google.api_core import exceptions as gexc
+
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            return _upsert_once(db, connection_id, stream, items, source, tombstone_ttl_s)
+        except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound) as exc:
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise StaleWriteRace(f"{stream}: concurrent writers kept winning") from exc
+    raise AssertionError("unreachable")
+
+
+def _upsert_once(
+    db: Client, connection_id: str, stream: str, items: list[Incoming], source: Provenance, ttl_s: int
+) -> UpsertResult:
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    result = UpsertResult()
+    if not items:
+        return result
     coll = records_collection(db, connection_id, stream)
-    refs = {key: coll.document(safe_doc_id(key)) for key in docs}
-    existing: dict[str, dict[str, Any]] = {
-        snap.id: ((snap.to_dict() or {}).get("_sync") or {}) if snap.exists else {}
-        for snap in db.get_all(list(refs.values()), field_paths=["_sync.hash", "_sync.run_id"])
-    }
-    batch = db.batch()
-    pending = written = unchanged = 0
-    for key, content in docs.items():
-        digest = content_hash(content)
+    latest: dict[str, Incoming] = {}
+    for item in items:  # the same key twice in one page: the newer (or later) one
+        prior = latest.get(item.key)
+        if prior is None or (item.version or 0) >= (prior.version or 0):
+            latest[item.key] = item
+    refs = {key: coll.document(safe_doc_id(key)) for key in latest}
+    snaps = {snap.reference.id: snap for snap in db.get_all(list(refs.values()), field_paths=["_sync", "_deleted"])}
+    batch, pending = db.batch(), 0
+    for key, item in latest.items():
         ref = refs[key]
-        stored = existing.get(ref.id) or {}
-        if stored.get("hash") == digest:
-            # Written by this same run in an attempt that died before its checkpoint: it
-            # counts as this run's write, so counts stay exact across retries.
-            if stored.get("run_id") == run_id:
-                written += 1
+        snap = snaps[ref.id]
+        verdict, doc = _decide(item, snap, source, ttl_s)
+        if verdict == "written":
+            result.written.append(key)
+        elif verdict == "unchanged":
+            result.unchanged += 1
+        elif verdict == "stale":
+            result.stale += 1
+        else:
+            assert doc is not None
+            if snap.exists:
+                fields = {FieldPath(name).to_api_repr(): value for name, value in doc.items()}
+                batch.update(ref, fields, option=db.write_option(last_update_time=snap.update_time))
             else:
-                unchanged += 1
-            continue
-        batch.set(ref, {**content, "_sync": {"hash": digest, "run_id": run_id, "synced_at": synced_at}})
-        pending += 1
-        written += 1
-        if pending >= BATCH_LIMIT:
-            batch.commit()
-            batch, pending = db.batch(), 0
+                batch.create(ref, doc)
+            result.written.append(key)
+            pending += 1
+            if pending >= BATCH_LIMIT:
+                batch.commit()
+                batch, pending = db.batch(), 0
     if pending:
         batch.commit()
-    return UpsertResult(written, unchanged)
+    # a key seen twice in the input is one record: the duplicates count as unchanged
+    result.unchanged += len(items) - len(latest)
+    return result
+
+
+def get_record(db: Client, connection_id: str, stream: str, key: str, *, include_deleted: bool = False) -> dict[str, Any] | None:
+    snap = records_collection(db, connection_id, stream).document(safe_doc_id(key)).get()
+    if not snap.exists:
+        return None
+    data = snap.to_dict() or {}
+    if data.get("_deleted") and not include_deleted:
+        return None
+    return data
+
+
+def live_keys_before(db: Client, connection_id: str, stream: str, before: datetime) -> Iterator[tuple[str, DocumentReference]]:
+    """(doc id, ref) of live records last written before `before` (the sweep's candidates)."""
+    query = records_collection(db, connection_id, stream).select(["_sync.synced_at", "_deleted"])
+    for snap in query.stream():
+        data = snap.to_dict() or {}
+        synced = (data.get("_sync") or {}).get("synced_at")
+        if data.get("_deleted") or (synced is not None and synced >= before):
+            continue
+        yield snap.id, snap.reference
 
 
 def dead_letter(
     db: Client,
     connection_id: str,
     stream: str,
-    raw: dict[str, Any],
+    raw: Any,
     reason: str,
     *,
-    run_id: str,
-    at: datetime,
+    source: Provenance,
+    parent_id: str | None = None,
 ) -> None:
-    """Keep a record that failed validation, with why; keyed so a replay does not duplicate it."""
+    """Keep a record that could not be stored, with why; keyed so a replay does not duplicate it."""
     body = json.dumps(raw, sort_keys=True, default=str)
-    doc_id = hashlib.sha256(f"{stream}:{body}".encode()).hexdigest()[:40]
-    db.collection("connections").document(connection_id).collection("dead_letters").document(doc_id).set(
-        {"stream": stream, "reason": reason[:2000], "raw": body[:100_000], "run_id": run_id, "at": at}
+    doc_id = hashlib.sha256(f"{stream}:{parent_id}:{body}".encode()).hexdigest()[:40]
+    dead_letters(db, connection_id).document(doc_id).set(
+        {
+            "stream": stream,
+            "reason": reason[:2000],
+            "raw": body[:100_000],
+            "parent_id": parent_id,
+            "source": source.as_dict(),
+            "run_id": source.id if source.kind == "sync" else None,
+            "at": source.at,
+        }
     )
+
+
+def dead_letters(db: Client, connection_id: str) -> CollectionReference:
+    return db.collection("connections").document(connection_id).collection("dead_letters")

@@ -6,9 +6,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
-from shared.vendors.pagination import PageRequest
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RunStatus(str, Enum):
@@ -24,23 +22,35 @@ class RunStatus(str, Enum):
 
 
 Mode = Literal["full", "incremental"]
+Trigger = Literal["schedule", "manual", "api", "test"]
 
 
 class ChunkTask(BaseModel):
-    """One page of one chain: what a Cloud Task carries to the worker."""
+    """One page of one chain: what a Cloud Task carries to the worker.
 
-    connection_id: str
-    vendor: str
-    run_id: str
-    stream: str
-    partition: str = "all"
-    mode: Mode
-    page: int = Field(ge=0)
-    request: PageRequest
+    Only where to resume (stream, partition, page, the paginator's cursor), never a request:
+    the worker rebuilds the request from the stream's declaration and the chain's record,
+    and sends it only to the connection's host.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+    run_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+    stream: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    partition: str = Field("all", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
+    page: int = Field(ge=0, le=10_000_000)
+    cursor: dict[str, Any] | None = None
+    #: bumped when a stalled chain is resumed, so its task gets a fresh name
+    generation: int = Field(0, ge=0, le=1000)
 
     @property
     def chain_id(self) -> str:
-        return f"{self.stream}~{self.partition}"
+        return chain_id(self.stream, self.partition)
+
+
+def chain_id(stream: str, partition: str) -> str:
+    return f"{stream}~{partition}"
 
 
 class Counts(BaseModel):
@@ -58,6 +68,7 @@ class RunError(BaseModel):
     code: str
     message: str
     at: datetime
+    chain: str | None = None
 
 
 class StreamRun(BaseModel):
@@ -66,20 +77,24 @@ class StreamRun(BaseModel):
     pages: int = 0
     counts: Counts = Field(default_factory=Counts)
     since: float | None = None
+    chains_total: int = 0
+    chains_closed: int = 0
+    chains_failed: int = 0
 
 
 class Run(BaseModel):
     run_id: str
     connection_id: str
     vendor: str
-    trigger: Literal["schedule", "manual", "api", "test"]
+    trigger: Trigger
     status: RunStatus
     requested_by: str | None = None
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration_s: float | None = None
-    chains_open: int = 0
+    chains_total: int = 0
+    chains_closed: int = 0
     counts: Counts = Field(default_factory=Counts)
     streams: dict[str, StreamRun] = Field(default_factory=dict)
     errors: list[RunError] = Field(default_factory=list)

@@ -1,24 +1,35 @@
-"""Plan a run: choose full or incremental per stream, take the lease, enqueue page 0 of
-every chain. Full the first time (no high-water mark yet), incremental after."""
+"""Plan a run: choose full or incremental per stream, cut windowed streams into windows,
+take the lease, enqueue page 0 of every chain. Full the first time (no high-water mark
+yet) and whenever a stream that sweeps deletes is due a full pass; incremental otherwise.
+
+Also the run doctor: a run whose lease expired is failed at once, and a chain that stopped
+progressing (its tasks were lost) is resumed from its last checkpoint.
+"""
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 from google.api_core.exceptions import GoogleAPIError
 
 from shared.errors import ServiceUnavailable
-from shared.sync import state
-from shared.sync.models import ChunkTask, Run
-from shared.vendors.connector import Connector
+from shared.sync import finish, state
+from shared.sync.models import ChunkTask, Run, Trigger
+from shared.vendors.connector import Connector, Stream, Sweep
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
 
-LEASE_TTL_S = 15 * 60
+#: longer than Cloud Tasks' retry horizon (12 attempts, backoff capped at 300 s: ~22 min),
+#: and renewed by every attempt, so a run that is still retrying never loses its lease
+LEASE_TTL_S = 30 * 60
+#: a chain with no checkpoint or attempt for this long has lost its tasks
+STALL_AFTER_S = 10 * 60
 
 
 def new_run_id(now: datetime) -> str:
@@ -26,18 +37,66 @@ def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
-def plan_chains(connector: Connector, hwms: dict[str, float], mode: Literal["auto", "full"]) -> list[state.PlannedChain]:
+@dataclass(frozen=True)
+class Plan:
+    streams: list[state.PlannedStream]
+    chains: list[state.PlannedChain]
+
+
+def _windows(stream: Stream[Any], start: float, end: float, mode: Literal["full", "incremental"]) -> list[state.PlannedChain]:
+    assert stream.windows is not None
+    span = stream.windows.max_span_s
+    count = max(1, math.ceil((end - start) / span))
     chains = []
-    for stream in connector.streams:
-        hwm = hwms.get(stream.name)
-        if mode == "auto" and stream.incremental is not None and hwm is not None:
-            since = hwm - stream.lookback_s
-            spec, chain_mode = stream.incremental, "incremental"
-        else:
-            since, spec, chain_mode = None, stream.full, "full"
-        request = spec.paginator.first(spec.build(since), stream.page_size)
-        chains.append(state.PlannedChain(stream.name, "all", chain_mode, since, request))  # type: ignore[arg-type]
+    for i in range(count):
+        since, until = start + i * span, min(end, start + (i + 1) * span)
+        chains.append(state.PlannedChain(stream.name, f"w{since:.0f}-{until:.0f}", mode, since, until, window=True))
     return chains
+
+
+def plan_chains(
+    connector: Connector,
+    cursors: dict[str, dict[str, Any]],
+    mode: Literal["auto", "full"],
+    now: datetime,
+    selected: Callable[[str], bool] = lambda _: True,
+) -> Plan:
+    streams: list[state.PlannedStream] = []
+    chains: list[state.PlannedChain] = []
+    for stream in connector.streams:
+        if not selected(stream.name) or (stream.parent and not selected(stream.parent)):
+            continue
+        cursor = cursors.get(stream.name) or {}
+        if stream.parent:
+            owed = tuple(cursor.get("pending_parents") or ())
+            batches = [owed[i:i + stream.child_batch] for i in range(0, len(owed), stream.child_batch)]
+            chains += [state.PlannedChain(stream.name, f"owed.{n}", "incremental", parent_ids=b) for n, b in enumerate(batches)]
+            streams.append(state.PlannedStream(stream.name, "incremental", None, full_pass=False))
+            continue
+        hwm = cursor.get("hwm")
+        sweep_due = isinstance(stream.deletes, Sweep) and _full_pass_due(cursor, stream.deletes, now)
+        incremental = mode == "auto" and hwm is not None and not sweep_due and (
+            stream.incremental is not None or (stream.windows is not None and stream.windows.applies_to == "always"))
+        end = now.timestamp()
+        if incremental:
+            since = hwm - stream.lookback_s
+            if stream.windows is not None and stream.windows.applies_to == "always":
+                chains += _windows(stream, since, end, "incremental")
+            else:
+                chains.append(state.PlannedChain(stream.name, "all", "incremental", since))
+            streams.append(state.PlannedStream(stream.name, "incremental", since, full_pass=False))
+        elif stream.windows is not None:
+            chains += _windows(stream, end - stream.windows.backfill_s, end, "full")
+            streams.append(state.PlannedStream(stream.name, "full", None, full_pass=True))
+        else:
+            chains.append(state.PlannedChain(stream.name, "all", "full"))
+            streams.append(state.PlannedStream(stream.name, "full", None, full_pass=True))
+    return Plan(streams, chains)
+
+
+def _full_pass_due(cursor: dict[str, Any], sweep: Sweep, now: datetime) -> bool:
+    last = cursor.get("last_full_at")
+    return last is None or (now - last).total_seconds() >= sweep.every_s
 
 
 def plan_run(
@@ -46,13 +105,14 @@ def plan_run(
     enqueue: Callable[[ChunkTask], bool],
     *,
     connection_id: str,
-    trigger: str,
+    trigger: Trigger,
     requested_by: str | None = None,
     mode: Literal["auto", "full"] = "auto",
+    selected: Callable[[str], bool] = lambda _: True,
     now: datetime | None = None,
 ) -> Run:
     now = now or state.utcnow()
-    chains = plan_chains(connector, state.cursors(db, connection_id), mode)
+    plan = plan_chains(connector, state.cursors(db, connection_id), mode, now, selected)
     run = state.start_run(
         db,
         connection_id=connection_id,
@@ -60,32 +120,86 @@ def plan_run(
         run_id=new_run_id(now),
         trigger=trigger,
         requested_by=requested_by,
-        chains=chains,
+        streams=plan.streams,
+        chains=plan.chains,
         lease_ttl_s=LEASE_TTL_S,
         now=now,
     )
     unqueued = []
-    for chain in chains:
-        task = ChunkTask(
-            connection_id=connection_id,
-            vendor=connector.vendor,
-            run_id=run.run_id,
-            stream=chain.stream,
-            partition=chain.partition,
-            mode=chain.mode,
-            page=0,
-            request=chain.request,
-        )
+    for chain in plan.chains:
+        task = ChunkTask(connection_id=connection_id, run_id=run.run_id, stream=chain.stream,
+                         partition=chain.partition, page=0)
         try:
             enqueue(task)
         except (GoogleAPIError, OSError) as exc:
             # Record it so the run ends (and frees its lease) instead of waiting for expiry.
-            state.fail_chain(db, task, "enqueue_failed", f"Could not queue the first page: {type(exc).__name__}")
+            state.fail_chain(db, task, "enqueue_failed", f"Could not queue the first page: {type(exc).__name__}", now=now)
             unqueued.append(chain.stream)
-    if unqueued:
+    if not plan.chains:
+        state.finalize_run(db, connection_id, run.run_id, now=now)
+    elif unqueued:
+        finish.maybe_finish(db, connector, connection_id, run.run_id)
         raise ServiceUnavailable(
             "Cloud Tasks did not accept the run's first pages.",
             code="tasks_unavailable",
-            details={"run_id": run.run_id, "streams": unqueued},
+            details={"run_id": run.run_id, "streams": sorted(set(unqueued))},
         )
+    else:
+        state.mark_started(db, connection_id, run.run_id, now)
     return run
+
+
+# -- the run doctor -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recovery:
+    run_id: str | None
+    action: Literal["none", "failed_expired", "resumed", "finished"]
+    chains: int = 0
+
+
+def recover(
+    db: Client,
+    connector: Connector,
+    enqueue: Callable[[ChunkTask], bool],
+    connection_id: str,
+    *,
+    now: datetime | None = None,
+    stall_after_s: float = STALL_AFTER_S,
+) -> Recovery:
+    """Fail a run whose lease expired; resume chains that stopped progressing; finish a run
+    whose last close died before finalizing. The scheduler calls this on every tick."""
+    now = now or state.utcnow()
+    lease = state.lease_of(state.connection_state(db, connection_id))
+    run_id = lease.get("run_id")
+    if not run_id:
+        return Recovery(None, "none")
+    if lease["expires_at"] <= now:
+        state.fail_run(db, connection_id, run_id, "lease_expired", "The run stopped making progress.", now)
+        return Recovery(run_id, "failed_expired")
+    if finish.maybe_finish(db, connector, connection_id, run_id) is not None:
+        return Recovery(run_id, "finished")
+    resumed = 0
+    stale_before = now - timedelta(seconds=stall_after_s)
+    for chain in state.open_chains(db, connection_id, run_id):
+        updated = chain.get("updated_at")
+        if updated is not None and updated > stale_before:
+            continue
+        point = state.resume_point(db, connection_id, run_id, chain["id"])
+        generation = int(chain.get("generation", 0)) + 1
+        state.chain_ref(db, connection_id, run_id, chain["id"]).update({"generation": generation, "updated_at": now})
+        if point is None:
+            task = ChunkTask(connection_id=connection_id, run_id=run_id, stream=chain["stream"],
+                             partition=chain["partition"], page=int(chain.get("last_page") or 0))
+            run_created = (state.run_ref(db, connection_id, run_id).get().to_dict() or {}).get("created_at")
+            stream = connector.stream(chain["stream"])
+            state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
+            continue
+        page, cursor = point
+        enqueue(ChunkTask(connection_id=connection_id, run_id=run_id, stream=chain["stream"],
+                          partition=chain["partition"], page=page, cursor=cursor, generation=generation))
+        resumed += 1
+    if finish.maybe_finish(db, connector, connection_id, run_id) is not None:
+        return Recovery(run_id, "finished")
+    return Recovery(run_id, "resumed" if resumed else "none", resumed)

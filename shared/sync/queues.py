@@ -7,6 +7,10 @@ from shared.tasks import QueueSpec
 from shared.vendors.connector import Connector
 
 
+#: attempts per task; with the backoff below they span about 22 minutes (the lease outlives it)
+MAX_ATTEMPTS = 12
+
+
 def queue_name(vendor: str) -> str:
     return f"sync-{vendor}"
 
@@ -24,7 +28,7 @@ def queue_spec(connector: Connector, requests_per_minute: float | None = None) -
         max_dispatches_per_second=per_second,
         max_concurrent_dispatches=rate.max_concurrency,
         max_burst_size=None,  # output-only in Cloud Tasks: the service derives it from the rate
-        max_attempts=12,
+        max_attempts=MAX_ATTEMPTS,
         min_backoff_seconds=2.0,
         max_backoff_seconds=300.0,
         max_doublings=5,

@@ -1,26 +1,32 @@
-"""Wire the engine to the real world from settings: Firestore, Cloud Tasks, vendor clients.
-
-Functions call these; tests may build WorkerDeps from fakes instead.
-"""
+"""Wire the engine to the real world from settings: Firestore, Cloud Tasks, connections and
+their credentials, vendor clients. Functions call these; tests may build WorkerDeps from
+fakes instead."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
 
 from shared.config import Settings
 from shared.store.client import db
-from shared.sync.models import ChunkTask, Run
+from shared.sync.models import ChunkTask, Run, Trigger
 from shared.sync.planner import LEASE_TTL_S
 from shared.sync.queues import queue_name
-from shared.sync.worker import WorkerDeps
-from shared.vendors.clients import vendor_client
+from shared.sync.worker import ConnectionContext, WorkerDeps
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import Client
+
+    from shared.connections.models import Connection
+    from shared.vendors.http import VendorClient
 
 WORKER_FUNCTION = "sync-worker"
 #: sync-worker's timeout is 300 s; fetching may use 180 s of it, saving and committing the rest
 WORKER_TIME_BUDGET_S = 180.0
 
 
-def chunk_enqueuer(settings: Settings) -> Callable[[ChunkTask], bool]:
+def chunk_enqueuer(settings: Settings, vendor: str) -> Callable[[ChunkTask], bool]:
     """Enqueue a chunk on its vendor's queue under a deterministic name (replays dedupe)."""
     from shared.tasks import enqueue, task_id_for, tasks_client
 
@@ -32,8 +38,8 @@ def chunk_enqueuer(settings: Settings) -> Callable[[ChunkTask], bool]:
             client,
             project=settings.project_id,
             location=settings.queue_location,
-            queue=queue_name(task.vendor),
-            task_id=task_id_for(task.connection_id, task.run_id, task.chain_id, str(task.page)),
+            queue=queue_name(vendor),
+            task_id=task_id_for(task.connection_id, task.run_id, task.chain_id, str(task.page), f"g{task.generation}"),
             url=url,
             payload=task.model_dump(mode="json"),
             oidc_service_account=settings.tasks_service_account,
@@ -43,27 +49,70 @@ def chunk_enqueuer(settings: Settings) -> Callable[[ChunkTask], bool]:
     return enqueue_chunk
 
 
-def worker_deps(settings: Settings) -> WorkerDeps:
+def open_vendor_client(database: Client, settings: Settings, connection: Connection) -> VendorClient:
+    """A vendor client for one unit of work of a connection: its host, its credentials
+    (refreshed when they are OAuth tokens), its rate budget's pacing."""
+    from shared.connections.oauth import request_auth
+    from shared.sync.registry import connector as connector_for
+    from shared.vendors.clients import pooled_http, vendor_client
+
+    connector = connector_for(connection.vendor)
+    config = connector.validate_config(connection.config, environment=settings.environment)
+    auth = request_auth(database, settings, connection, connector, pooled_http(connector, config.base_url))
+    return vendor_client(connector, config, auth, connection.id)
+
+
+def connection_context(database: Client, settings: Settings, connection_id: str) -> ConnectionContext:
+    """The connection as the worker sees it (NotFound when it was deleted)."""
+    from shared.connections.store import get_connection
+    from shared.sync.registry import connector as connector_for
+
+    connection = get_connection(database, connection_id)
+    connector = connector_for(connection.vendor)
+    return ConnectionContext(
+        connection_id=connection.id,
+        connector=connector,
+        config=connector.validate_config(connection.config, environment=settings.environment),
+        open_client=lambda: open_vendor_client(database, settings, connection),
+        selected=connection.selection.includes,
+    )
+
+
+def worker_deps(settings: Settings, vendor: str) -> WorkerDeps:
+    database = db(settings)
     return WorkerDeps(
-        db=db(settings),
-        enqueue=chunk_enqueuer(settings),
-        client_for=vendor_client,
+        db=database,
+        enqueue=chunk_enqueuer(settings, vendor),
+        context=lambda connection_id: connection_context(database, settings, connection_id),
         lease_ttl_s=LEASE_TTL_S,
         time_budget_s=WORKER_TIME_BUDGET_S,
     )
 
 
-def start_sync(settings: Settings, *, vendor: str, mode: str, trigger: str, requested_by: str | None = None) -> Run:
-    """Plan and fan out a run of one vendor's connection (sync-now and sync-scheduler)."""
+def start_sync(
+    settings: Settings,
+    connection: Connection,
+    *,
+    mode: Literal["auto", "full"],
+    trigger: Trigger,
+    requested_by: str | None = None,
+    now: datetime | None = None,
+) -> Run:
+    """Plan and fan out a run of one connection (sync-now and the scheduler)."""
+    from shared.errors import Conflict
     from shared.sync.planner import plan_run
     from shared.sync.registry import connector
 
+    if connection.status.value in ("disabled", "pending"):
+        raise Conflict(f"The connection is {connection.status.value}.", code=f"connection_{connection.status.value}")
     return plan_run(
         db(settings),
-        connector(vendor),
-        chunk_enqueuer(settings),
-        connection_id=vendor,
+        connector(connection.vendor),
+        chunk_enqueuer(settings, connection.vendor),
+        connection_id=connection.id,
         trigger=trigger,
         requested_by=requested_by,
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
+        selected=connection.selection.includes,
+        now=now,
     )

@@ -1,34 +1,43 @@
-"""Run state in Firestore: leases, runs, chains (one per stream and partition), cursors.
+"""Run state in Firestore: leases, runs, streams, chains, page checkpoints, cursors.
 
-    connections/{c}                       lease, last run, cursors (high-water marks)
-    connections/{c}/runs/{r}              the run record (status, counts, errors, timings)
-    connections/{c}/runs/{r}/chains/{s}   a chain: pages committed, its last page, counts
-    .../chains/{s}/pages/{n}              page n's checkpoint: counts, the request after it
+    connections/{c}                          the connection; engine fields: lease, last run
+    connections/{c}/cursors/{stream}         high-water mark, last full pass, parents whose
+                                             children are still owed
+    connections/{c}/runs/{r}                 the run: status, chains_total/closed, errors
+    connections/{c}/runs/{r}/streams/{s}     one stream of the run: counts, windows
+    connections/{c}/runs/{r}/chains/{id}     a chain (a stream's partition: all, a time
+                                             window, a batch of parents): pages, last page
+    .../chains/{id}/pages/{n}                page n's checkpoint: counts, next cursor, keys
 
-Pages of a chain are pipelined: page n+1 is enqueued as soon as page n is fetched, and
-each page commits its own checkpoint after its records are saved (created once, with the
-chain's counters, in one atomic batch, so a replay changes nothing). A chain ends when
-its last page is known and every page up to it is committed; only then does the stream's
-high-water mark move. Per-page writes touch the page and chain documents only; the run
-and connection documents are written when a chain ends.
+Pages of a chain are pipelined: page n+1 is enqueued as soon as page n is fetched, and each
+page commits its own checkpoint after its records are saved (created once, with the chain's
+counters, in one atomic batch, so a replay changes nothing). The chain's last page is the
+smallest page that saw the end (a Minimum transform: set once, never raised by a replay);
+the chain is complete when every page 0..last has its checkpoint, and only the pages up to
+last move the cursor.
+
+Closing a chain touches its chain, its stream and cursor documents, and adds 1 to the run's
+chains_closed without reading the run, so chains closing together do not contend on the
+run document; the closer that brings chains_closed to chains_total finalizes the run.
+Everything that ends a chain or a run first checks that the connection's lease is still
+this run's: a run that lost its lease changes nothing (and never frees another's lease).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, NotFound
-from shared.sync.models import ChunkTask, Counts, Mode, Run, RunError, RunStatus, StreamRun
-from shared.vendors.pagination import PageRequest
+from shared.store.txn import run_transaction
+from shared.sync.models import ChunkTask, Counts, Mode, Run, RunError, RunStatus, StreamRun, Trigger, chain_id
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, DocumentReference, Transaction
 
-
-#: chains of one run close at about the same time and contend for the run document
-TXN_ATTEMPTS = 10
+#: Firestore allows 500 writes per commit
+WRITES_PER_COMMIT = 400
 
 
 def utcnow() -> datetime:
@@ -39,12 +48,24 @@ def connection_ref(db: Client, connection_id: str) -> DocumentReference:
     return db.collection("connections").document(connection_id)
 
 
+def cursor_ref(db: Client, connection_id: str, stream: str) -> DocumentReference:
+    return connection_ref(db, connection_id).collection("cursors").document(stream)
+
+
 def run_ref(db: Client, connection_id: str, run_id: str) -> DocumentReference:
     return connection_ref(db, connection_id).collection("runs").document(run_id)
 
 
-def chain_ref(db: Client, connection_id: str, run_id: str, chain_id: str) -> DocumentReference:
-    return run_ref(db, connection_id, run_id).collection("chains").document(chain_id)
+def stream_ref(db: Client, connection_id: str, run_id: str, stream: str) -> DocumentReference:
+    return run_ref(db, connection_id, run_id).collection("streams").document(stream)
+
+
+def chain_ref(db: Client, connection_id: str, run_id: str, chain: str) -> DocumentReference:
+    return run_ref(db, connection_id, run_id).collection("chains").document(chain)
+
+
+def page_ref(db: Client, task: ChunkTask, page: int) -> DocumentReference:
+    return chain_ref(db, task.connection_id, task.run_id, task.chain_id).collection("pages").document(f"{page:07d}")
 
 
 @dataclass(frozen=True)
@@ -52,24 +73,55 @@ class PlannedChain:
     stream: str
     partition: str
     mode: Mode
-    since: float | None
-    request: PageRequest
+    since: float | None = None
+    until: float | None = None
+    parent_ids: tuple[str, ...] = ()
+    #: a time window of a windowed stream (its end moves the cursor)
+    window: bool = False
 
     @property
     def chain_id(self) -> str:
-        return f"{self.stream}~{self.partition}"
+        return chain_id(self.stream, self.partition)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "partition": self.partition,
+            "mode": self.mode,
+            "since": self.since,
+            "until": self.until,
+            "parent_ids": list(self.parent_ids),
+            "window": self.window,
+            "committed": 0,
+            "done": False,
+            "failed": False,
+            "split": False,
+            "counts": Counts().model_dump(),
+        }
 
 
-def _transactional(fn):  # type: ignore[no-untyped-def]
-    from google.cloud import firestore
+@dataclass(frozen=True)
+class PlannedStream:
+    name: str
+    mode: Mode
+    since: float | None
+    #: a full pass of the whole stream (a sweep may follow when it completes)
+    full_pass: bool
 
-    return firestore.transactional(fn)
+
+def lease_of(data: dict[str, Any]) -> dict[str, Any]:
+    return data.get("lease") or {}
 
 
-def cursors(db: Client, connection_id: str) -> dict[str, float]:
-    snap = connection_ref(db, connection_id).get()
-    data = snap.to_dict() or {}
-    return {k: v["hwm"] for k, v in (data.get("cursors") or {}).items() if v.get("hwm") is not None}
+def cursors(db: Client, connection_id: str) -> dict[str, dict[str, Any]]:
+    return {snap.id: snap.to_dict() or {} for snap in connection_ref(db, connection_id).collection("cursors").stream()}
+
+
+def hwms(db: Client, connection_id: str) -> dict[str, float]:
+    return {k: v["hwm"] for k, v in cursors(db, connection_id).items() if v.get("hwm") is not None}
+
+
+# -- starting a run ---------------------------------------------------------------------------
 
 
 def start_run(
@@ -78,19 +130,35 @@ def start_run(
     connection_id: str,
     vendor: str,
     run_id: str,
-    trigger: str,
+    trigger: Trigger,
     requested_by: str | None,
+    streams: list[PlannedStream],
     chains: list[PlannedChain],
     lease_ttl_s: int,
     now: datetime | None = None,
 ) -> Run:
-    """Take the connection's lease and record the run; 409 if another run holds the lease."""
+    """Take the connection's lease and record the run with its chains; 409 if another run
+    holds the lease. The lease is taken in one small transaction; chains are written after
+    it in commits of at most WRITES_PER_COMMIT, so a run may plan any number of windows."""
+    from shared.store.txn import Contention
+
     now = now or utcnow()
     conn = connection_ref(db, connection_id)
+    run = Run(
+        run_id=run_id,
+        connection_id=connection_id,
+        vendor=vendor,
+        trigger=trigger,
+        status=RunStatus.queued,
+        requested_by=requested_by,
+        created_at=now,
+        chains_total=len(chains),
+        streams={s.name: StreamRun(mode=s.mode, since=s.since) for s in streams},
+    )
 
-    def txn(transaction: Transaction) -> Run:
+    def take_lease(transaction: Transaction) -> None:
         data = conn.get(transaction=transaction).to_dict() or {}
-        lease = data.get("lease") or {}
+        lease = lease_of(data)
         if lease.get("run_id") and lease["run_id"] != run_id:
             if lease["expires_at"] > now:
                 raise Conflict(
@@ -98,128 +166,199 @@ def start_run(
                     code="sync_in_progress",
                     details={"run_id": lease["run_id"]},
                 )
-            # The holder stopped renewing: its workers died for good. Record that.
-            transaction.update(
-                run_ref(db, connection_id, lease["run_id"]),
-                {"status": RunStatus.failed.value, "finished_at": now, "errors": [
-                    RunError(stream="*", code="lease_expired", message="The run stopped making progress.", at=now).model_dump()
-                ]},
-            )
-        run = Run(
-            run_id=run_id,
-            connection_id=connection_id,
-            vendor=vendor,
-            trigger=trigger,  # type: ignore[arg-type]
-            status=RunStatus.queued,
-            requested_by=requested_by,
-            created_at=now,
-            chains_open=len(chains),
-            streams={c.stream: StreamRun(mode=c.mode, since=c.since) for c in chains},
-        )
-        transaction.set(run_ref(db, connection_id, run_id), run.model_dump(mode="python"))
-        for chain in chains:
-            transaction.set(
-                chain_ref(db, connection_id, run_id, chain.chain_id),
-                {
-                    "stream": chain.stream,
-                    "partition": chain.partition,
-                    "mode": chain.mode,
-                    "since": chain.since,
-                    "committed": 0,
-                    "last_page": None,
-                    "done": False,
-                    "failed": False,
-                    "max_cursor": None,
-                    "counts": Counts().model_dump(),
-                },
-            )
+            _fail_run_in(transaction, db, connection_id, lease["run_id"], "lease_expired", "The run stopped making progress.", now)
+        record = run.model_dump(mode="python", exclude={"streams"})
+        transaction.set(run_ref(db, connection_id, run_id), record)
         transaction.set(
             conn,
-            {
-                "vendor": vendor,
-                "lease": {"run_id": run_id, "expires_at": now + timedelta(seconds=lease_ttl_s)},
-                "last_run_id": run_id,
-            },
+            {"lease": {"run_id": run_id, "expires_at": now + timedelta(seconds=lease_ttl_s), "renewed_at": now},
+             "last_run_id": run_id},
             merge=True,
         )
-        return run
 
-    return _transactional(txn)(db.transaction(max_attempts=TXN_ATTEMPTS))
+    try:
+        run_transaction(db, take_lease)
+    except Contention:
+        # Many starts at once: the winner holds the lease now; answer like any other loser.
+        holder = lease_of(conn.get().to_dict() or {}).get("run_id")
+        raise Conflict("A sync of this connection is already running.", code="sync_in_progress",
+                       details={"run_id": holder}) from None
+    writes: list[tuple[DocumentReference, dict[str, Any]]] = []
+    for planned in streams:
+        doc = {**StreamRun(mode=planned.mode, since=planned.since).model_dump(), "full_pass": planned.full_pass,
+               "windows": {}, "name": planned.name}
+        for chain in chains:
+            if chain.stream == planned.name:
+                doc["chains_total"] += 1
+                if chain.window:
+                    doc["windows"][chain.partition] = {"since": chain.since, "until": chain.until, "status": "open"}
+        writes.append((stream_ref(db, connection_id, run_id, planned.name), doc))
+    writes += [(chain_ref(db, connection_id, run_id, c.chain_id), {**c.document(), "updated_at": now}) for c in chains]
+    for start in range(0, len(writes), WRITES_PER_COMMIT):
+        batch = db.batch()
+        for ref, doc in writes[start:start + WRITES_PER_COMMIT]:
+            batch.set(ref, doc)
+        batch.commit()
+    return run
 
 
-def page_ref(db: Client, task: ChunkTask, page: int) -> DocumentReference:
-    return chain_ref(db, task.connection_id, task.run_id, task.chain_id).collection("pages").document(f"{page:06d}")
+def mark_started(db: Client, connection_id: str, run_id: str, now: datetime | None = None) -> None:
+    """queued -> running once its first pages are queued (the planner calls this)."""
+    now = now or utcnow()
+    run_ref(db, connection_id, run_id).update({"status": RunStatus.running.value, "started_at": now})
+
+
+def add_chains(db: Client, connection_id: str, run_id: str, chains: list[PlannedChain], now: datetime | None = None) -> list[PlannedChain]:
+    """Add chains to a running run (a window split, a batch of changed parents); each is
+    created with its counters in one atomic batch, once: a replay adds nothing."""
+    from google.api_core.exceptions import AlreadyExists
+    from google.cloud.firestore import Increment
+
+    now = now or utcnow()
+    added = []
+    for chain in chains:
+        batch = db.batch()
+        batch.create(chain_ref(db, connection_id, run_id, chain.chain_id), {**chain.document(), "updated_at": now})
+        stream_update: dict[str, Any] = {"chains_total": Increment(1)}
+        if chain.window:
+            stream_update[f"windows.`{chain.partition}`"] = {"since": chain.since, "until": chain.until, "status": "open"}
+        batch.update(stream_ref(db, connection_id, run_id, chain.stream), stream_update)
+        batch.update(run_ref(db, connection_id, run_id), {"chains_total": Increment(1)})
+        try:
+            batch.commit()
+        except AlreadyExists:
+            continue
+        added.append(chain)
+    return added
+
+
+def ensure_stream(db: Client, connection_id: str, run_id: str, stream: str, mode: Mode) -> None:
+    """A stream document for a child stream whose chains appear mid-run."""
+    from google.api_core.exceptions import AlreadyExists
+
+    doc = {**StreamRun(mode=mode).model_dump(), "full_pass": False, "windows": {}, "name": stream}
+    try:
+        stream_ref(db, connection_id, run_id, stream).create(doc)
+    except AlreadyExists:
+        pass  # created by an earlier page of this run: nothing to add
+
+
+# -- the worker's view of a chain ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ChainState:
-    done: bool
+    data: dict[str, Any]
     #: this task's page already has its checkpoint (the task is a replay)
     committed: bool
-    #: the request after this page, as recorded with its checkpoint
-    next_request: PageRequest | None
-    run_finished: bool
+    #: the cursor after this page, as recorded with its checkpoint
+    next_cursor: dict[str, Any] | None
     lease_held: bool
+    lease: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return bool(self.data.get("done"))
 
 
 def load_chain(db: Client, task: ChunkTask) -> ChainState | None:
-    snap = chain_ref(db, task.connection_id, task.run_id, task.chain_id).get()
-    if not snap.exists:
+    """The chain, this page's checkpoint and the lease, read in one round trip."""
+    refs = [
+        chain_ref(db, task.connection_id, task.run_id, task.chain_id),
+        page_ref(db, task, task.page),
+        connection_ref(db, task.connection_id),
+    ]
+    snaps = {s.reference.path: s for s in db.get_all(refs, field_paths=None)}
+    chain, page, conn = (snaps[r.path] for r in refs)
+    if not chain.exists:
         return None
-    data = snap.to_dict() or {}
-    page = page_ref(db, task, task.page).get()
     page_data = page.to_dict() or {}
-    run = run_ref(db, task.connection_id, task.run_id).get().to_dict() or {}
-    lease = (connection_ref(db, task.connection_id).get().to_dict() or {}).get("lease") or {}
+    lease = lease_of(conn.to_dict() or {})
     return ChainState(
-        done=bool(data["done"]),
+        data=chain.to_dict() or {},
         committed=page.exists,
-        next_request=PageRequest.model_validate(page_data["next_request"]) if page_data.get("next_request") else None,
-        run_finished=RunStatus(run.get("status", "failed")).finished,
+        next_cursor=page_data.get("next_cursor"),
         lease_held=lease.get("run_id") == task.run_id,
+        lease=lease,
     )
 
 
-def mark_running(db: Client, task: ChunkTask, now: datetime | None = None) -> None:
-    """queued -> running, once. Optimistic (a precondition on the update time) rather than
-    a transaction, so the first pages of every chain do not queue behind one lock."""
-    from google.api_core import exceptions as gexc
-
+def renew_lease(db: Client, task: ChunkTask, lease: dict[str, Any], lease_ttl_s: int, now: datetime | None = None) -> None:
+    """Push the lease out when half its time is gone: every attempt of every page calls it,
+    so a run that is making progress (or retrying) never loses its lease; it costs one
+    write per half TTL."""
     now = now or utcnow()
-    ref = run_ref(db, task.connection_id, task.run_id)
-    snap = ref.get()
-    if (snap.to_dict() or {}).get("status") != RunStatus.queued.value:
-        return
-    try:
-        ref.update(
-            {"status": RunStatus.running.value, "started_at": now},
-            option=db.write_option(last_update_time=snap.update_time),
-        )
-    except (gexc.FailedPrecondition, gexc.Aborted):
-        pass  # someone else changed the run first: it is running (or beyond) already
-
-
-def renew_lease(db: Client, task: ChunkTask, lease_ttl_s: int, now: datetime | None = None) -> None:
-    """Push the lease out when half its time is gone; rare, so it costs one write per half-TTL."""
-    now = now or utcnow()
-    conn = connection_ref(db, task.connection_id)
-    lease = (conn.get().to_dict() or {}).get("lease") or {}
     if lease.get("run_id") != task.run_id or lease["expires_at"] - now >= timedelta(seconds=lease_ttl_s / 2):
         return
+    conn = connection_ref(db, task.connection_id)
 
     def txn(transaction: Transaction) -> None:
-        current = (conn.get(transaction=transaction).to_dict() or {}).get("lease") or {}
+        current = lease_of(conn.get(transaction=transaction).to_dict() or {})
         if current.get("run_id") == task.run_id:
-            transaction.update(conn, {"lease": {"run_id": task.run_id, "expires_at": now + timedelta(seconds=lease_ttl_s)}})
+            transaction.update(conn, {"lease": {"run_id": task.run_id, "expires_at": now + timedelta(seconds=lease_ttl_s),
+                                                "renewed_at": now}})
 
-    _transactional(txn)(db.transaction(max_attempts=TXN_ATTEMPTS))
+    run_transaction(db, txn)
+
+
+def touch_chain(db: Client, task: ChunkTask, now: datetime | None = None) -> None:
+    """Record that the chain is being worked on (the stall detector reads updated_at)."""
+    chain_ref(db, task.connection_id, task.run_id, task.chain_id).update({"updated_at": now or utcnow()})
 
 
 @dataclass(frozen=True)
 class PageResult:
     counts: Counts
-    next_request: PageRequest | None
+    next_cursor: dict[str, Any] | None
     max_cursor: float | None
+    #: keys of the page's records, kept only for a full pass (the sweep reads them)
+    keys: list[str] | None = None
+
+
+def commit_page(db: Client, task: ChunkTask, result: PageResult, now: datetime | None = None) -> bool:
+    """Record page task.page as saved (after its records are). False for a replay."""
+    from google.api_core.exceptions import AlreadyExists
+    from google.cloud.firestore import Increment
+    from google.cloud.firestore_v1.transforms import Minimum
+
+    now = now or utcnow()
+    batch = db.batch()
+    batch.create(
+        page_ref(db, task, task.page),
+        {
+            "index": task.page,
+            "counts": result.counts.model_dump(),
+            "next_cursor": result.next_cursor,
+            "max_cursor": result.max_cursor,
+            "keys": result.keys,
+            "at": now,
+        },
+    )
+    chain_update: dict[str, Any] = {"committed": Increment(1), "updated_at": now}
+    for name, value in result.counts.model_dump().items():
+        chain_update[f"counts.{name}"] = Increment(value)
+    if result.next_cursor is None:
+        chain_update["last_page"] = Minimum(task.page)
+    batch.update(chain_ref(db, task.connection_id, task.run_id, task.chain_id), chain_update)
+    try:
+        batch.commit()
+    except AlreadyExists:
+        return False
+    return True
+
+
+# -- closing chains -------------------------------------------------------------------------------
+
+
+def _prefix_end(windows: dict[str, dict[str, Any]]) -> float | None:
+    """The end of the contiguous run of completed windows from the earliest one: the
+    cursor may move there and never past a window that failed or is still open."""
+    end: float | None = None
+    for window in sorted((w for w in windows.values() if w.get("status") != "split"), key=lambda w: w["since"] or 0):
+        if window.get("status") != "done":
+            break
+        end = window["until"]
+    return end
 
 
 def _hwm(mode: str, since: float | None, max_cursor: float | None, run_created: datetime, lookback_s: int) -> float | None:
@@ -231,164 +370,241 @@ def _hwm(mode: str, since: float | None, max_cursor: float | None, run_created: 
     return min(seen, run_created.timestamp())
 
 
-def commit_page(
-    db: Client,
-    task: ChunkTask,
-    result: PageResult,
-    *,
-    lookback_s: int,
-    now: datetime | None = None,
-) -> bool:
-    """Record page task.page as saved (after its records are). False for a replay."""
-    from google.api_core.exceptions import AlreadyExists
-    from google.cloud.firestore import Increment
-
-    now = now or utcnow()
-    cref = chain_ref(db, task.connection_id, task.run_id, task.chain_id)
-    batch = db.batch()
-    batch.create(
-        page_ref(db, task, task.page),
-        {
-            "counts": result.counts.model_dump(),
-            "next_request": result.next_request.model_dump() if result.next_request else None,
-            "max_cursor": result.max_cursor,
-            "at": now,
-        },
+def complete_pages(db: Client, task: ChunkTask, last: int) -> tuple[bool, float | None]:
+    """(pages 0..last all committed, their newest cursor)."""
+    pages = (
+        chain_ref(db, task.connection_id, task.run_id, task.chain_id)
+        .collection("pages")
+        .where("index", "<=", last)
+        .select(["index", "max_cursor"])
+        .stream()
     )
-    chain_update: dict[str, Any] = {"committed": Increment(1), "updated_at": now}
-    for name, value in result.counts.model_dump().items():
-        chain_update[f"counts.{name}"] = Increment(value)
-    if result.next_request is None:
-        chain_update["last_page"] = task.page
-    batch.update(cref, chain_update)
-    try:
-        batch.commit()
-    except AlreadyExists:
-        return False
-    close_chain_if_complete(db, task, lookback_s=lookback_s, now=now)
-    return True
+    indexes, newest = set(), None
+    for snap in pages:
+        indexes.add(snap.get("index"))
+        cursor = snap.get("max_cursor")
+        if cursor is not None and (newest is None or cursor > newest):
+            newest = cursor
+    return len(indexes) == last + 1, newest
 
 
-def close_chain_if_complete(db: Client, task: ChunkTask, *, lookback_s: int, now: datetime | None = None) -> bool:
-    """End the chain once its last page is known and every page up to it is committed.
-
-    Every commit reads the chain after its own update, so the commit that completes the
-    chain always sees it complete; two that both do are resolved by the `done` flag.
-    """
+def close_chain_if_complete(db: Client, task: ChunkTask, *, lookback_s: int, run_created: datetime, now: datetime | None = None) -> bool:
+    """End the chain once its last page is known and every page 0..last is committed."""
     now = now or utcnow()
     cref = chain_ref(db, task.connection_id, task.run_id, task.chain_id)
     chain = cref.get().to_dict() or {}
     last = chain.get("last_page")
-    if chain.get("done") or last is None or int(chain.get("committed", 0)) < last + 1:
+    if chain.get("done") or last is None:
         return False
-    cursors_seen = [
-        snap.get("max_cursor")
-        for snap in cref.collection("pages").select(["max_cursor"]).stream()
-        if snap.get("max_cursor") is not None
-    ]
-    max_cursor = max(cursors_seen, default=None)
-    rref = run_ref(db, task.connection_id, task.run_id)
-    conn = connection_ref(db, task.connection_id)
-
-    def txn(transaction: Transaction) -> bool:
-        current = cref.get(transaction=transaction).to_dict() or {}
-        run_data = rref.get(transaction=transaction).to_dict()
-        if current.get("done") or run_data is None:
-            return False
-        transaction.update(cref, {"done": True, "max_cursor": max_cursor, "updated_at": now})
-        conn_update: dict[str, Any] = {}
-        hwm = _hwm(current["mode"], current.get("since"), max_cursor, run_data["created_at"], lookback_s)
-        if hwm is not None:
-            conn_update[f"cursors.{task.stream}"] = {"hwm": hwm, "run_id": task.run_id, "at": now}
-        counts = Counts.model_validate(current["counts"])
-        _close_chain(transaction, db, task, run_data, counts, pages=last + 1, failed=False, conn_update=conn_update, now=now)
-        if conn_update:
-            transaction.update(conn, conn_update)
-        return True
-
-    return _transactional(txn)(db.transaction(max_attempts=TXN_ATTEMPTS))
+    complete, max_cursor = complete_pages(db, task, int(last))
+    if not complete:
+        return False
+    return _end_chain(db, task, failed=False, pages=int(last) + 1, max_cursor=max_cursor, lookback_s=lookback_s,
+                      run_created=run_created, now=now)
 
 
-def fail_chain(db: Client, task: ChunkTask, code: str, message: str, now: datetime | None = None) -> bool:
+def fail_chain(db: Client, task: ChunkTask, code: str, message: str, *, run_created: datetime | None = None,
+               now: datetime | None = None) -> bool:
     """Stop a chain that cannot go on (the vendor refuses, retries are spent), recording why."""
     now = now or utcnow()
+    error = RunError(stream=task.stream, code=code, message=message[:500], at=now, chain=task.chain_id)
+    return _end_chain(db, task, failed=True, pages=None, max_cursor=None, lookback_s=0, run_created=run_created,
+                      now=now, error=error)
+
+
+def split_chain(db: Client, task: ChunkTask, halves: list[PlannedChain], now: datetime | None = None) -> bool:
+    """Replace a window whose results reach the vendor's cap by its halves (added first, so
+    the run can never look complete in between)."""
+    add_chains(db, task.connection_id, task.run_id, halves, now)
+    return _end_chain(db, task, failed=False, pages=0, max_cursor=None, lookback_s=0, run_created=None,
+                      now=now or utcnow(), split=True)
+
+
+def _end_chain(
+    db: Client,
+    task: ChunkTask,
+    *,
+    failed: bool,
+    pages: int | None,
+    max_cursor: float | None,
+    lookback_s: int,
+    run_created: datetime | None,
+    now: datetime,
+    error: RunError | None = None,
+    split: bool = False,
+) -> bool:
+    from google.cloud.firestore import ArrayRemove, ArrayUnion, Increment
+
     cref = chain_ref(db, task.connection_id, task.run_id, task.chain_id)
+    sref = stream_ref(db, task.connection_id, task.run_id, task.stream)
     rref = run_ref(db, task.connection_id, task.run_id)
     conn = connection_ref(db, task.connection_id)
 
     def txn(transaction: Transaction) -> bool:
         chain = cref.get(transaction=transaction).to_dict()
-        run_data = rref.get(transaction=transaction).to_dict()
-        if not chain or chain["done"] or run_data is None:
-            return False
-        transaction.update(cref, {"done": True, "failed": True, "updated_at": now})
-        run_data = {**run_data, "errors": [*run_data.get("errors", []), RunError(stream=task.stream, code=code, message=message[:500], at=now).model_dump()]}
-        conn_update: dict[str, Any] = {}
-        _close_chain(transaction, db, task, run_data, Counts.model_validate(chain["counts"]), pages=int(chain["committed"]), failed=True, conn_update=conn_update, now=now)
-        if conn_update:
-            transaction.update(conn, conn_update)
+        lease = lease_of(conn.get(transaction=transaction).to_dict() or {})
+        if not chain or chain.get("done") or lease.get("run_id") != task.run_id:
+            return False  # already ended, or the run is over: a late worker changes nothing
+        windowed = bool(chain.get("window"))
+        stream_doc = (sref.get(transaction=transaction).to_dict() or {}) if windowed else {}
+        counts = Counts.model_validate(chain.get("counts") or {})
+        transaction.update(cref, {"done": True, "failed": failed, "split": split, "max_cursor": max_cursor,
+                                  "updated_at": now})
+        stream_update: dict[str, Any] = {
+            "chains_closed": Increment(1),
+            "chains_failed": Increment(1 if failed else 0),
+            "pages": Increment(pages if pages is not None else int(chain.get("committed", 0))),
+        }
+        for name, value in counts.model_dump().items():
+            stream_update[f"counts.{name}"] = Increment(value)
+        cursor_update: dict[str, Any] = {}
+        if windowed:
+            status = "split" if split else ("failed" if failed else "done")
+            windows = {**(stream_doc.get("windows") or {})}
+            windows[task.partition] = {**windows.get(task.partition, {}), "status": status}
+            stream_update[f"windows.`{task.partition}`.status"] = status
+            end = _prefix_end(windows)
+            if end is not None and run_created is not None:
+                cursor_update["hwm"] = min(end, run_created.timestamp())
+        elif not failed and not split and run_created is not None and not chain.get("parent_ids"):
+            hwm = _hwm(chain["mode"], chain.get("since"), max_cursor, run_created, lookback_s)
+            if hwm is not None:
+                cursor_update["hwm"] = hwm
+        parents = chain.get("parent_ids") or []
+        if parents:
+            cursor_update["pending_parents"] = ArrayUnion(parents) if failed else ArrayRemove(parents)
+        if cursor_update:
+            transaction.set(cursor_ref(db, task.connection_id, task.stream),
+                            {**cursor_update, "run_id": task.run_id, "at": now}, merge=True)
+        transaction.update(sref, stream_update)
+        run_update: dict[str, Any] = {"chains_closed": Increment(1)}
+        if error is not None:
+            run_update["errors"] = ArrayUnion([error.model_dump()])
+        transaction.update(rref, run_update)
         return True
 
-    return _transactional(txn)(db.transaction(max_attempts=TXN_ATTEMPTS))
+    return run_transaction(db, txn)
 
 
-def _close_chain(
-    transaction: Transaction,
-    db: Client,
-    task: ChunkTask,
-    run_data: dict[str, Any],
-    chain_counts: Counts,
-    *,
-    pages: int,
-    failed: bool,
-    conn_update: dict[str, Any],
-    now: datetime,
-) -> None:
-    run = Run.model_validate(run_data)
-    stream = run.streams.get(task.stream) or StreamRun(mode=task.mode)
-    stream.counts = stream.counts.add(chain_counts)
-    stream.pages += pages
-    stream.status = "failed" if failed or stream.status == "failed" else "succeeded"
-    run.streams[task.stream] = stream
-    run.counts = run.counts.add(chain_counts)
-    run.chains_open -= 1
-    if run.status == RunStatus.queued:
-        run.status, run.started_at = RunStatus.running, now
-    if run.chains_open <= 0:
+# -- ending a run -------------------------------------------------------------------------------
+
+
+def _fail_run_in(transaction: Transaction, db: Client, connection_id: str, run_id: str, code: str, message: str,
+                 now: datetime) -> None:
+    from google.cloud.firestore import ArrayUnion
+
+    error = RunError(stream="*", code=code, message=message, at=now)
+    transaction.update(run_ref(db, connection_id, run_id), {
+        "status": RunStatus.failed.value, "finished_at": now, "errors": ArrayUnion([error.model_dump()])})
+
+
+def run_complete(db: Client, connection_id: str, run_id: str) -> bool:
+    data = run_ref(db, connection_id, run_id).get().to_dict() or {}
+    return bool(data) and not RunStatus(data.get("status", "failed")).finished and \
+        int(data.get("chains_closed", 0)) >= int(data.get("chains_total", 0))
+
+
+def streams_of(db: Client, connection_id: str, run_id: str) -> dict[str, dict[str, Any]]:
+    return {s.id: s.to_dict() or {} for s in run_ref(db, connection_id, run_id).collection("streams").stream()}
+
+
+def finalize_run(db: Client, connection_id: str, run_id: str, now: datetime | None = None) -> Run | None:
+    """Record the outcome of a run whose chains have all closed, and free its lease (only
+    its own). None when it is not complete, already final, or no longer holds the lease."""
+    now = now or utcnow()
+    rref = run_ref(db, connection_id, run_id)
+    conn = connection_ref(db, connection_id)
+    streams = streams_of(db, connection_id, run_id)
+
+    def txn(transaction: Transaction) -> Run | None:
+        data = rref.get(transaction=transaction).to_dict()
+        lease = lease_of(conn.get(transaction=transaction).to_dict() or {})
+        if data is None or RunStatus(data["status"]).finished or lease.get("run_id") != run_id:
+            return None
+        if int(data.get("chains_closed", 0)) < int(data.get("chains_total", 0)):
+            return None
+        run = _assemble(data, streams)
         statuses = [s.status for s in run.streams.values()]
-        if all(s == "failed" for s in statuses):
+        if statuses and all(s == "failed" for s in statuses):
             run.status = RunStatus.failed
-        elif "failed" in statuses or run.counts.failed:
+        elif "failed" in statuses or run.counts.failed or run.errors:
             run.status = RunStatus.partial
         else:
             run.status = RunStatus.succeeded
         run.finished_at = now
         run.duration_s = round((now - (run.started_at or run.created_at)).total_seconds(), 3)
-        conn_update["lease"] = None
-        conn_update["last_run_status"] = run.status.value
-        conn_update["last_finished_at"] = now
+        transaction.set(rref, run.model_dump(mode="python"))
+        conn_update: dict[str, Any] = {"lease": None, "last_run_status": run.status.value, "last_finished_at": now}
         if run.status != RunStatus.failed:
             conn_update["last_success_at"] = now
-    transaction.set(run_ref(db, task.connection_id, task.run_id), run.model_dump(mode="python"))
+        else:
+            conn_update["last_error"] = {"code": run.errors[0].code if run.errors else "run_failed",
+                                         "message": run.errors[0].message if run.errors else "The run failed.", "at": now}
+        transaction.update(conn, conn_update)
+        return run
+
+    return run_transaction(db, txn)
+
+
+def fail_run(db: Client, connection_id: str, run_id: str, code: str, message: str, now: datetime | None = None) -> bool:
+    """End a run that cannot finish (its lease expired, its tasks are gone for good) as
+    failed, and free the lease if it is still the run's."""
+    now = now or utcnow()
+    rref = run_ref(db, connection_id, run_id)
+    conn = connection_ref(db, connection_id)
+
+    def txn(transaction: Transaction) -> bool:
+        data = rref.get(transaction=transaction).to_dict()
+        lease = lease_of(conn.get(transaction=transaction).to_dict() or {})
+        if data is None or RunStatus(data["status"]).finished:
+            return False
+        _fail_run_in(transaction, db, connection_id, run_id, code, message, now)
+        if lease.get("run_id") == run_id:
+            transaction.update(conn, {"lease": None, "last_run_status": RunStatus.failed.value, "last_finished_at": now,
+                                      "last_error": {"code": code, "message": message, "at": now}})
+        return True
+
+    return run_transaction(db, txn)
+
+
+def _assemble(data: dict[str, Any], streams: dict[str, dict[str, Any]]) -> Run:
+    run = Run.model_validate({**data, "streams": {}})
+    total = Counts()
+    for name, doc in streams.items():
+        counts = Counts.model_validate(doc.get("counts") or {})
+        closed, failed = int(doc.get("chains_closed", 0)), int(doc.get("chains_failed", 0))
+        done = closed >= int(doc.get("chains_total", 0))
+        status = "failed" if failed else ("succeeded" if done else "running")
+        run.streams[name] = StreamRun(mode=doc.get("mode", "full"), status=status, pages=int(doc.get("pages", 0)),
+                                      counts=counts, since=doc.get("since"), chains_total=int(doc.get("chains_total", 0)),
+                                      chains_closed=closed, chains_failed=failed)
+        total = total.add(counts)
+    run.counts = total
+    return run
+
+
+# -- reading runs -------------------------------------------------------------------------------
 
 
 def get_run(db: Client, connection_id: str, run_id: str) -> Run:
     """The run, with live counts summed from its chains while it is still going."""
-    snap = run_ref(db, connection_id, run_id).get()
+    ref = run_ref(db, connection_id, run_id)
+    snap = ref.get()
     if not snap.exists:
         raise NotFound("No such sync run.", code="run_not_found")
-    run = Run.model_validate(snap.to_dict())
+    data = snap.to_dict() or {}
+    if RunStatus(data.get("status", "failed")).finished and data.get("streams"):
+        return Run.model_validate(data)
+    run = _assemble(data, streams_of(db, connection_id, run_id))
     if not run.status.finished:
-        total = Counts()
-        for chain in run_ref(db, connection_id, run_id).collection("chains").stream():
-            data = chain.to_dict() or {}
-            counts = Counts.model_validate(data.get("counts") or {})
-            total = total.add(counts)
-            stream = run.streams.get(data.get("stream", ""))
-            if stream and not data.get("done"):
+        for chain in ref.collection("chains").where("done", "==", False).stream():
+            doc = chain.to_dict() or {}
+            counts = Counts.model_validate(doc.get("counts") or {})
+            stream = run.streams.get(doc.get("stream", ""))
+            if stream is not None:
                 stream.counts = stream.counts.add(counts)
-                stream.pages += int(data.get("committed", 0))
-        run.counts = total
+                stream.pages += int(doc.get("committed", 0))
+            run.counts = run.counts.add(counts)
     return run
 
 
@@ -398,8 +614,34 @@ def list_runs(db: Client, connection_id: str, limit: int = 20, before: datetime 
     query = connection_ref(db, connection_id).collection("runs").order_by("created_at", direction=Query.DESCENDING)
     if before is not None:
         query = query.where("created_at", "<", before)
-    return [Run.model_validate(s.to_dict()) for s in query.limit(limit).stream()]
+    runs = []
+    for snap in query.limit(limit).stream():
+        data = snap.to_dict() or {}
+        runs.append(Run.model_validate(data) if data.get("streams") else get_run(db, connection_id, snap.id))
+    return runs
 
 
 def connection_state(db: Client, connection_id: str) -> dict[str, Any]:
     return connection_ref(db, connection_id).get().to_dict() or {}
+
+
+def open_chains(db: Client, connection_id: str, run_id: str) -> list[dict[str, Any]]:
+    return [
+        {**(snap.to_dict() or {}), "id": snap.id}
+        for snap in run_ref(db, connection_id, run_id).collection("chains").where("done", "==", False).stream()
+    ]
+
+
+def resume_point(db: Client, connection_id: str, run_id: str, chain: str) -> tuple[int, dict[str, Any] | None] | None:
+    """Where a stalled chain resumes: the first page without a checkpoint and its cursor
+    (the cursor recorded by the page before it). None when nothing is known to be missing."""
+    pages = {
+        int(s.get("index")): s.get("next_cursor")
+        for s in chain_ref(db, connection_id, run_id, chain).collection("pages").select(["index", "next_cursor"]).stream()
+    }
+    page = 0
+    while page in pages:
+        if pages[page] is None:
+            return None  # the end was committed; the chain closes on its own replay
+        page += 1
+    return page, (pages[page - 1] if page > 0 else None)

@@ -2,10 +2,13 @@
 
 The order is the guarantee: a page's records are saved before its checkpoint is
 committed, and a stream's cursor moves only when every page of it is committed. The next
-page is enqueued as soon as its request is known, so fetching page n+1 overlaps saving
+page is enqueued as soon as its cursor is known, so fetching page n+1 overlaps saving
 page n. A crash at any point is healed by the Cloud Tasks retry of the same task: a page
 already committed is recognised (replay) and only its continuation is enqueued again,
 which the deterministic task name deduplicates.
+
+The task says only where to resume; the request is rebuilt here from the stream's
+declaration and the chain's record, and goes only to the connection's own host.
 """
 
 from __future__ import annotations
@@ -18,22 +21,27 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from shared.store import records
-from shared.sync import state
+from shared.store.records import Provenance
+from shared.sync import finish, state
+from shared.sync.ingest import IngestResult, ingest
 from shared.sync.models import ChunkTask, Counts
-from shared.vendors.connector import Connector, Stream
+from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Slice, Stream
 from shared.vendors.errors import VendorError
 from shared.vendors.http import VendorClient
+from shared.vendors.pagination import PageRequest, dig
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
 
 log = logging.getLogger("tributary.sync.worker")
 
+#: a child stream's pages fetched inline for one parent before the task gives up on it
+MAX_CHILD_PAGES = 50
+
 
 @dataclass(frozen=True)
 class ChunkOutcome:
-    status: Literal["done", "replay", "stale", "failed"]
+    status: Literal["done", "replay", "stale", "failed", "split"]
     counts: Counts = field(default_factory=Counts)
     next_page: int | None = None
 
@@ -47,123 +55,228 @@ class RetryLater(Exception):
         self.retry_after_s = retry_after_s
 
 
+@dataclass(frozen=True)
+class ConnectionContext:
+    """What the worker needs of a connection: its connector, config, and a way to open a
+    vendor client with its credentials."""
+
+    connection_id: str
+    connector: Connector
+    config: ConnectionConfig
+    open_client: Callable[[], VendorClient]
+    selected: Callable[[str], bool] = lambda _: True
+
+
 @dataclass
 class WorkerDeps:
     db: Client
     enqueue: Callable[[ChunkTask], bool]
-    client_for: Callable[[Connector], VendorClient]
+    #: connection id -> its context (raises NotFound for a deleted connection)
+    context: Callable[[str], ConnectionContext]
     lease_ttl_s: int
     #: how long one chunk may spend fetching before it hands the page back to Cloud Tasks;
     #: below the function's timeout, leaving room to save and commit the page
     time_budget_s: float = 180.0
 
 
-def _continuation(task: ChunkTask, page: int, request: Any) -> ChunkTask:
-    return task.model_copy(update={"page": page, "request": request})
+def first_request(stream: Stream[Any], spec: RequestSpec, chain: dict[str, Any], config: ConnectionConfig,
+                  parent_id: str | None = None) -> PageRequest:
+    window = Slice(since=chain.get("since"), until=chain.get("until"), parent_id=parent_id, config=config)
+    return spec.paginator.first(spec.build(window), stream.page_size)
 
 
-def _prepare(stream: Stream[Any], raw_records: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], list[tuple[dict[str, Any], str]], float | None]:
-    """Validate and map a page: (key -> document, rejected with reasons, max cursor)."""
-    docs: dict[str, dict[str, Any]] = {}
-    rejected: list[tuple[dict[str, Any], str]] = []
-    max_cursor: float | None = None
-    for raw in raw_records:
-        if not isinstance(raw, dict):
-            rejected.append(({"value": raw}, "record is not an object"))
-            continue
-        key = stream.record_key(raw)
-        if key is None:
-            rejected.append((raw, f"missing primary key {stream.primary_key!r}"))
-            continue
-        try:
-            model = stream.raw_model.model_validate(raw)
-            doc = stream.mapper(model)
-        except ValidationError as exc:
-            reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
-            rejected.append((raw, reason))
-            continue
-        docs[key] = doc
-        cursor = stream.cursor_value(raw)
-        if cursor is not None and (max_cursor is None or cursor > max_cursor):
-            max_cursor = cursor
-    return docs, rejected, max_cursor
-
-
-def run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_attempt: bool) -> ChunkOutcome:
-    """One page, start to end; transient storage trouble becomes RetryLater (the page's
-    checkpoint has not moved, so the retry redoes exactly what is missing)."""
+def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> ChunkOutcome:
+    """One page, start to end. Transient trouble becomes RetryLater (the page's checkpoint
+    has not moved, so the retry redoes exactly what is missing); on the last attempt any
+    failure ends the chain and is recorded in the run, so a stream never stalls for good."""
     from google.api_core import exceptions as gexc
 
+    from shared.errors import NotFound
+    from shared.store.txn import Contention
+
     try:
-        return _run_chunk(task, connector, deps, last_attempt=last_attempt)
-    except (gexc.Aborted, gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as exc:
-        raise RetryLater(f"Firestore is busy: {type(exc).__name__}") from exc
-    except ValueError as exc:
-        if "Failed to commit transaction" not in str(exc):
+        ctx = deps.context(task.connection_id)
+    except NotFound:
+        return ChunkOutcome("stale")  # the connection was deleted: its run is void
+    try:
+        return _run_chunk(task, ctx, deps, last_attempt=last_attempt)
+    except RetryLater:
+        if not last_attempt:
             raise
-        raise RetryLater("Firestore transaction contention") from exc
+        state.fail_chain(deps.db, task, "retries_exhausted", "The page could not be fetched or saved in time.")
+        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+        return ChunkOutcome("failed")
+    except (gexc.Aborted, gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, Contention) as exc:
+        if not last_attempt:
+            raise RetryLater(f"Firestore is busy: {type(exc).__name__}") from exc
+        return _give_up(task, ctx, deps, "store_unavailable", f"Firestore kept failing: {type(exc).__name__}")
+    except Exception as exc:  # noqa: BLE001 - the last attempt must end the chain, whatever broke
+        if not last_attempt:
+            raise
+        log.exception("chunk failed on its last attempt", extra={"run_id": task.run_id, "chain": task.chain_id})
+        return _give_up(task, ctx, deps, "internal", f"{type(exc).__name__} on the last attempt")
 
 
-def _run_chunk(task: ChunkTask, connector: Connector, deps: WorkerDeps, *, last_attempt: bool) -> ChunkOutcome:
-    chain = state.load_chain(deps.db, task)
-    if chain is None or chain.run_finished or not chain.lease_held:
+def _give_up(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, code: str, message: str) -> ChunkOutcome:
+    state.fail_chain(deps.db, task, code, message)
+    finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+    return ChunkOutcome("failed")
+
+
+def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, last_attempt: bool) -> ChunkOutcome:
+    db = deps.db
+    chain = state.load_chain(db, task)
+    if chain is None or not chain.lease_held:
         return ChunkOutcome("stale")
+    state.renew_lease(db, task, chain.lease, deps.lease_ttl_s)
+    stream = ctx.connector.stream(task.stream)
+    run_created = _run_created(db, task)
     if chain.committed:
         if not chain.done:
             # The first attempt may have died right after its commit: finish what it began.
-            if chain.next_request is not None:
-                deps.enqueue(_continuation(task, task.page + 1, chain.next_request))
-            stream = connector.stream(task.stream)
-            state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s)
-        return ChunkOutcome("replay", next_page=task.page + 1 if chain.next_request else None)
-    if chain.done:  # the chain failed for good; nothing more to do on it
+            if chain.next_cursor is not None:
+                deps.enqueue(_continuation(task, chain.next_cursor))
+            state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
+        finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+        return ChunkOutcome("replay", next_page=task.page + 1 if chain.next_cursor else None)
+    if chain.done:
+        finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
         return ChunkOutcome("stale")
+    if chain.data.get("parent_ids"):
+        return _run_children(task, ctx, deps, stream, chain.data, run_created, last_attempt=last_attempt)
 
-    timings: dict[str, float] = {}
     started = time.monotonic()
-    clock = time.perf_counter()
-    state.mark_running(deps.db, task)
-    stream = connector.stream(task.stream)
-    spec = stream.incremental if task.mode == "incremental" and stream.incremental else stream.full
+    spec = stream.incremental if chain.data.get("mode") == "incremental" and stream.incremental else stream.full
     try:
-        with deps.client_for(connector) as client:
+        request = spec.paginator.apply(first_request(stream, spec, chain.data, ctx.config), task.cursor)
+    except (ValidationError, KeyError, TypeError, ValueError) as exc:
+        # A cursor that does not fit its paginator (or points off the connection's host)
+        # was not written by us: no retry can fix it.
+        return _give_up(task, ctx, deps, "invalid_task", f"The task's cursor is not valid: {type(exc).__name__}")
+    response = _fetch(task, ctx, deps, [request], started, last_attempt=last_attempt)[0]
+    if response is None:
+        return ChunkOutcome("failed")
+    if task.page == 0 and (halves := _split_if_capped(stream, chain.data, response)):
+        state.split_chain(db, task, halves)
+        for half in halves:
+            deps.enqueue(ChunkTask(connection_id=task.connection_id, run_id=task.run_id, stream=half.stream,
+                                   partition=half.partition, page=0))
+        finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+        return ChunkOutcome("split")
+    raw_records = stream.records(spec, response)
+    next_cursor = spec.paginator.next_cursor(request, response, len(raw_records))
+    if next_cursor is not None:
+        # Pipelining: the next page is fetched while this one is saved. Its checkpoint is
+        # separate, and the stream's cursor waits for every page, so order is not needed.
+        deps.enqueue(_continuation(task, next_cursor))
+    fetched_ms = (time.monotonic() - started) * 1000
+    source = Provenance("sync", task.run_id, unit=f"{task.chain_id}/{task.page}")
+    saved = ingest(db, task.connection_id, stream, raw_records, source)
+    _fan_out_children(task, ctx, deps, saved)
+    full_pass = chain.data.get("mode") == "full"
+    committed = state.commit_page(
+        db, task, state.PageResult(saved.counts, next_cursor, saved.max_cursor, saved.seen if full_pass else None)
+    )
+    if committed:
+        state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
+        finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+    log.info("chunk done", extra={"run_id": task.run_id, "chain": task.chain_id, "page": task.page,
+                                  "fetch_ms": round(fetched_ms, 1), **saved.counts.model_dump()})
+    return ChunkOutcome("done" if committed else "replay", saved.counts, task.page + 1 if next_cursor else None)
+
+
+def _run_created(db: Client, task: ChunkTask) -> Any:
+    return (state.run_ref(db, task.connection_id, task.run_id).get(["created_at"]).to_dict() or {}).get("created_at")
+
+
+def _continuation(task: ChunkTask, cursor: dict[str, Any]) -> ChunkTask:
+    return task.model_copy(update={"page": task.page + 1, "cursor": cursor})
+
+
+def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, requests: list[PageRequest], started: float,
+           *, last_attempt: bool) -> list[dict[str, Any] | None]:
+    """Fetch the requests in order; a terminal vendor error (or a transient one on the last
+    attempt) fails the chain and answers [None]."""
+    answers: list[dict[str, Any] | None] = []
+    try:
+        with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s
-            response = client.fetch(task.request)
+            for request in requests:
+                answers.append(client.fetch(request))
     except VendorError as exc:
         if exc.transient and not last_attempt:
             raise RetryLater(exc.message, getattr(exc, "retry_after_s", None)) from exc
         state.fail_chain(deps.db, task, exc.code, exc.message)
-        log.warning("chain failed", extra={"run_id": task.run_id, "stream": task.stream, "code": exc.code})
-        return ChunkOutcome("failed")
+        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+        log.warning("chain failed", extra={"run_id": task.run_id, "chain": task.chain_id, "code": exc.code})
+        return [None]
+    return answers
 
-    raw_records = stream.records(spec, response)
-    next_request = spec.paginator.next(task.request, response, len(raw_records))
-    if next_request is not None:
-        # Pipelining: the next page is fetched while this one is saved. Its checkpoint is
-        # separate, and the stream's cursor waits for every page, so order is not needed.
-        deps.enqueue(_continuation(task, task.page + 1, next_request))
-    timings["fetch_ms"], clock = (time.perf_counter() - clock) * 1000, time.perf_counter()
-    docs, rejected, max_cursor = _prepare(stream, raw_records)
-    now = state.utcnow()
-    for raw, reason in rejected:
-        records.dead_letter(deps.db, task.connection_id, task.stream, raw, reason, run_id=task.run_id, at=now)
-    saved = records.upsert(deps.db, task.connection_id, task.stream, docs, run_id=task.run_id, synced_at=now)
-    timings["save_ms"], clock = (time.perf_counter() - clock) * 1000, time.perf_counter()
-    counts = Counts(fetched=len(raw_records), written=saved.written, unchanged=saved.unchanged, failed=len(rejected))
-    committed = state.commit_page(
-        deps.db,
-        task,
-        state.PageResult(counts=counts, next_request=next_request, max_cursor=max_cursor),
-        lookback_s=stream.lookback_s,
-    )
-    if not committed:
-        return ChunkOutcome("stale")
-    if next_request is not None:
-        state.renew_lease(deps.db, task, deps.lease_ttl_s)
-    timings["commit_ms"] = (time.perf_counter() - clock) * 1000
-    log.info(
-        "chunk done",
-        extra={"run_id": task.run_id, "stream": task.stream, "page": task.page, **counts.model_dump(),
-               **{k: round(v, 1) for k, v in timings.items()}},
-    )
-    return ChunkOutcome("done", counts, task.page + 1 if next_request else None)
+
+def _split_if_capped(stream: Stream[Any], chain: dict[str, Any], response: dict[str, Any]) -> list[state.PlannedChain]:
+    windows = stream.windows
+    if not windows or not windows.result_cap or not windows.total_path or not chain.get("window"):
+        return []
+    total = dig(response, windows.total_path)
+    since, until = chain.get("since"), chain.get("until")
+    if not isinstance(total, (int, float)) or total < windows.result_cap or since is None or until is None:
+        return []
+    if until - since < 2 * windows.min_span_s:
+        return []
+    middle = since + (until - since) / 2
+    return [
+        state.PlannedChain(stream.name, f"w{since:.0f}-{middle:.0f}", chain["mode"], since, middle, window=True),
+        state.PlannedChain(stream.name, f"w{middle:.0f}-{until:.0f}", chain["mode"], middle, until, window=True),
+    ]
+
+
+def _fan_out_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, saved: IngestResult) -> None:
+    """Child streams are fetched for the parents this page created or changed, in batches;
+    the chains exist before this page commits, so a crash cannot lose them."""
+    if not saved.written:
+        return
+    for child in ctx.connector.children(task.stream):
+        if not ctx.selected(child.name):
+            continue
+        state.ensure_stream(deps.db, task.connection_id, task.run_id, child.name, "incremental")
+        batches = [saved.written[i:i + child.child_batch] for i in range(0, len(saved.written), child.child_batch)]
+        chains = [
+            state.PlannedChain(child.name, f"p.{task.partition}.{task.page}.{n}", "incremental", parent_ids=tuple(batch))
+            for n, batch in enumerate(batches)
+        ]
+        state.add_chains(deps.db, task.connection_id, task.run_id, chains)
+        for chain in chains:  # enqueue even if an earlier attempt added them: names dedupe
+            deps.enqueue(ChunkTask(connection_id=task.connection_id, run_id=task.run_id, stream=child.name,
+                                   partition=chain.partition, page=0))
+
+
+def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, stream: Stream[Any], chain: dict[str, Any],
+                  run_created: Any, *, last_attempt: bool) -> ChunkOutcome:
+    """One task serves a batch of parents: each parent's children are paged inline."""
+    started = time.monotonic()
+    spec = stream.full
+    counts = Counts()
+    source = Provenance("sync", task.run_id, unit=f"{task.chain_id}/{task.page}")
+    try:
+        with ctx.open_client() as client:
+            client.deadline = started + deps.time_budget_s
+            for parent_id in chain.get("parent_ids") or []:
+                request: PageRequest | None = first_request(stream, spec, chain, ctx.config, parent_id=parent_id)
+                for _ in range(MAX_CHILD_PAGES):
+                    if request is None:
+                        break
+                    response = client.fetch(request)
+                    raws = stream.records(spec, response)
+                    counts = counts.add(ingest(deps.db, task.connection_id, stream, raws, source, parent_id=parent_id).counts)
+                    cursor = spec.paginator.next_cursor(request, response, len(raws))
+                    request = spec.paginator.apply(request, cursor) if cursor else None
+    except VendorError as exc:
+        if exc.transient and not last_attempt:
+            raise RetryLater(exc.message, getattr(exc, "retry_after_s", None)) from exc
+        state.fail_chain(deps.db, task, exc.code, exc.message)
+        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+        return ChunkOutcome("failed")
+    if state.commit_page(deps.db, task, state.PageResult(counts, None, None)):
+        state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s, run_created=run_created)
+        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+    return ChunkOutcome("done", counts)

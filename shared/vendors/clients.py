@@ -1,43 +1,56 @@
-"""Per-process vendor settings and pooled HTTP connections, shared by the sync worker and
-the live API paths (live search, updates, the proxy)."""
+"""Per-process pooled HTTP connections and pacing state, shared by the sync worker and the
+live API paths (live search, updates, the proxy).
+
+Connections are pooled per vendor host; pacing is kept per rate budget, at the scope the
+vendor enforces it (one per app, or one per connection's token), so two connections of a
+per-token vendor never slow each other and pacing survives from one chunk to the next.
+"""
 
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
 
 import httpx
 
-from shared.config import load
-from shared.vendors.connector import Connector, VendorSettings
-from shared.vendors.http import VendorClient, build_http
+from shared.vendors.auth import RequestAuth
+from shared.vendors.connector import ConnectionConfig, Connector
+from shared.vendors.http import PacingState, VendorClient, build_http
 
-_pools: dict[str, httpx.Client] = {}
-_pools_lock = threading.Lock()
-
-
-@lru_cache(maxsize=None)
-def _settings_of(model: type[VendorSettings]) -> VendorSettings:
-    settings = load(model)
-    assert isinstance(settings, VendorSettings)
-    return settings
+_pools: dict[tuple[str, str], httpx.Client] = {}
+_pacing: dict[str, PacingState] = {}
+_lock = threading.Lock()
 
 
-def vendor_settings(connector: Connector) -> VendorSettings:
-    """The connector's settings, validated once per process (errors name the variable)."""
-    return _settings_of(connector.settings_model)
+def budget_key(connector: Connector, connection_id: str) -> str:
+    """Which budget a connection's calls draw on: the app's, or its own token's."""
+    return connector.vendor if connector.rate_limit.scope == "app" else f"{connector.vendor}:{connection_id}"
 
 
-def pooled_http(connector: Connector) -> httpx.Client:
-    """One pooled client per vendor per process: building one loads the CA bundle and
+def pooled_http(connector: Connector, base_url: str) -> httpx.Client:
+    """One pooled client per vendor host per process: building one loads the CA bundle and
     opens new connections, which cost ~50 ms a request when done per call."""
-    with _pools_lock:
-        client = _pools.get(connector.vendor)
+    key = (connector.vendor, base_url)
+    with _lock:
+        client = _pools.get(key)
         if client is None:
-            client = _pools[connector.vendor] = build_http(connector, vendor_settings(connector))
+            client = _pools[key] = build_http(connector, base_url)
         return client
 
 
-def vendor_client(connector: Connector) -> VendorClient:
-    """A client for one unit of work, on the process's pooled connection to the vendor."""
-    return VendorClient(connector, vendor_settings(connector), http=pooled_http(connector))
+def pacing_for(key: str) -> PacingState:
+    with _lock:
+        state = _pacing.get(key)
+        if state is None:
+            state = _pacing[key] = PacingState()
+        return state
+
+
+def vendor_client(connector: Connector, config: ConnectionConfig, auth: RequestAuth, connection_id: str) -> VendorClient:
+    """A client for one unit of work of one connection, on the process's pooled connection."""
+    return VendorClient(
+        connector,
+        config,
+        auth=auth,
+        http=pooled_http(connector, config.base_url),
+        pacing=pacing_for(budget_key(connector, connection_id)),
+    )

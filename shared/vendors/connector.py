@@ -1,8 +1,12 @@
 """What a connector declares. The sync engine and the deploy manifest read only this.
 
-    Connector(vendor, settings, auth, rate limit, retry policy, schedule, streams)
+    Connector(vendor, config model, auth strategy, ownership, rate limit, retry policy,
+              schedule, streams)
     Stream(name, full request, incremental request, paginator, page size, primary key,
-           cursor field, raw model, mapper)
+           cursor field, raw model, mapper, windows, parent, deletes)
+
+Nothing here is per tenant: a connection (shared.connections) supplies the base URL,
+account settings and credentials.
 """
 
 from __future__ import annotations
@@ -12,8 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.vendors.auth import AuthStrategy, BearerToken
 from shared.vendors.pagination import PageRequest, Paginator, dig
@@ -21,14 +24,6 @@ from shared.vendors.ratelimit import RateLimit
 from shared.vendors.retry import RetryPolicy
 
 Raw = TypeVar("Raw", bound=BaseModel)
-
-
-class VendorSettings(BaseSettings):
-    """Each connector's settings subclass this with its env prefix (INTERCOM_ ...)."""
-
-    base_url: str
-    access_token: SecretStr | None = None
-    timeout_s: float = 30.0
 
 
 class ConnectionConfig(BaseModel):
@@ -62,13 +57,66 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class RequestSpec:
-    """How to ask for one page. `build(since)` gives the first request; since is a unix
-    time (incremental) or None (full import)."""
+class Slice:
+    """What one chain asks the vendor for: a time window and/or one parent, with the
+    connection's config (account ids, regions). Plain data: it is rebuilt by the worker
+    from the chain's record, never carried in a task."""
 
-    build: Callable[[float | None], PageRequest]
+    since: float | None = None
+    until: float | None = None
+    parent_id: str | None = None
+    config: ConnectionConfig | None = None
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """How to ask for one page: `build(slice)` gives the first request of a chain."""
+
+    build: Callable[[Slice], PageRequest]
     paginator: Paginator
     records_path: str
+
+
+@dataclass(frozen=True)
+class Windows:
+    """A stream whose listing is cut into time windows: a backfill fans out as parallel
+    chains, and the stream's high-water mark moves only through completed windows."""
+
+    #: how far back a first import reaches
+    backfill_s: float
+    #: the widest window the vendor accepts (Pylon: 30 days)
+    max_span_s: float
+    #: "full": only the first import is windowed; "always": incremental runs too
+    applies_to: Literal["full", "always"] = "full"
+    #: the vendor returns at most this many results per query (HubSpot search: 10,000);
+    #: a window whose total reaches it splits in two mid-run
+    result_cap: int | None = None
+    #: where the response says how many results the query matched
+    total_path: str | None = None
+    min_span_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Deletes by absence: after a complete full pass, records not seen are soft-deleted.
+    A full pass runs at least this often so deletions are caught."""
+
+    every_s: float = 7 * 86_400
+
+
+@dataclass(frozen=True)
+class TombstoneStream:
+    """Deletes listed by the vendor: this stream's records are ids of deleted records of `of`."""
+
+    of: str
+
+
+@dataclass(frozen=True)
+class WebhookDeletes:
+    """Deletes arrive as webhook events (tombstones through the ingest path)."""
+
+
+Deletes = Sweep | WebhookDeletes
 
 
 @dataclass(frozen=True)
@@ -86,31 +134,50 @@ class Stream(Generic[Raw]):
     #: re-read this much before the high-water mark: clock skew and equal timestamps
     lookback_s: int = 300
     docs_url: str = ""
+    windows: Windows | None = None
+    #: a child stream is fetched per parent record created or changed in this run
+    parent: str | None = None
+    #: parents served by one task of a child stream
+    child_batch: int = 20
+    deletes: Deletes | None = None
+    #: this stream lists deleted records of another stream (ids only)
+    tombstones: TombstoneStream | None = None
+    #: keep the vendor's whole payload beside the mapped fields, under `raw`
+    keep_raw: bool = False
 
-    def records(self, spec: RequestSpec, response: dict[str, Any]) -> list[dict[str, Any]]:
+    def records(self, spec: RequestSpec, response: dict[str, Any]) -> list[Any]:
         found = dig(response, spec.records_path)
         return list(found) if isinstance(found, list) else []
 
-    def record_key(self, raw: dict[str, Any]) -> str | None:
+    def record_key(self, raw: dict[str, Any], parent_id: str | None = None) -> str | None:
+        """The record's store key: the vendor's id, prefixed by its parent's for children."""
         value = raw.get(self.primary_key)
-        return None if value is None or value == "" else str(value)
+        if value is None or value == "" or isinstance(value, (dict, list, bool)):
+            return None
+        return f"{parent_id}:{value}" if parent_id is not None else str(value)
 
     def cursor_value(self, raw: dict[str, Any]) -> float | None:
         """The record's cursor as unix seconds (vendors use both epoch numbers and ISO)."""
         if not self.cursor_field:
             return None
-        value = dig(raw, self.cursor_field)
-        if value is None:
+        return as_unix(dig(raw, self.cursor_field))
+
+
+def as_unix(value: Any) -> float | None:
+    """Epoch seconds, epoch milliseconds or ISO 8601 -> unix seconds; None if unreadable."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
             return None
-        if isinstance(value, (int, float)):
-            return float(value) / 1000 if value > 10**11 else float(value)
-        try:
-            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        return parsed.timestamp()
+        return float(value) / 1000 if abs(value) > 10**11 else float(value)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
 
 
 @dataclass(frozen=True)
@@ -118,16 +185,11 @@ class Connector:
     vendor: str
     title: str
     docs_url: str
-    settings_model: type[VendorSettings]
-    #: settings -> headers that authenticate every request (never logged)
-    auth_headers: Callable[[Any], dict[str, str]]
     rate_limit: RateLimit
     streams: tuple[Stream[Any], ...]
     schedule: Schedule
     default_headers: dict[str, str] = field(default_factory=dict)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    #: Secret Manager ids the connector reads (mounted as env vars of its settings)
-    secrets: tuple[str, ...] = ()
     #: per-connection settings (validated when a connection is created or updated)
     config_model: type[ConnectionConfig] = ConnectionConfig
     #: how requests are authenticated, from the connection's credentials
@@ -154,3 +216,6 @@ class Connector:
             if stream.name == name:
                 return stream
         raise KeyError(f"{self.vendor} has no stream {name!r}")
+
+    def children(self, parent: str) -> list[Stream[Any]]:
+        return [s for s in self.streams if s.parent == parent]

@@ -8,6 +8,7 @@ runs low. Credentials go in headers only and are never logged.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from shared.vendors.connector import Connector, VendorSettings
+from shared.vendors.auth import RequestAuth, StaticAuth, WireAuth
+from shared.vendors.connector import ConnectionConfig, Connector
 from shared.vendors.errors import (
     VendorAuthFailed,
     VendorConflict,
@@ -29,6 +31,24 @@ from shared.vendors.ratelimit import pacing_delay_s, read_state
 from shared.vendors.retry import decide, parse_retry_after
 
 log = logging.getLogger("tributary.vendors.http")
+
+
+class PacingState:
+    """When the next request may go, as learned from rate-limit headers. Shared by every
+    client of one budget in a process (see shared.vendors.clients), so pacing outlives a
+    unit of work; thread-safe."""
+
+    def __init__(self) -> None:
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def hold(self, delay_s: float) -> None:
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + delay_s)
+
+    def wait_s(self) -> float:
+        with self._lock:
+            return max(0.0, self._until - time.monotonic())
 
 
 @dataclass
@@ -46,39 +66,35 @@ class CallStats:
         return dict(self.__dict__)
 
 
-def build_http(connector: Connector, settings: VendorSettings, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """A pooled HTTP client carrying the connector's headers; build it once per process
-    (creating one loads the CA bundle and opens new connections)."""
-    headers = {
-        "Accept": "application/json",
-        "User-Agent": "tributary-sync/0.1",
-        **connector.default_headers,
-        **connector.auth_headers(settings),
-    }
-    return httpx.Client(
-        base_url=settings.base_url.rstrip("/"),
-        headers=headers,
-        timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
-        transport=transport,
-    )
+def build_http(connector: Connector, base_url: str, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """A pooled HTTP client for one vendor host, without credentials (they are applied per
+    request); build it once per process and host (creating one loads the CA bundle)."""
+    headers = {"Accept": "application/json", "User-Agent": "tributary-sync/0.1", **connector.default_headers}
+    return httpx.Client(base_url=base_url.rstrip("/"), headers=headers, transport=transport, follow_redirects=False)
 
 
 @dataclass
 class VendorClient:
+    """One connection's view of a vendor: its host, its credentials, retries and pacing."""
+
     connector: Connector
-    settings: VendorSettings
+    config: ConnectionConfig
+    auth: RequestAuth = field(default_factory=lambda: StaticAuth(WireAuth()))
     transport: httpx.BaseTransport | None = None
     sleep: Callable[[float], None] = time.sleep
     stats: CallStats = field(default_factory=CallStats)
     #: time.monotonic() by which fetch must have answered or handed back (a task's budget)
     deadline: float | None = None
-    #: a shared pooled client (see build_http); None builds one this client owns
+    #: a shared pooled client for config.base_url (see build_http); None builds one this client owns
     http: httpx.Client | None = None
+    #: where pacing learned from rate-limit headers is kept between units of work
+    pacing: PacingState | None = None
 
     def __post_init__(self) -> None:
         self._owns_http = self.http is None
-        self._http = self.http or build_http(self.connector, self.settings, self.transport)
-        self._pace_until = 0.0
+        self._http = self.http or build_http(self.connector, self.config.base_url, self.transport)
+        if self.pacing is None:
+            self.pacing = PacingState()
 
     def close(self) -> None:
         if self._owns_http:
@@ -90,18 +106,31 @@ class VendorClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _send(self, request: PageRequest) -> httpx.Response:
+        wire = self.auth.current()
+        params = {**request.params, **wire.params} or None
+        return self._http.request(
+            request.method,
+            request.path,
+            params=params,
+            json=request.json_body,
+            headers=wire.headers,
+            timeout=httpx.Timeout(self.config.timeout_s, connect=10.0),
+        )
+
     def fetch(self, request: PageRequest) -> dict[str, Any]:
         """Send the request and return its JSON body, retrying what a retry can fix."""
+        if not request.path.startswith("/") or request.path.startswith("//"):
+            raise ValueError("vendor requests are paths on the connection's host")  # PageRequest guards this too
         policy = self.connector.retry
         attempt = 0
+        refreshed = False
         while True:
             attempt += 1
             self._wait_for_pace()
             self.stats.requests += 1
             try:
-                response = self._http.request(
-                    request.method, request.path, params=request.params or None, json=request.json_body
-                )
+                response = self._send(request)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 self.stats.network_errors += 1
                 decision = decide(policy, attempt, network_error=True)
@@ -112,6 +141,10 @@ class VendorClient:
             server_wait = self._observe_rate_limit(response)
             if response.status_code < 400:
                 return self._json(response)
+            if response.status_code == 401 and not refreshed:
+                refreshed = True
+                if self.auth.refresh():
+                    continue
             if response.status_code == 429:
                 self.stats.rate_limited += 1
             elif response.status_code >= 500:
@@ -134,21 +167,23 @@ class VendorClient:
         spec = self.connector.rate_limit.headers
         state = read_state(response.headers, spec)
         delay = pacing_delay_s(state, self.connector.rate_limit)
-        if delay > 0:
-            self._pace_until = max(self._pace_until, time.monotonic() + delay)
+        if delay > 0 and self.pacing is not None:
+            self.pacing.hold(delay)
         retry_after = parse_retry_after(response.headers.get(spec.retry_after))
         if response.status_code == 429:
             return retry_after if retry_after is not None else state.reset_in_s
         return retry_after
 
     def _wait_for_pace(self) -> None:
-        wait = self._pace_until - time.monotonic()
+        wait = self.pacing.wait_s() if self.pacing is not None else 0.0
         if wait > 0:
+            if self.deadline is not None and time.monotonic() + wait + self.config.timeout_s > self.deadline:
+                raise VendorRateLimited(wait, message=f"{self.connector.title}: paced past the time budget.")
             self.stats.waited_s += wait
             self.sleep(wait)
 
     def _backoff(self, wait_s: float, reason: str, request: PageRequest) -> None:
-        if self.deadline is not None and time.monotonic() + wait_s + self.settings.timeout_s > self.deadline:
+        if self.deadline is not None and time.monotonic() + wait_s + self.config.timeout_s > self.deadline:
             # Another attempt could outlive the caller's time budget: hand the page back
             # (the task is retried later) instead of being killed mid-request.
             raise VendorUnavailable(f"{self.connector.title}: out of time budget after {reason}.")

@@ -1,25 +1,36 @@
 """Paginators: one small class per pagination style, never a loop written per vendor.
 
-A paginator prepares the first request of a stream (page size, empty cursor) and derives
-the next request from a response, or None at the end. Requests are plain data
-(PageRequest) so a page can travel in a Cloud Task and be replayed exactly.
+A paginator prepares the first request of a stream (page size) and reads the position of
+the next page from a response: a small cursor dict, or None at the end. Only that cursor
+travels in a Cloud Task; the worker rebuilds the request from the stream's declaration
+and `apply(first, cursor)`, so a task can never carry a host or an arbitrary path.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class PageRequest(BaseModel):
-    method: str = "GET"
+    """One request to the connection's host: a path, never a URL (the host is fixed by the
+    connection, so a request can never carry credentials elsewhere)."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     path: str
     params: dict[str, Any] = Field(default_factory=dict)
     json_body: dict[str, Any] | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _relative_path(cls, value: str) -> str:
+        if not value.startswith("/") or value.startswith("//") or "\\" in value or any(ord(c) < 33 for c in value):
+            raise ValueError("must be an absolute path on the connection's host, not a URL")
+        return value
 
 
 def dig(data: Any, path: str) -> Any:
@@ -31,10 +42,25 @@ def dig(data: Any, path: str) -> Any:
     return data
 
 
+Cursor = dict[str, Any]
+
+
 class Paginator(Protocol):
     def first(self, request: PageRequest, page_size: int) -> PageRequest: ...
 
-    def next(self, request: PageRequest, response: dict[str, Any], records: int) -> PageRequest | None: ...
+    def next_cursor(self, request: PageRequest, response: dict[str, Any], records: int) -> Cursor | None: ...
+
+    def apply(self, request: PageRequest, cursor: Cursor | None) -> PageRequest: ...
+
+
+def follow(paginator: Paginator, request: PageRequest, response: dict[str, Any], records: int) -> PageRequest | None:
+    """The next request after `request` (tests and live calls that page inline)."""
+    cursor = paginator.next_cursor(request, response, records)
+    return None if cursor is None else paginator.apply(request, cursor)
+
+
+def _scalar(value: Any) -> str | int | float | None:
+    return value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)
@@ -44,8 +70,11 @@ class SinglePage:
     def first(self, request: PageRequest, page_size: int) -> PageRequest:
         return request
 
-    def next(self, request: PageRequest, response: dict[str, Any], records: int) -> PageRequest | None:
+    def next_cursor(self, request: PageRequest, response: dict[str, Any], records: int) -> Cursor | None:
         return None
+
+    def apply(self, request: PageRequest, cursor: Cursor | None) -> PageRequest:
+        return request
 
 
 @dataclass(frozen=True)
@@ -59,11 +88,14 @@ class QueryCursor:
     def first(self, request: PageRequest, page_size: int) -> PageRequest:
         return request.model_copy(update={"params": {**request.params, self.size_param: page_size}})
 
-    def next(self, request: PageRequest, response: dict[str, Any], records: int) -> PageRequest | None:
-        cursor = dig(response, self.cursor_path)
-        if not cursor or records == 0:
-            return None
-        return request.model_copy(update={"params": {**request.params, self.cursor_param: cursor}})
+    def next_cursor(self, request: PageRequest, response: dict[str, Any], records: int) -> Cursor | None:
+        cursor = _scalar(dig(response, self.cursor_path))
+        return {"after": cursor} if cursor and records else None
+
+    def apply(self, request: PageRequest, cursor: Cursor | None) -> PageRequest:
+        if not cursor:
+            return request
+        return request.model_copy(update={"params": {**request.params, self.cursor_param: cursor["after"]}})
 
 
 @dataclass(frozen=True)
@@ -80,18 +112,21 @@ class BodyCursor:
         body.setdefault(self.container, {})[self.size_key] = page_size
         return request.model_copy(update={"json_body": body})
 
-    def next(self, request: PageRequest, response: dict[str, Any], records: int) -> PageRequest | None:
-        cursor = dig(response, self.cursor_path)
-        if not cursor or records == 0:
-            return None
+    def next_cursor(self, request: PageRequest, response: dict[str, Any], records: int) -> Cursor | None:
+        cursor = _scalar(dig(response, self.cursor_path))
+        return {"after": cursor} if cursor and records else None
+
+    def apply(self, request: PageRequest, cursor: Cursor | None) -> PageRequest:
+        if not cursor:
+            return request
         body = copy.deepcopy(request.json_body or {})
-        body.setdefault(self.container, {})[self.cursor_key] = cursor
+        body.setdefault(self.container, {})[self.cursor_key] = cursor["after"]
         return request.model_copy(update={"json_body": body})
 
 
 @dataclass(frozen=True)
 class PageNumber:
-    """?page=N&per_page=M with the total page count in the response (Intercom companies)."""
+    """?page=N&per_page=M with the total page count in the response."""
 
     page_param: str
     size_param: str
@@ -102,12 +137,17 @@ class PageNumber:
         params = {**request.params, self.page_param: self.first_page, self.size_param: page_size}
         return request.model_copy(update={"params": params})
 
-    def next(self, request: PageRequest, response: dict[str, Any], records: int) -> PageRequest | None:
+    def next_cursor(self, request: PageRequest, response: dict[str, Any], records: int) -> Cursor | None:
         page = int(request.params.get(self.page_param, self.first_page))
-        total = dig(response, self.total_pages_path)
+        total = _scalar(dig(response, self.total_pages_path))
         if records == 0 or total is None or page >= int(total):
             return None
-        return request.model_copy(update={"params": {**request.params, self.page_param: page + 1}})
+        return {"page": page + 1}
+
+    def apply(self, request: PageRequest, cursor: Cursor | None) -> PageRequest:
+        if not cursor:
+            return request
+        return request.model_copy(update={"params": {**request.params, self.page_param: int(cursor["page"])}})
 
 
 @dataclass(frozen=True)
@@ -123,13 +163,18 @@ class Offset:
         params = {**request.params, self.offset_param: 0, self.limit_param: page_size}
         return request.model_copy(update={"params": params})
 
-    def next(self, request: PageRequest, response: dict[str, Any], records: int) -> PageRequest | None:
+    def next_cursor(self, request: PageRequest, response: dict[str, Any], records: int) -> Cursor | None:
         if records == 0 or not dig(response, self.more_path):
             return None
-        offset = dig(response, self.next_offset_path) if self.next_offset_path else None
+        offset = _scalar(dig(response, self.next_offset_path)) if self.next_offset_path else None
         if offset is None:
             offset = int(request.params.get(self.offset_param, 0)) + records
-        return request.model_copy(update={"params": {**request.params, self.offset_param: offset}})
+        return {"offset": int(offset)}
+
+    def apply(self, request: PageRequest, cursor: Cursor | None) -> PageRequest:
+        if not cursor:
+            return request
+        return request.model_copy(update={"params": {**request.params, self.offset_param: int(cursor["offset"])}})
 
 
 @dataclass(frozen=True)
@@ -145,25 +190,34 @@ class PageToken:
             return request
         return request.model_copy(update={"params": {**request.params, self.size_param: page_size}})
 
-    def next(self, request: PageRequest, response: dict[str, Any], records: int) -> PageRequest | None:
-        token = dig(response, self.token_path)
-        if not token:
-            return None
-        return request.model_copy(update={"params": {**request.params, self.token_param: token}})
+    def next_cursor(self, request: PageRequest, response: dict[str, Any], records: int) -> Cursor | None:
+        token = _scalar(dig(response, self.token_path))
+        return {"token": token} if token else None
+
+    def apply(self, request: PageRequest, cursor: Cursor | None) -> PageRequest:
+        if not cursor:
+            return request
+        return request.model_copy(update={"params": {**request.params, self.token_param: cursor["token"]}})
 
 
 @dataclass(frozen=True)
 class NextUrl:
-    """The response names the next page's URL (Salesforce nextRecordsUrl)."""
+    """The response names the next page's URL (Salesforce nextRecordsUrl). Only its path
+    and query are kept: the host is always the connection's."""
 
     url_path: str
 
     def first(self, request: PageRequest, page_size: int) -> PageRequest:
         return request
 
-    def next(self, request: PageRequest, response: dict[str, Any], records: int) -> PageRequest | None:
+    def next_cursor(self, request: PageRequest, response: dict[str, Any], records: int) -> Cursor | None:
         url = dig(response, self.url_path)
-        if not url:
+        if not isinstance(url, str) or not url:
             return None
         parts = urlsplit(url)
-        return PageRequest(method="GET", path=parts.path, params=dict(parse_qsl(parts.query)))
+        return {"path": parts.path, "params": dict(parse_qsl(parts.query))}
+
+    def apply(self, request: PageRequest, cursor: Cursor | None) -> PageRequest:
+        if not cursor:
+            return request
+        return PageRequest(method="GET", path=str(cursor["path"]), params=dict(cursor.get("params") or {}))

@@ -7,9 +7,10 @@ Docs: https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom
 
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
+from collections.abc import Callable
 
-from shared.vendors.connector import Connector, RequestSpec, Schedule, Stream, VendorSettings
+from shared.vendors.auth import BearerToken
+from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Schedule, Slice, Stream, Sweep
 from shared.vendors.intercom import mappers
 from shared.vendors.intercom.raw import RawAdmin, RawCompany, RawContact, RawConversation
 from shared.vendors.pagination import BodyCursor, PageNumber, PageRequest, QueryCursor, SinglePage
@@ -18,17 +19,14 @@ from shared.vendors.ratelimit import RateLimit, RateLimitHeaders
 API_VERSION = "2.14"
 
 
-class IntercomSettings(VendorSettings):
-    """INTERCOM_BASE_URL (the sandbox or https://api.intercom.io) and INTERCOM_ACCESS_TOKEN."""
+#: Intercom's regional hosts: https://developers.intercom.com/docs/build-an-integration/learn-more/rest-apis/regional-hosting
+BASE_URLS = ("https://api.intercom.io", "https://api.eu.intercom.io", "https://api.au.intercom.io")
 
-    model_config = SettingsConfigDict(env_prefix="INTERCOM_", extra="ignore")
+
+class IntercomConfig(ConnectionConfig):
+    """One Intercom workspace: its regional host (the sandbox's URL locally)."""
+
     base_url: str = "https://api.intercom.io"
-
-
-def _auth(settings: IntercomSettings) -> dict[str, str]:
-    if settings.access_token is None:
-        return {}
-    return {"Authorization": f"Bearer {settings.access_token.get_secret_value()}"}
 
 
 _list_cursor = QueryCursor(cursor_param="starting_after", cursor_path="pages.next.starting_after", size_param="per_page")
@@ -37,9 +35,16 @@ _search_cursor = BodyCursor(
 )
 
 
-def _updated_since(path: str):  # type: ignore[no-untyped-def]
-    def build(since: float | None) -> PageRequest:
-        query = {"field": "updated_at", "operator": ">", "value": int(since or 0)}
+def _get(path: str) -> Callable[[Slice], PageRequest]:
+    def build(_: Slice) -> PageRequest:
+        return PageRequest(path=path)
+
+    return build
+
+
+def _updated_since(path: str) -> Callable[[Slice], PageRequest]:
+    def build(window: Slice) -> PageRequest:
+        query = {"field": "updated_at", "operator": ">", "value": int(window.since or 0)}
         return PageRequest(method="POST", path=path, json_body={"query": query})
 
     return build
@@ -47,7 +52,7 @@ def _updated_since(path: str):  # type: ignore[no-untyped-def]
 
 CONTACTS = Stream(
     name="contacts",
-    full=RequestSpec(build=lambda _: PageRequest(path="/contacts"), paginator=_list_cursor, records_path="data"),
+    full=RequestSpec(build=_get("/contacts"), paginator=_list_cursor, records_path="data"),
     incremental=RequestSpec(build=_updated_since("/contacts/search"), paginator=_search_cursor, records_path="data"),
     raw_model=RawContact,
     mapper=mappers.contact,
@@ -55,35 +60,38 @@ CONTACTS = Stream(
     # Intercom documents that contact date searches compare calendar days, so `>` on a
     # timestamp can skip later updates of the same day: overlap by a whole day.
     lookback_s=86_400,
+    deletes=Sweep(),
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/contacts/listcontacts",
 )
 
 COMPANIES = Stream(
     name="companies",
     full=RequestSpec(
-        build=lambda _: PageRequest(path="/companies"),
+        build=_get("/companies"),
         paginator=PageNumber(page_param="page", size_param="per_page", total_pages_path="pages.total_pages"),
         records_path="data",
     ),
     raw_model=RawCompany,
     mapper=mappers.company,
     page_size=60,
+    deletes=Sweep(),
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/companies/retrievecompany",
 )
 
 ADMINS = Stream(
     name="admins",
-    full=RequestSpec(build=lambda _: PageRequest(path="/admins"), paginator=SinglePage(), records_path="admins"),
+    full=RequestSpec(build=_get("/admins"), paginator=SinglePage(), records_path="admins"),
     raw_model=RawAdmin,
     mapper=mappers.admin,
     cursor_field=None,
+    deletes=Sweep(),
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/admins/listadmins",
 )
 
 CONVERSATIONS = Stream(
     name="conversations",
     full=RequestSpec(
-        build=lambda _: PageRequest(path="/conversations"), paginator=_list_cursor, records_path="conversations"
+        build=_get("/conversations"), paginator=_list_cursor, records_path="conversations"
     ),
     incremental=RequestSpec(
         build=_updated_since("/conversations/search"), paginator=_search_cursor, records_path="conversations"
@@ -98,8 +106,9 @@ CONNECTOR = Connector(
     vendor="intercom",
     title="Intercom",
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io",
-    settings_model=IntercomSettings,
-    auth_headers=_auth,
+    config_model=IntercomConfig,
+    auth=BearerToken("access_token"),
+    base_urls=BASE_URLS,
     default_headers={"Intercom-Version": API_VERSION},
     # Intercom allows 10,000 calls/min per app, spread over 10 s windows; the queue uses 90%
     # of it and leaves the rest for live searches, updates and the proxy.
@@ -112,5 +121,4 @@ CONNECTOR = Connector(
     ),
     streams=(CONTACTS, COMPANIES, ADMINS, CONVERSATIONS),
     schedule=Schedule(cron="0 5 * * *"),
-    secrets=("intercom-access-token",),
 )

@@ -1,0 +1,142 @@
+"""The one way a vendor record reaches the store, whether a sync page, a webhook event, a
+write-back's answer or a re-driven dead letter brought it.
+
+validate (raw model) -> map -> key, version, hash -> newer-wins upsert with provenance.
+Every record that cannot be stored is dead-lettered with its reason and counted; nothing
+is dropped silently and no single record can fail the batch it came in.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from shared.store import records
+from shared.store.records import Incoming, Provenance
+from shared.sync.models import Counts
+from shared.vendors.connector import Stream, as_unix
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import Client
+
+log = logging.getLogger("tributary.sync.ingest")
+
+
+@dataclass
+class IngestResult:
+    counts: Counts = field(default_factory=Counts)
+    #: keys whose stored version is now this source's (children are fetched for these)
+    written: list[str] = field(default_factory=list)
+    #: keys of every record that was read (a full pass's sweep compares against them)
+    seen: list[str] = field(default_factory=list)
+    #: the newest cursor among the records read (unix seconds)
+    max_cursor: float | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    items: list[Incoming]
+    rejected: list[tuple[Any, str]]
+    max_cursor: float | None
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
+    return f"{type(exc).__name__}: {exc}"
+
+
+def prepare(stream: Stream[Any], raws: list[Any], *, parent_id: str | None = None) -> Prepared:
+    """Validate, map and hash each record; any failure of one record rejects only it."""
+    items: list[Incoming] = []
+    rejected: list[tuple[Any, str]] = []
+    max_cursor: float | None = None
+    for raw in raws:
+        if not isinstance(raw, dict):
+            rejected.append(({"value": raw}, "record is not an object"))
+            continue
+        key = stream.record_key(raw, parent_id)
+        if key is None:
+            rejected.append((raw, f"missing primary key {stream.primary_key!r}"))
+            continue
+        try:
+            content = stream.mapper(stream.raw_model.model_validate(raw))
+            if stream.keep_raw:
+                content = {**content, "raw": raw}
+            if parent_id is not None:
+                content = {**content, "parent_id": parent_id}
+            records.content_hash(content)  # content that cannot be stored fails here, alone
+        except Exception as exc:  # noqa: BLE001 - any mapper bug is this record's failure, kept with its reason
+            rejected.append((raw, _reason(exc)))
+            continue
+        version = stream.cursor_value(raw)
+        items.append(Incoming(key=key, content=content, version=version))
+        if version is not None and (max_cursor is None or version > max_cursor):
+            max_cursor = version
+    return Prepared(items, rejected, max_cursor)
+
+
+def ingest(
+    db: Client,
+    connection_id: str,
+    stream: Stream[Any],
+    raws: list[Any],
+    source: Provenance,
+    *,
+    parent_id: str | None = None,
+) -> IngestResult:
+    """Store a batch of raw vendor records through the one path; counts add up:
+    fetched == written + unchanged + failed."""
+    prepared = prepare(stream, raws, parent_id=parent_id)
+    for raw, reason in prepared.rejected:
+        records.dead_letter(db, connection_id, stream.name, raw, reason, source=source, parent_id=parent_id)
+    saved = _store(db, connection_id, stream, prepared.items, source)
+    failed_keys = saved.pop("failed", [])
+    written: list[str] = saved["written"]
+    counts = Counts(
+        fetched=len(raws),
+        written=len(written),
+        unchanged=saved["unchanged"],
+        failed=len(prepared.rejected) + len(failed_keys),
+    )
+    return IngestResult(counts, written, [i.key for i in prepared.items], prepared.max_cursor)
+
+
+def _store(db: Client, connection_id: str, stream: Stream[Any], items: list[Incoming], source: Provenance) -> dict[str, Any]:
+    """Upsert the batch; when the store refuses it for good (a document too large, a field
+    Firestore cannot hold), store record by record and dead-letter the ones it refuses."""
+    from google.api_core import exceptions as gexc
+
+    try:
+        result = records.upsert(db, connection_id, stream.name, items, source)
+        return {"written": result.written, "unchanged": result.unchanged + result.stale}
+    except (gexc.InvalidArgument, ValueError, TypeError) as exc:
+        log.warning("batch refused by the store, storing one by one", extra={"stream": stream.name, "error": type(exc).__name__})
+    written: list[str] = []
+    unchanged = 0
+    failed: list[str] = []
+    for item in items:
+        try:
+            one = records.upsert(db, connection_id, stream.name, [item], source)
+        except (gexc.InvalidArgument, ValueError, TypeError) as exc:
+            records.dead_letter(db, connection_id, stream.name, item.content, f"store refused: {_reason(exc)}", source=source)
+            failed.append(item.key)
+            continue
+        written += one.written
+        unchanged += one.unchanged + one.stale
+    return {"written": written, "unchanged": unchanged, "failed": failed}
+
+
+def tombstone(db: Client, connection_id: str, stream: Stream[Any], keys: list[str], source: Provenance, *, version: float | None = None) -> IngestResult:
+    """The vendor deleted these records (a delete event, a deleted-records listing, a sweep)."""
+    items = [Incoming(key=key, content=None, version=version) for key in keys]
+    result = records.upsert(db, connection_id, stream.name, items, source)
+    counts = Counts(fetched=len(keys), written=len(result.written), unchanged=result.unchanged + result.stale)
+    return IngestResult(counts, result.written, keys, None)
+
+
+def version_of(value: Any) -> float | None:
+    return as_unix(value)

@@ -1,0 +1,69 @@
+"""The one scheduled entry: every tick, plan every connection that is due, and look after
+runs in flight (fail those whose lease expired, resume chains whose tasks were lost).
+
+Cloud Scheduler calls sync-scheduler every few minutes; each connection's own schedule
+(stored on it as next_run_at) says when it is due, so a new connection needs no new job.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from shared.errors import Conflict, ServiceUnavailable
+from shared.store.client import db
+from shared.sync import planner, state
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+
+log = logging.getLogger("tributary.sync.scheduler")
+
+
+@dataclass
+class TickReport:
+    started: list[str] = field(default_factory=list)
+    already_running: list[str] = field(default_factory=list)
+    recovered: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def leased_connections(settings: Settings) -> list[str]:
+    """Connections with a run in flight (a lease, live or expired)."""
+    query = db(settings).collection("connections").where("lease.expires_at", ">", datetime(2000, 1, 1))
+    return [snap.id for snap in query.select(["vendor"]).stream()]
+
+
+def recover_connection(settings: Settings, connection_id: str, vendor: str, now: datetime | None = None) -> planner.Recovery:
+    from shared.sync.registry import connector
+    from shared.sync.runtime import chunk_enqueuer
+
+    return planner.recover(db(settings), connector(vendor), chunk_enqueuer(settings, vendor), connection_id,
+                           now=now, stall_after_s=settings.sync_stall_after_s)
+
+
+def tick(settings: Settings, now: datetime | None = None) -> TickReport:
+    from shared.connections.store import due_connections, get_connection, mark_planned
+    from shared.sync.runtime import start_sync
+
+    now = now or state.utcnow()
+    report = TickReport()
+    database = db(settings)
+    for connection_id in leased_connections(settings):
+        connection = get_connection(database, connection_id)
+        outcome = recover_connection(settings, connection_id, connection.vendor, now)
+        if outcome.action != "none":
+            report.recovered[connection_id] = outcome.action
+    for connection in due_connections(database, now):
+        try:
+            run = start_sync(settings, connection, mode="auto", trigger="schedule", now=now)
+            report.started.append(run.run_id)
+        except Conflict:
+            report.already_running.append(connection.id)
+        except ServiceUnavailable as exc:
+            report.errors[connection.id] = exc.code
+        mark_planned(database, connection.id, now)
+    log.info("scheduler tick", extra={"started": len(report.started), "recovered": len(report.recovered)})
+    return report
