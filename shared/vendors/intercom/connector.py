@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared.vendors.auth import BearerToken
-from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Schedule, Slice, Stream, Sweep
-from shared.vendors.intercom import mappers
+from shared.vendors.connector import ConnectionConfig, Connector, Proxy, RequestSpec, Schedule, Slice, Stream, Sweep
+from shared.vendors.intercom import mappers, serving
+from shared.vendors.intercom.actions import CONTACT_CUSTOM_ATTRIBUTES
 from shared.vendors.intercom.raw import RawAdmin, RawCompany, RawContact, RawConversation
+from shared.vendors.intercom.stats import CONVERSATION_STATS
 from shared.vendors.pagination import BodyCursor, PageNumber, PageRequest, QueryCursor, SinglePage
 from shared.vendors.ratelimit import RateLimit, RateLimitHeaders
 
@@ -62,6 +64,7 @@ CONTACTS = Stream(
     lookback_s=86_400,
     deletes=Sweep(),
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/contacts/listcontacts",
+    serving=serving.CONTACTS,
 )
 
 COMPANIES = Stream(
@@ -76,6 +79,7 @@ COMPANIES = Stream(
     page_size=60,
     deletes=Sweep(),
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/companies/retrievecompany",
+    serving=serving.COMPANIES,
 )
 
 ADMINS = Stream(
@@ -86,6 +90,7 @@ ADMINS = Stream(
     cursor_field=None,
     deletes=Sweep(),
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/admins/listadmins",
+    serving=serving.ADMINS,
 )
 
 CONVERSATIONS = Stream(
@@ -100,6 +105,15 @@ CONVERSATIONS = Stream(
     mapper=mappers.conversation,
     page_size=150,
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/conversations/listconversations",
+    serving=serving.CONVERSATIONS,
+)
+
+#: the read-only proxy: GET these paths only; words Intercom uses where an id would be
+#: (POST /contacts/search, /contacts/merge ...) never count as ids
+PROXY = Proxy(
+    paths=("/contacts/{id}", "/companies/{id}", "/conversations/{id}", "/admins", "/admins/{id}", "/tags", "/teams",
+           "/data_attributes"),
+    reserved=("search", "scroll", "list", "merge", "find", "archive", "unarchive", "attach", "detach", "me"),
 )
 
 CONNECTOR = Connector(
@@ -121,4 +135,7 @@ CONNECTOR = Connector(
     ),
     streams=(CONTACTS, COMPANIES, ADMINS, CONVERSATIONS),
     schedule=Schedule(cron="0 5 * * *"),
+    proxy=PROXY,
+    actions=(CONTACT_CUSTOM_ATTRIBUTES,),
+    views=(CONVERSATION_STATS,),
 )
