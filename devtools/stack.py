@@ -153,7 +153,7 @@ def main() -> int:
             f"  logs             {log_dir}\n\n"
             f"An admin token ({ADMIN_EMAIL}, 1 h):\n  export TOKEN={token}\n"
             f"  curl -H \"Authorization: Bearer $TOKEN\" {functions_base}/sync-status\n"
-            f"  curl -H \"Authorization: Bearer $TOKEN\" '{functions_base}/intercom-contacts?limit=5'\n",
+            f"  curl -H \"Authorization: Bearer $TOKEN\" '{functions_base}/records/$CONNECTION_ID/contacts?limit=5'\n",
             flush=True,
         )
         if not args.no_sync:

@@ -1,6 +1,7 @@
 """firestore.rules on the Firestore emulator, rendered the way Terraform renders it (the
-allowed-domain list replaced): reads of dashboard collections for verified users of an
-allowed domain only; nothing else, and never a write."""
+allowed-domain list replaced): reads of the streams a connection's vendor serves (and its
+runs) for verified users of an allowed domain who may see the connection (org: everyone;
+personal: its owner and admins); nothing else, and never a write."""
 
 from __future__ import annotations
 
@@ -54,6 +55,36 @@ def token(email: str | None = "alice@example.com", verified: bool = True, **extr
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
+def _connection(vendor: str, kind: str, uid: str | None = None) -> dict[str, Any]:
+    owner = {"kind": {"stringValue": kind}, **({"uid": {"stringValue": uid}} if uid else {})}
+    return {"vendor": {"stringValue": vendor}, "owner": {"mapValue": {"fields": owner}}}
+
+
+NAME = {"name": {"stringValue": "x"}}
+SEED: dict[str, dict[str, Any]] = {
+    "connections/org1": _connection("intercom", "org"),
+    "connections/org1/contacts/c1": NAME,
+    "connections/org1/companies/co1": NAME,
+    "connections/org1/admins/a1": NAME,
+    "connections/org1/conversations/v1": NAME,
+    "connections/org1/runs/r1": {"status": {"stringValue": "done"}},
+    "connections/org1/runs/r1/chains/contacts": {"page": {"integerValue": "3"}},
+    "connections/org1/dead_letters/d1": {"error": {"stringValue": "x"}},
+    "connections/org1/private/credentials": {"access_token": {"stringValue": "secret"}},
+    "connections/org1/_idempotency/k1": NAME,
+    "connections/org1/_views/v1": NAME,
+    "connections/org1/widgets/w1": NAME,
+    "connections/mine": _connection("intercom", "user", "uid-1"),
+    "connections/mine/contacts/c1": NAME,
+    "connections/theirs": _connection("intercom", "user", "uid-2"),
+    "connections/theirs/contacts/c1": NAME,
+    "connections/unknown-vendor": _connection("nope", "org"),
+    "connections/unknown-vendor/contacts/c1": NAME,
+    "elsewhere/x/contacts/c1": NAME,
+    "_health/ping": {"ok": {"booleanValue": True}},
+}
+
+
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from devtools.emulators import EmulatorMissing, firestore_emulator
@@ -67,19 +98,8 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     except EmulatorMissing as exc:
         pytest.skip(str(exc))
     base = f"http://127.0.0.1:{port}/v1/{DOCS}"
-    seed = {
-        "connections/intercom/contacts/c1": {"name": {"stringValue": "Ada"}},
-        "connections/intercom/companies/co1": {"name": {"stringValue": "Acme"}},
-        "connections/intercom/admins/a1": {"name": {"stringValue": "Op"}},
-        "connections/intercom/conversations/v1": {"state": {"stringValue": "open"}},
-        "connections/intercom/runs/r1": {"status": {"stringValue": "done"}},
-        "connections/intercom/runs/r1/chains/contacts": {"page": {"integerValue": "3"}},
-        "connections/intercom/dead_letters/d1": {"error": {"stringValue": "x"}},
-        "connections/intercom": {"vendor": {"stringValue": "intercom"}},
-        "_health/ping": {"ok": {"booleanValue": True}},
-    }
     with httpx.Client(timeout=10, headers={"Authorization": "Bearer owner"}) as admin:
-        for path, fields in seed.items():
+        for path, fields in SEED.items():
             response = admin.patch(f"{base}/{path}", json={"fields": fields})
             assert response.status_code == 200, response.text
     yield base
@@ -92,16 +112,25 @@ def get(base: str, path: str, bearer: str | None) -> int:
 
 
 READABLE = [
-    "connections/intercom/contacts/c1",
-    "connections/intercom/companies/co1",
-    "connections/intercom/admins/a1",
-    "connections/intercom/conversations/v1",
-    "connections/intercom/runs/r1",
+    "connections/org1/contacts/c1",
+    "connections/org1/companies/co1",
+    "connections/org1/admins/a1",
+    "connections/org1/conversations/v1",
+    "connections/org1/runs/r1",
+    "connections/mine/contacts/c1",
 ]
 HIDDEN = [
-    "connections/intercom/runs/r1/chains/contacts",
-    "connections/intercom/dead_letters/d1",
-    "connections/intercom",
+    "connections/org1/runs/r1/chains/contacts",
+    "connections/org1/dead_letters/d1",
+    "connections/org1/private/credentials",
+    "connections/org1/_idempotency/k1",
+    "connections/org1/_views/v1",
+    "connections/org1/widgets/w1",  # not a stream Intercom serves
+    "connections/org1",
+    "connections/theirs/contacts/c1",  # someone else's personal connection
+    "connections/unknown-vendor/contacts/c1",
+    "connections/nowhere/contacts/c1",  # no connection document
+    "elsewhere/x/contacts/c1",
     "_health/ping",
 ]
 
@@ -131,13 +160,26 @@ def test_other_documents_are_not_readable(emulator: str, path: str) -> None:
     assert get(emulator, path, token("alice@example.com")) == 403
 
 
+def test_personal_connection_records_follow_the_owner(emulator: str) -> None:
+    mine, theirs = "connections/mine/contacts/c1", "connections/theirs/contacts/c1"
+    assert get(emulator, mine, token(sub="uid-1", user_id="uid-1")) == 200
+    assert get(emulator, theirs, token(sub="uid-1", user_id="uid-1")) == 403
+    assert get(emulator, theirs, token(sub="uid-2", user_id="uid-2")) == 200
+    assert get(emulator, theirs, token(role="admin")) == 200  # admins see every connection
+    assert get(emulator, theirs, token(role="member")) == 403
+    assert get(emulator, theirs, token(role=["admin"])) == 403  # a malformed claim is no admin
+    url = f"{emulator}/connections/theirs/contacts"
+    assert httpx.get(url, headers={"Authorization": f"Bearer {token()}"}, timeout=10).status_code == 403
+    assert httpx.get(url, headers={"Authorization": f"Bearer {token(role='admin')}"}, timeout=10).status_code == 200
+
+
 def test_list_queries_follow_the_same_rule(emulator: str) -> None:
-    url = f"{emulator}/connections/intercom/contacts"
+    url = f"{emulator}/connections/org1/contacts"
     assert httpx.get(url, headers={"Authorization": f"Bearer {token()}"}, timeout=10).status_code == 200
     assert httpx.get(url, headers={"Authorization": f"Bearer {token('x@evil.com')}"}, timeout=10).status_code == 403
 
 
-@pytest.mark.parametrize("path", READABLE + ["connections/intercom/contacts/new", "anything/else"])
+@pytest.mark.parametrize("path", READABLE + ["connections/org1/contacts/new", "connections/mine", "anything/else"])
 def test_no_client_writes(emulator: str, path: str) -> None:
     response = httpx.patch(
         f"{emulator}/{path}",
