@@ -64,13 +64,12 @@ def query_params(items: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def secrets_of(client: VendorClient) -> list[str]:
-    """Every credential the client puts on the wire (header values, their token part, params)."""
+    """Every credential the client puts on the wire (header values or their token part, params)."""
     wire = client.auth.current()
     found: list[str] = []
     for value in [*wire.headers.values(), *wire.params.values()]:
-        found.append(value)
-        if " " in value:
-            found.append(value.split(" ", 1)[1])
+        # "Bearer <token>": the token is the secret (the scheme stays readable)
+        found.append(value.split(" ", 1)[1] if " " in value else value)
     return sorted({s for s in found if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
 
 
