@@ -9,7 +9,7 @@ from shared.api import Call, Deployment, Endpoint, Users
 from shared.intercom_api.models import Contact, ContactPage, ContactQuery, CustomAttributesUpdate
 
 #: live calls to Intercom need its access token (Secret Manager, mounted as an env var)
-INTERCOM = Deployment(secrets=("intercom-access-token",))
+INTERCOM = Deployment()
 endpoint = Endpoint("intercom-contacts", summary="Intercom contacts", tags=("intercom",), deployment=INTERCOM)
 
 

@@ -6,7 +6,7 @@ from shared.api import Call, Deployment, Endpoint, Users
 from shared.intercom_api.models import Conversation, ConversationPage, ConversationQuery
 
 #: live calls to Intercom need its access token (Secret Manager, mounted as an env var)
-INTERCOM = Deployment(secrets=("intercom-access-token",))
+INTERCOM = Deployment()
 endpoint = Endpoint("intercom-conversations", summary="Intercom conversations", tags=("intercom",), deployment=INTERCOM)
 
 

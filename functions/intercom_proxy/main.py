@@ -8,7 +8,7 @@ from shared.api import Call, Deployment, Endpoint, Users
 from shared.intercom_api.proxy import CATCH_ALL
 
 #: live calls to Intercom need its access token (Secret Manager, mounted as an env var)
-INTERCOM = Deployment(secrets=("intercom-access-token",))
+INTERCOM = Deployment()
 endpoint = Endpoint("intercom-proxy", summary="Read-only Intercom proxy", tags=("intercom",), deployment=INTERCOM)
 
 

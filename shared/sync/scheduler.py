@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tributary.sync.scheduler")
 
+#: how often Cloud Scheduler calls the tick (the finest schedule a connection can have)
+TICK_CRON = "*/5 * * * *"
+
 
 @dataclass
 class TickReport:
