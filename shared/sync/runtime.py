@@ -53,13 +53,14 @@ def open_vendor_client(database: Client, settings: Settings, connection: Connect
     """A vendor client for one unit of work of a connection: its host, its credentials
     (refreshed when they are OAuth tokens), its rate budget's pacing."""
     from shared.connections.oauth import request_auth
+    from shared.sync.budgets import gate_for
     from shared.sync.registry import connector as connector_for
     from shared.vendors.clients import pooled_http, vendor_client
 
     connector = connector_for(connection.vendor)
     config = connector.validate_config(connection.config, environment=settings.environment)
     auth = request_auth(database, settings, connection, connector, pooled_http(connector, config.base_url))
-    return vendor_client(connector, config, auth, connection.id)
+    return vendor_client(connector, config, auth, connection.id, gate_for(database, connector, connection.id))
 
 
 def connection_context(database: Client, settings: Settings, connection_id: str) -> ConnectionContext:
