@@ -65,7 +65,7 @@ class SystemThrottle:
         if self._factor >= 1.0 or self.recovery_s <= 0:
             return 1.0
         doublings = int((now - self._since) // self.recovery_s)
-        return min(1.0, self._factor * (2**doublings))
+        return min(1.0, self._factor * float(2**doublings))
 
     def signal(self, now: float) -> float:
         """A 429/503 arrived: halve the effective rate (from its current, recovering value)."""

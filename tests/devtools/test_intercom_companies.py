@@ -164,7 +164,7 @@ def test_scroll_registry_keeps_a_used_scroll_alive() -> None:
     ids, param = registry.next_page(None, lambda: ["a", "b", "c", "d", "e"])
     for step in range(3):
         now[0] += 59  # each use restarts the idle minute
-        more, same = registry.next_page(param, lambda: [])
+        more, same = registry.next_page(param, list)
         assert same == param
         ids += more
     assert ids == ["a", "b", "c", "d", "e"]

@@ -110,7 +110,7 @@ class WriteRefused(ValueError):
 
 def _is_iso_date(value: str) -> bool:
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        datetime.fromisoformat(value)
     except ValueError:
         return False
     return True

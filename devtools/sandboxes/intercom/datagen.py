@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 from devtools.sandboxes.intercom import timeline
 from devtools.sandboxes.intercom.config import DataConfig
-from devtools.sandboxes.intercom.records import TAGS, TEAM_IDS, Admin, Company, Contact, Conversation, Location
+from devtools.sandboxes.intercom.records import (
+    TAGS,
+    TEAM_IDS,
+    Admin,
+    Company,
+    Contact,
+    Conversation,
+    Location,
+)
 
 DAY = 86_400
 FIRST = ("Ada", "Ben", "Chloe", "Dev", "Elif", "Femi", "Grace", "Hugo", "Ines", "Jon", "Kira", "Liam", "Maya",

@@ -213,22 +213,26 @@ def _single(kind: str, node: dict[str, Any], lenient: bool) -> Predicate:
         if op not in ("=", "!=", "IN", "NIN"):
             raise QueryError(f"operator {op} does not apply to {name}")
         wanted = set(value) if isinstance(value, list) else {value}
-        hit: Predicate = lambda r: not wanted.isdisjoint(get(r))  # noqa: E731
+        hit: Predicate = lambda r: not wanted.isdisjoint(get(r))
         return hit if op in ("=", "IN") else (lambda r: not hit(r))
-    if not lenient and kind == "contacts" and field.kind == "date":
+    if not lenient and kind == "contacts" and field.kind == "date" and not isinstance(value, list):
         # Matched by UTC calendar day: `>` starts at the next day, `<` ends before the day.
         value = value // DAY * DAY
-        get = (lambda g: lambda r: None if (a := g(r)) is None else _as_day(a))(field.get)
+        get = _by_day(field.get)
     elif not lenient and kind == "conversations" and op in ("<", ">") and field.kind in ("integer", "date"):
         op += "="  # "Greater (or equal) than", "Lower (or equal) than"
     return _compare(op, get, value)
+
+
+def _by_day(get: Callable[[Any], Any]) -> Callable[[Any], int | None]:
+    return lambda r: None if (a := get(r)) is None else _as_day(a)
 
 
 def _as_day(value: Any) -> int | None:
     """A stored date (unix seconds, or an ISO string in a date custom attribute) as its UTC day."""
     if isinstance(value, str):
         try:
-            value = int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+            value = int(datetime.fromisoformat(value).timestamp())
         except ValueError:
             return None
     return int(value) // DAY * DAY
