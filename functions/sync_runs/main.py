@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from shared.api import Call, Endpoint, Users
+from shared.api import Call, DocId, Endpoint, Users
 from shared.sync.api import RunList, RunsQuery
 from shared.sync.models import Run
 
 endpoint = Endpoint("sync-runs", summary="Sync run history", tags=("sync",))
 
 
-@endpoint.route("GET", "/", auth=Users(), query=RunsQuery, response=RunList)
+class RunQuery(RunsQuery):
+    """The vendor names a Firestore document (connections/{vendor}): a DocId, so that '..' or
+    '__x__' is a 400 here rather than Firestore's InvalidArgument (a 500) in the handler."""
+
+    vendor: DocId = "intercom"
+
+
+@endpoint.route("GET", "/", auth=Users(), query=RunQuery, response=RunList)
 def list_runs(call: Call) -> RunList:
     """Newest first; pass next_before as `before` for the next page."""
     from shared.store.client import db
     from shared.sync import state
     from shared.sync.registry import connector
 
-    query: RunsQuery = call.query
+    query: RunQuery = call.query
     connector(query.vendor)
     runs = state.list_runs(db(call.settings), query.vendor, query.limit + 1, query.before)
     more = len(runs) > query.limit
@@ -24,7 +31,7 @@ def list_runs(call: Call) -> RunList:
     return RunList(runs=runs, next_before=runs[-1].created_at if more and runs else None)
 
 
-@endpoint.route("GET", "/{run_id}", auth=Users(), query=RunsQuery, response=Run)
+@endpoint.route("GET", "/{run_id}", auth=Users(), query=RunQuery, response=Run)
 def get_run(call: Call) -> Run:
     """One run with live counts while it is still going."""
     from shared.store.client import db

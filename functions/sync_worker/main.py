@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from shared.api import Call, Deployment, Endpoint, ServiceAccount
+from shared.api.headers import cloud_tasks_retry_count
 from shared.errors import ServiceUnavailable
 from shared.sync.models import ChunkTask, Counts
 
@@ -36,7 +37,7 @@ def work(call: Call) -> ChunkResult:
 
     task: ChunkTask = call.body
     vendor = connector(task.vendor)
-    retries = int(call.request.headers.get("X-CloudTasks-TaskRetryCount", "0") or 0)
+    retries = cloud_tasks_retry_count(call.request)
     last_attempt = retries + 1 >= queue_spec(vendor).max_attempts
     try:
         outcome = run_chunk(task, vendor, worker_deps(call.settings), last_attempt=last_attempt)
