@@ -10,8 +10,10 @@ endpoint = Endpoint("sync-runs", summary="Sync run history", tags=("sync",))
 
 
 class RunQuery(RunsQuery):
-    """The vendor names a Firestore document (connections/{vendor}): a DocId, so that '..' or
-    '__x__' is a 400 here rather than Firestore's InvalidArgument (a 500) in the handler."""
+    """Runs of one vendor. The vendor is an id: not '.', '..' or '__...__', no '/' (a 400)."""
+
+    # The vendor names a Firestore document (connections/{vendor}); checked as a DocId here
+    # rather than refused by Firestore inside the handler (InvalidArgument, a 500).
 
     vendor: DocId = "intercom"
 
