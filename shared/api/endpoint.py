@@ -49,6 +49,8 @@ Q = TypeVar("Q", bound=BaseModel)
 B = TypeVar("B", bound=BaseModel)
 
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)}")
+#: what a browser may send cross-origin (answered to a preflight)
+ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, If-Match, X-Request-Id"
 
 
 @dataclass
@@ -87,7 +89,7 @@ class Route:
 
     def __post_init__(self) -> None:
         regex = _PARAM.sub(r"(?P<\1>[^/]+)", self.path.rstrip("/") or "")
-        self.pattern = re.compile(f"^{regex}/?$")
+        self.pattern = re.compile(f"{regex}/?")  # always fullmatch()ed: '$' accepts a final newline
 
     def adapter(self, name: str) -> TypeAdapter[Any]:
         """The validator of one path parameter, built on first use (not at cold start)."""
@@ -123,7 +125,8 @@ def json_response(payload: Any, status: int, request_id: str, headers: dict[str,
 
 def error_response(exc: TributaryError, request_id: str) -> Response:
     """The standard error body for `exc`, with its status and headers."""
-    return json_response(error_body(exc.code, exc.message, exc.details, request_id), exc.status, request_id, exc.headers)
+    body = error_body(exc.code, exc.message, exc.details, request_id)
+    return json_response(body, exc.status, request_id, exc.headers)
 
 
 def _field_errors(exc: ValidationError, prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -158,7 +161,9 @@ def _unrepresentable(model: BaseModel) -> list[dict[str, Any]]:
         try:
             value.astimezone(timezone.utc)
         except OverflowError:
-            problems.append({"loc": list(loc), "msg": "Datetime is out of range in UTC", "type": "datetime_out_of_range"})
+            problems.append(
+                {"loc": list(loc), "msg": "Datetime is out of range in UTC", "type": "datetime_out_of_range"}
+            )
     return problems
 
 
@@ -322,7 +327,7 @@ class Endpoint:
         path = path.rstrip("/") if path != "/" else ""
         found = []
         for route in self.routes:
-            match = route.pattern.fullmatch(path)  # fullmatch: '$' would accept a trailing newline
+            match = route.pattern.fullmatch(path)
             if match:
                 found.append((route, match.groupdict()))
         return found
@@ -335,7 +340,7 @@ class Endpoint:
                 return route, params
         if found:
             methods = {r.method for r, _ in found}
-            allowed = sorted(methods | {"HEAD"} if "GET" in methods else methods)
+            allowed = sorted((methods | {"HEAD"}) if "GET" in methods else methods)
             raise MethodNotAllowed(
                 f"{request.method} is not allowed here.",
                 details={"allowed": allowed},
@@ -355,7 +360,7 @@ class Endpoint:
         response = Response(status=204)
         response.headers["X-Request-Id"] = request_id
         response.headers["Access-Control-Allow-Methods"] = ", ".join(methods)
-        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, If-Match, X-Request-Id"
+        response.headers["Access-Control-Allow-Headers"] = ALLOWED_REQUEST_HEADERS
         response.headers["Access-Control-Max-Age"] = "3600"
         return response
 

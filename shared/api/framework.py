@@ -24,6 +24,7 @@ from shared.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     TributaryError,
     UnsupportedMediaType,
 )
@@ -38,6 +39,7 @@ _OURS: dict[int, type[TributaryError]] = {
     405: MethodNotAllowed,
     413: PayloadTooLarge,
     415: UnsupportedMediaType,
+    503: ServiceUnavailable,
 }
 #: functions-framework marks a crash with this header; Cloud Functions logs it as one
 CRASH_HEADER = ("X-Google-Status", "crash")
@@ -53,7 +55,7 @@ def request_id_of(request: Request) -> str:
 def from_http_exception(exc: HTTPException) -> TributaryError:
     """Our error for a werkzeug HTTPException, keeping its status; never its HTML or text."""
     status = exc.code or 500
-    if status >= 500:
+    if status == 500:  # a crash: say nothing of it
         return TributaryError()
     kind = _OURS.get(status)
     if kind is not None:

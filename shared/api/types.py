@@ -52,4 +52,6 @@ def _check_doc_id(value: str) -> str:
 
 
 #: A string that is safe to use as a Firestore document id (see the module docstring).
-DocId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_DOC_ID_BYTES), AfterValidator(_check_doc_id)]
+DocId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_DOC_ID_BYTES), AfterValidator(_check_doc_id)
+]

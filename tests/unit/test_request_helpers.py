@@ -113,3 +113,31 @@ def test_a_good_cursor_still_decodes() -> None:
     query = PageQuery(sort="updated_at")
     position = cursor_position(query, _cursor(query, [{"$t": "2026-01-05T10:00:00+02:00"}], "6f1c2a"))
     assert position == {"updated_at": datetime(2026, 1, 5, 8, tzinfo=timezone.utc), DOC_ID: "6f1c2a"}
+
+
+@pytest.mark.parametrize(
+    "exc, status, code",
+    [
+        ("NotFound", 404, "not_found"),
+        ("RequestEntityTooLarge", 413, "payload_too_large"),
+        ("RequestTimeout", 408, "request_timeout"),
+        ("RequestHeaderFieldsTooLarge", 431, "request_header_fields_too_large"),
+        ("InternalServerError", 500, "internal"),
+    ],
+)
+def test_werkzeug_errors_keep_their_status_under_a_stable_code(exc: str, status: int, code: str) -> None:
+    from werkzeug import exceptions
+
+    from shared.api.framework import from_http_exception
+
+    error = from_http_exception(getattr(exceptions, exc)(description="<p>werkzeug's own text</p>"))
+    assert (error.status, error.code) == (status, code)
+    assert "<p>" not in error.message
+
+
+def test_werkzeug_405_keeps_its_allow_header() -> None:
+    from werkzeug.exceptions import MethodNotAllowed
+
+    from shared.api.framework import from_http_exception
+
+    assert from_http_exception(MethodNotAllowed(["POST", "GET"])).headers == {"Allow": "GET, POST"}
