@@ -12,7 +12,7 @@ INTERCOM = Deployment()
 endpoint = Endpoint("intercom-proxy", summary="Read-only Intercom proxy", tags=("intercom",), deployment=INTERCOM)
 
 
-@endpoint.route("GET", "/{path}", auth=Users(role="admin"), errors=(429, 502, 503))
+@endpoint.route("GET", "/{path}", auth=Users(role="admin"), errors=(429, 502, 503), params={"path": str})
 def proxy(call: Call) -> Response:
     """Intercom's JSON for /contacts/{id}, /companies/{id}, /conversations/{id}, /admins[/{id}],
     /tags, /teams, /data_attributes; anything else is 403 path_not_allowed."""

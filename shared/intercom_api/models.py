@@ -33,13 +33,20 @@ class _Out(BaseModel):
 
 
 def _when(value: object) -> object:
-    """'2026-01-05' is a day, '2026-01-05T10:00:00Z' an instant; both are accepted."""
+    """'2026-01-05' is a day, '2026-01-05T10:00:00Z' an instant; both are accepted. An instant
+    is kept in UTC, where the store compares it: one that does not exist there (year 10000
+    once its offset is applied) is a validation error, not an OverflowError later."""
     if isinstance(value, str):
         text = value.strip()
         if len(text) == 10:
             return date.fromisoformat(text)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=timezone.utc)
+        try:
+            return parsed.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("out of range in UTC") from None
     return value
 
 
@@ -171,7 +178,10 @@ class ConversationQuery(_Query):
 
     @model_validator(mode="after")
     def _range(self) -> ConversationQuery:
-        lower, upper = self.created_bounds()
+        try:
+            lower, upper = self.created_bounds()
+        except OverflowError:  # created_to on the last representable day: its end is not
+            raise ValueError("created_to is out of range (its end is past 9999-12-31)") from None
         if lower is not None and upper is not None and lower >= upper:
             raise ValueError("created_from must not be after created_to")
         return self
