@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--admins", type=int, default=50)
     parser.add_argument("--conversations", type=int, default=20_000)
     parser.add_argument("--rate-limit", type=int, default=1_000, help="sandbox requests per minute")
+    parser.add_argument("--noop-runs", type=int, default=3, help="incremental runs with no change after the full sync")
     args = parser.parse_args()
 
     log_dir = REPO / ".local" / "bench-logs"
@@ -93,6 +94,17 @@ def main() -> None:
                 "sandbox": cpu_s(stack.processes["sandbox"].proc.pid),  # type: ignore[union-attr]
             },
         }
+        noop = []
+        for _ in range(args.noop_runs):
+            with stack.sandbox() as s:
+                before = s.get("/_sandbox/stats").json()["requests"]
+            t1 = time.monotonic()
+            again = stack.sync(timeout_s=600)
+            with stack.sandbox() as s:
+                after = s.get("/_sandbox/stats").json()["requests"]
+            noop.append({"wall_s": round(time.monotonic() - t1, 2), "vendor_requests": after - before,
+                         "written": again["counts"]["written"], "status": again["status"]})
+        figures["noop_runs"] = noop
         print(json.dumps(figures, indent=1))
     finally:
         stack.stop()

@@ -8,7 +8,8 @@ schedule is written twice. Sources:
 
     functions  every functions/<dir>/main.py Endpoint (its Deployment and invoker)
     queues     shared.sync.queues.queue_spec(connector) for every registered connector
-    schedules  each connector's Schedule, aimed at the sync-scheduler function
+    schedules  one tick of the sync-scheduler function (each connection's own schedule is
+               data on the connection, read by the tick)
     secrets    function secrets + connector secrets + ALWAYS_SECRETS
 """
 
@@ -83,6 +84,7 @@ def _functions(functions_dir: Path | None = None) -> dict[str, dict[str, Any]]:
             "memory": d.memory,
             "timeout_s": int(d.timeout_s),
             "max_instances": int(d.max_instances),
+            "concurrency": int(d.concurrency),
             "invoker": invoker,
             "secrets": sorted(set(d.secrets)),
         }
@@ -120,21 +122,12 @@ def _queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
     return queues
 
 
-def _schedules(connectors: list[Any], functions: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _schedules(functions: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if SCHEDULER_FUNCTION not in functions:
         return {}
-    schedules: dict[str, dict[str, Any]] = {}
-    for connector in connectors:
-        schedule = getattr(connector, "schedule", None)
-        if schedule is None:
-            continue
-        schedules[f"sync-{connector.vendor}"] = {
-            "cron": schedule.cron,
-            "time_zone": schedule.time_zone,
-            "function": SCHEDULER_FUNCTION,
-            "body": {"vendor": connector.vendor},
-        }
-    return schedules
+    from shared.sync.scheduler import TICK_CRON
+
+    return {"sync-tick": {"cron": TICK_CRON, "time_zone": "Etc/UTC", "function": SCHEDULER_FUNCTION, "body": {}}}
 
 
 def build(functions_dir: Path | None = None) -> dict[str, Any]:
@@ -144,13 +137,11 @@ def build(functions_dir: Path | None = None) -> dict[str, Any]:
     secrets = set(ALWAYS_SECRETS)
     for fn in functions.values():
         secrets.update(fn["secrets"])
-    for connector in connectors:
-        secrets.update(getattr(connector, "secrets", ()) or ())
     return {
         "_generated_by": "python -m devtools.deploy_manifest (do not edit by hand)",
         "functions": functions,
         "queues": _queues(connectors),
-        "schedules": _schedules(connectors, functions),
+        "schedules": _schedules(functions),
         "secrets": sorted(secrets),
         "secret_env": {s: secret_env_name(s) for s in sorted(secrets)},
     }

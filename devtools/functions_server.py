@@ -12,12 +12,16 @@ from __future__ import annotations
 import argparse
 import os
 from typing import Any
+
 import functions_framework
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import run_simple
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request
 
 from devtools.functions_catalog import deployed_name, function_dirs
+from shared.api.endpoint import error_response
+from shared.api.framework import install_error_handlers, request_id_of
+from shared.errors import NotFound
 
 ENTRY_POINT = "handle"
 
@@ -40,11 +44,14 @@ def build_app(project: str, region: str, only: list[str] | None = None) -> Dispa
         if only and name not in only:
             continue
         app = functions_framework.create_app(ENTRY_POINT, str(directory / "main.py"), "http")
+        install_error_handlers(app)  # the app's own 404/405/500 in our error body, as deployed
         mounts[f"/{project}/{region}/{name}"] = _root_path(app)
 
-    def not_found(environ, start_response):  # type: ignore[no-untyped-def]
-        body = '{"error": {"code": "not_found", "message": "No function at this path.", "details": null}}'
-        return Response(body, 404, mimetype="application/json")(environ, start_response)
+    def not_found(environ: dict[str, Any], start_response: Any) -> Any:
+        """No function at this path: the same error body a function would answer with."""
+        request = Request(environ)
+        response = error_response(NotFound("No function at this path."), request_id_of(request))
+        return response(environ, start_response)
 
     return DispatcherMiddleware(not_found, mounts)
 

@@ -29,7 +29,7 @@ ADMIN_EMAIL = "admin@example.com"
 PORTS = {"firestore": 8080, "functions": 5001, "identity": 9010, "tasks": 8123, "tasks_http": 8124, "intercom": 9101}
 
 
-def function_env(identity: IdentityServer, functions_base: str, intercom_url: str) -> dict[str, str]:
+def function_env(identity: IdentityServer, functions_base: str) -> dict[str, str]:
     return {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -44,8 +44,6 @@ def function_env(identity: IdentityServer, functions_base: str, intercom_url: st
         "TASKS_SERVICE_ACCOUNT": f"tasks-invoker@{PROJECT}.iam.gserviceaccount.com",
         "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{PORTS['firestore']}",
         "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{PORTS['tasks']}",
-        "INTERCOM_BASE_URL": intercom_url,
-        "INTERCOM_ACCESS_TOKEN": SANDBOX_TOKEN,
     }
 
 
@@ -64,10 +62,27 @@ def create_queues(env: dict[str, str], sandbox_rpm: float) -> list[str]:
     return names
 
 
-def watch_sync(functions_base: str, token: str, vendor: str = "intercom") -> None:
+def ensure_connection(functions_base: str, token: str, intercom_url: str) -> str:
+    """The sandbox's Intercom connection, made through the connections API like any other
+    (reused when one for the sandbox already exists)."""
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=functions_base, headers=headers, timeout=30) as api:
-        started = api.post("/sync-now", json={"vendor": vendor})
+        listed = api.get("/connections", params={"vendor": "intercom"})
+        listed.raise_for_status()
+        for connection in listed.json()["connections"]:
+            if connection["config"].get("base_url") == intercom_url:
+                return str(connection["id"])
+        created = api.post("/connections", json={
+            "vendor": "intercom", "name": "Sandbox Intercom", "owner": "org",
+            "config": {"base_url": intercom_url}, "credentials": {"access_token": SANDBOX_TOKEN}})
+        created.raise_for_status()
+        return str(created.json()["id"])
+
+
+def watch_sync(functions_base: str, token: str, connection_id: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=functions_base, headers=headers, timeout=30) as api:
+        started = api.post("/sync-now", json={"connection_id": connection_id})
         if started.status_code != 202:
             print(f"sync-now answered {started.status_code}: {started.text}")
             return
@@ -75,7 +90,7 @@ def watch_sync(functions_base: str, token: str, vendor: str = "intercom") -> Non
         print(f"\nsync {run_id} started; following it (Ctrl-C stops the stack)")
         t0 = time.monotonic()
         while True:
-            run = api.get(f"/sync-runs/{run_id}", params={"vendor": vendor}).json()
+            run = api.get(f"/sync-runs/{run_id}", params={"connection_id": connection_id}).json()
             counts = run.get("counts", {})
             print(
                 f"  {time.monotonic() - t0:6.1f}s  {run.get('status'):9}  fetched={counts.get('fetched')} "
@@ -116,7 +131,7 @@ def main() -> int:
         except EmulatorMissing as exc:
             print(exc, file=sys.stderr)
             return 2
-        env = function_env(identity, functions_base, intercom_url)
+        env = function_env(identity, functions_base)
         started.append(
             ManagedProcess(
                 "cloudtasks",
@@ -142,6 +157,7 @@ def main() -> int:
         )
         queues = create_queues(env, args.rate_limit)
         token = identity.identity.id_token(ADMIN_EMAIL, role="admin", lifetime_s=3600)
+        connection_id = ensure_connection(functions_base, token, intercom_url)
         print(
             "\nTributary is running locally:\n"
             f"  functions        {functions_base}/<name>   (e.g. /health, /openapi, /sync-status)\n"
@@ -149,15 +165,17 @@ def main() -> int:
             f"  Cloud Tasks      127.0.0.1:{PORTS['tasks']} (gRPC), status page http://127.0.0.1:{PORTS['tasks_http']}/\n"
             f"  queues           {', '.join(queues)}\n"
             f"  sandbox Intercom {intercom_url} (token {SANDBOX_TOKEN}; /_sandbox/stats)\n"
+            f"  connection       {connection_id} (the sandbox Intercom, made through /connections)\n"
             f"  identity         {identity.base_url} (POST /mint/id-token {{\"email\": ..., \"role\": ...}})\n"
             f"  logs             {log_dir}\n\n"
             f"An admin token ({ADMIN_EMAIL}, 1 h):\n  export TOKEN={token}\n"
             f"  curl -H \"Authorization: Bearer $TOKEN\" {functions_base}/sync-status\n"
-            f"  curl -H \"Authorization: Bearer $TOKEN\" '{functions_base}/records/$CONNECTION_ID/contacts?limit=5'\n",
+            f"  curl -H \"Authorization: Bearer $TOKEN\" '{functions_base}/sync-runs?connection_id={connection_id}'\n"
+            f"  curl -H \"Authorization: Bearer $TOKEN\" '{functions_base}/records/{connection_id}/contacts?limit=5'\n",
             flush=True,
         )
         if not args.no_sync:
-            watch_sync(functions_base, token)
+            watch_sync(functions_base, token, connection_id)
         if args.exit_after_sync:
             return 0
         print("\nPress Ctrl-C to stop everything.", flush=True)

@@ -6,11 +6,15 @@ deployment fails at its first request with a message that says what to fix.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(?::[0-9]{1,5})?")
 
 
 class ConfigError(RuntimeError):
@@ -34,8 +38,9 @@ class Settings(BaseSettings):
         "INFO", validation_alias="LOG_LEVEL"
     )
     max_body_bytes: int = Field(1_048_576, validation_alias="MAX_BODY_BYTES", gt=0)
+    # Browser origins (scheme://host[:port]) allowed to call the API; none unless listed.
     cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
-        ("*",), validation_alias="CORS_ALLOWED_ORIGINS"
+        (), validation_alias="CORS_ALLOWED_ORIGINS"
     )
 
     # Public base URL of the functions (https://REGION-PROJECT.cloudfunctions.net in
@@ -69,7 +74,18 @@ class Settings(BaseSettings):
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+            return tuple(o.strip().rstrip("/").lower() for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _exact_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each origin exactly: '*' would let any web page call the API with a user's token."""
+        for origin in value:
+            if origin == "*":
+                raise ValueError("'*' is not accepted: list each origin (https://dash.example.com)")
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError("each origin must be scheme://host[:port], without a path")
         return value
 
     @field_validator("functions_base_url")

@@ -7,7 +7,8 @@ a handler becomes a 500 "internal" whose body never contains the exception text.
     TributaryError (500 internal)
     ├── BadRequest (400 bad_request)
     │   ├── MalformedJson (400 malformed_json)
-    │   └── ValidationFailed (400 validation_failed)
+    │   ├── ValidationFailed (400 validation_failed)
+    │   └── InvalidHeader (400 invalid_header)
     ├── Unauthenticated (401 unauthenticated; codes token_missing, token_malformed, ...)
     ├── Forbidden (403 forbidden; codes domain_not_allowed, email_not_verified, role_required)
     ├── NotFound (404 not_found)
@@ -18,7 +19,9 @@ a handler becomes a 500 "internal" whose body never contains the exception text.
     ├── UnsupportedMediaType (415 unsupported_media_type)
     ├── RateLimited (429 rate_limited)
     ├── UpstreamError (502 upstream_error: a vendor failed after our retries)
-    └── ServiceUnavailable (503 unavailable)
+    ├── ServiceUnavailable (503 unavailable)
+    ├── Misconfigured (500 misconfigured: the process must not serve as configured)
+    └── HttpProtocolError (werkzeug's status: an HTTP-level refusal raised by the framework)
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ class MalformedJson(BadRequest):
 class ValidationFailed(BadRequest):
     default_code = "validation_failed"
     default_message = "The request did not pass validation."
+
+
+class InvalidHeader(BadRequest):
+    default_code = "invalid_header"
+    default_message = "A request header is not valid."
 
 
 class Unauthenticated(TributaryError):
@@ -130,3 +138,26 @@ class ServiceUnavailable(TributaryError):
     status = 503
     default_code = "unavailable"
     default_message = "A dependency is unavailable; retry later."
+
+
+class Misconfigured(TributaryError):
+    """The process is configured in a way that would make it unsafe to answer (a 500, on purpose)."""
+
+    status = 500
+    default_code = "misconfigured"
+    default_message = "The service is misconfigured."
+
+
+class HttpProtocolError(TributaryError):
+    """An HTTP-level refusal werkzeug or Flask raised before or around our code (408, 431 ...).
+
+    Its status is werkzeug's, so it is set per instance; the code is werkzeug's name in
+    snake_case (request_timeout, request_header_fields_too_large), stable across versions.
+    """
+
+    default_code = "http_error"
+    default_message = "The HTTP request was refused."
+
+    def __init__(self, status: int, message: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.status = status  # type: ignore[misc]

@@ -12,6 +12,7 @@ from devtools.cloudtasks_emulator.core import Emulator
 from devtools.cloudtasks_emulator.delivery import OidcMinter, Sender
 from devtools.cloudtasks_emulator.service import serve
 from devtools.cloudtasks_emulator.status_page import StatusServer
+from devtools.cloudtasks_emulator.throttle import RECOVERY_S
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,6 +27,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=3600.0,
         help="how long a finished or deleted task's name stays reserved (Cloud Tasks: about an hour)",
     )
+    parser.add_argument(
+        "--throttle-recovery-seconds",
+        type=float,
+        default=RECOVERY_S,
+        help="after a 429/503 halves a queue's effective rate, each this many quiet seconds double it back "
+        "(0 turns the slowdown off; Retry-After is honoured regardless)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return parser.parse_args(argv)
 
@@ -35,7 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per dispatch is noise
     sender = Sender(OidcMinter(args.oidc_mint_url))
-    emu = Emulator(sender, tombstone_s=args.tombstone_seconds).start()
+    emu = Emulator(
+        sender, tombstone_s=args.tombstone_seconds, throttle_recovery_s=args.throttle_recovery_seconds
+    ).start()
     server, port = serve(emu, args.host, args.port)
     status = StatusServer(emu, args.host, args.http_port).start() if args.http_port is not None else None
 

@@ -2,7 +2,8 @@
 
 One lock (a Condition) guards everything. A scheduler thread wakes when a task falls due,
 a token refills or an attempt ends, and starts each attempt on its own thread so a queue
-runs up to max_concurrent_dispatches requests at once.
+runs up to max_concurrent_dispatches requests at once. Answers 429/503 trigger system
+throttling (throttle.py): a longer wait for the task, Retry-After honoured, a slower queue.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ from devtools.cloudtasks_emulator.names import (
     split_task,
 )
 from devtools.cloudtasks_emulator.ratelimit import TokenBucket
+from devtools.cloudtasks_emulator.throttle import (
+    RECOVERY_S,
+    THROTTLING_STATUSES,
+    SystemThrottle,
+    throttled_retry_delay,
+)
 
 log = logging.getLogger("cloudtasks_emulator")
 
@@ -77,6 +84,8 @@ class QueueState:
     dispatched: int = 0
     completed: int = 0
     dropped: int = 0
+    throttle: SystemThrottle = field(default_factory=SystemThrottle)
+    throttled_responses: int = 0
 
     @property
     def name(self) -> str:
@@ -89,20 +98,23 @@ class QueueState:
         self.bucket.reconfigure(queue.rate_limits.max_dispatches_per_second, queue.rate_limits.max_burst_size)
 
 
-def _new_queue_state(queue: tasks_v2.Queue) -> QueueState:
+def _new_queue_state(queue: tasks_v2.Queue, recovery_s: float) -> QueueState:
     rl = queue.rate_limits
     return QueueState(
         queue=queue,
         bucket=TokenBucket(rl.max_dispatches_per_second, rl.max_burst_size),
         policy=queues.retry_policy(queue),
         max_concurrent=rl.max_concurrent_dispatches,
+        throttle=SystemThrottle(recovery_s=recovery_s),
     )
 
 
 class Emulator:
-    def __init__(self, sender: Sender, *, tombstone_s: float = 3600.0, history: int = 500) -> None:
+    def __init__(self, sender: Sender, *, tombstone_s: float = 3600.0, history: int = 500,
+                 throttle_recovery_s: float = RECOVERY_S) -> None:
         self._sender = sender
         self._tombstone_s = tombstone_s
+        self._recovery_s = throttle_recovery_s
         self._cv = threading.Condition()
         self._queues: dict[str, QueueState] = {}
         self._tombstones: dict[str, float] = {}
@@ -135,7 +147,7 @@ class Emulator:
         with self._cv:
             if normalized.name in self._queues:
                 raise ApiError(grpc.StatusCode.ALREADY_EXISTS, f"queue {normalized.name} already exists")
-            self._queues[normalized.name] = _new_queue_state(normalized)
+            self._queues[normalized.name] = _new_queue_state(normalized, self._recovery_s)
             return queues.clone_queue(normalized)
 
     def get_queue(self, name: str) -> tasks_v2.Queue:
@@ -163,7 +175,7 @@ class Emulator:
             if qs is None:
                 created = queues.normalize(queue)
                 created.state = RUNNING
-                self._queues[created.name] = _new_queue_state(created)
+                self._queues[created.name] = _new_queue_state(created, self._recovery_s)
                 return queues.clone_queue(created)
             merged = queues.apply_update(qs.queue, queue, paths)
             qs.configure(merged)
@@ -249,7 +261,7 @@ class Emulator:
 
     def snapshot(self) -> dict[str, Any]:
         with self._cv:
-            now = time.time()
+            now, mono = time.time(), time.monotonic()
             listed = []
             for name, qs in sorted(self._queues.items()):
                 waiting = [ts.due for ts in qs.tasks.values() if ts.running == 0]
@@ -266,6 +278,10 @@ class Emulator:
                         "max_dispatches_per_second": qs.queue.rate_limits.max_dispatches_per_second,
                         "max_burst_size": qs.queue.rate_limits.max_burst_size,
                         "max_concurrent_dispatches": qs.max_concurrent,
+                        "system_throttle_factor": qs.throttle.factor(mono),
+                        "effective_dispatches_per_second": qs.queue.rate_limits.max_dispatches_per_second
+                        * qs.throttle.factor(mono),
+                        "throttled_responses": qs.throttled_responses,
                         "next_eta_in_s": round(min(waiting) - now, 3) if waiting else None,
                     }
                 )
@@ -289,14 +305,15 @@ class Emulator:
             idle = sorted(
                 (ts for ts in qs.tasks.values() if ts.running == 0), key=lambda ts: (ts.due, ts.task.name)
             )
+            factor = qs.throttle.factor(mono)
             for ts in idle:
                 if ts.due > now:
                     wait = min(wait, ts.due - now)
                     break
                 if qs.running >= qs.max_concurrent:
                     break  # an attempt ending notifies us
-                if not qs.bucket.try_take(mono):
-                    wait = min(wait, qs.bucket.seconds_until_token(mono))
+                if not qs.bucket.try_take(mono, factor):
+                    wait = min(wait, qs.bucket.seconds_until_token(mono, factor))
                     break
                 self._start_attempt(qs, ts, now)
         return max(wait, 0.001)
@@ -351,6 +368,9 @@ class Emulator:
             task.response_count += 1
             if outcome.http_status < 500:
                 ts.execution_count += 1
+        if outcome.http_status in THROTTLING_STATUSES:
+            qs.throttle.signal(time.monotonic())  # the queue slows down for a while (throttle.py)
+            qs.throttled_responses += 1
         if qs.tasks.get(task.name) is not ts or self._queues.get(qs.name) is not qs:
             return  # deleted or purged while in flight
         if outcome.ok:
@@ -369,7 +389,12 @@ class Emulator:
             self._dropped.append(_dropped_record(qs, ts, outcome, now))
             log.warning("%s dropped after %d attempt(s): %s", task.name, task.dispatch_count, outcome.message)
             return
-        ts.due = now + backoff_seconds(qs.policy, task.dispatch_count)
+        delay = backoff_seconds(qs.policy, task.dispatch_count)
+        if outcome.http_status in THROTTLING_STATUSES:
+            # System throttling: one more step of the schedule, never before Retry-After.
+            longer = backoff_seconds(qs.policy, task.dispatch_count + 1)
+            delay = throttled_retry_delay(longer, outcome.retry_after_s)
+        ts.due = now + delay
         task.schedule_time = _ts(ts.due)
         log.info(
             "%s attempt %d failed (%s); retry in %.3fs",

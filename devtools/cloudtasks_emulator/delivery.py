@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import grpc
 import httpx
 
+from devtools.cloudtasks_emulator.throttle import retry_after_seconds
+
 USER_AGENT = "Google-Cloud-Tasks"
 # Headers Cloud Tasks owns: a task's own values for them are replaced, not forwarded.
 _RESERVED = {"user-agent", "host", "content-length", "authorization"}
@@ -38,6 +40,7 @@ class Outcome:
     http_status: int | None
     code: grpc.StatusCode
     message: str
+    retry_after_s: float | None = None  # the response's Retry-After, in seconds from its arrival
 
     @property
     def ok(self) -> bool:
@@ -155,4 +158,5 @@ class Sender:
             # httpx times each phase; a handler that trickles its answer is still too late.
             return Outcome(None, grpc.StatusCode.DEADLINE_EXCEEDED, "the dispatch deadline was exceeded")
         status = response.status_code
-        return Outcome(status, rpc_code(status), f"HTTP status code {status}")
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"), time.time())
+        return Outcome(status, rpc_code(status), f"HTTP status code {status}", retry_after)

@@ -1,4 +1,8 @@
-"""A queue's token bucket: capacity max_burst_size, refilled at max_dispatches_per_second."""
+"""A queue's token bucket: capacity max_burst_size, refilled at max_dispatches_per_second.
+
+`factor` (system throttling, throttle.py) scales both the refill rate and the capacity, so a
+throttled queue neither refills at full speed nor spends a full burst it saved up before.
+"""
 
 from __future__ import annotations
 
@@ -19,20 +23,23 @@ class TokenBucket:
         self.capacity = max(1, capacity)
         self.tokens = min(self.tokens, float(self.capacity))
 
-    def _refill(self, now: float) -> None:
+    def _refill(self, now: float, factor: float) -> None:
+        capacity = max(1.0, self.capacity * factor)
         if now > self.updated:
-            self.tokens = min(float(self.capacity), self.tokens + (now - self.updated) * self.rate_per_s)
+            self.tokens += (now - self.updated) * self.rate_per_s * factor
             self.updated = now
+        self.tokens = min(capacity, self.tokens)
 
-    def try_take(self, now: float) -> bool:
-        self._refill(now)
+    def try_take(self, now: float, factor: float = 1.0) -> bool:
+        self._refill(now, factor)
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True
         return False
 
-    def seconds_until_token(self, now: float) -> float:
-        self._refill(now)
+    def seconds_until_token(self, now: float, factor: float = 1.0) -> float:
+        self._refill(now, factor)
         if self.tokens >= 1.0:
             return 0.0
-        return (1.0 - self.tokens) / self.rate_per_s if self.rate_per_s > 0 else float("inf")
+        rate = self.rate_per_s * factor
+        return (1.0 - self.tokens) / rate if rate > 0 else float("inf")

@@ -21,6 +21,8 @@ _COLUMNS = (
     "max_dispatches_per_second",
     "max_burst_size",
     "max_concurrent_dispatches",
+    "effective_dispatches_per_second",
+    "throttled_responses",
     "next_eta_in_s",
 )
 

@@ -14,7 +14,7 @@ endpoint = Endpoint("proxy", summary="Read-only vendor proxy", tags=("records",)
                     deployment=Deployment(secrets=("token-encryption-key",)))
 
 
-@endpoint.route("GET", "/{connection_id}/{path}", auth=Users(), errors=(403, 429, 502, 503))
+@endpoint.route("GET", "/{connection_id}/{path}", auth=Users(), errors=(403, 429, 502, 503), params={"path": str})
 @documented(proxy_variants)
 def proxy(call: Call) -> Response:
     """Org connections: admins; personal ones: their owner and admins."""

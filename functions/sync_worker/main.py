@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from shared.api import Call, Deployment, Endpoint, ServiceAccount
+from shared.api.headers import cloud_tasks_retry_count
 from shared.errors import ServiceUnavailable
 from shared.sync.models import ChunkTask, Counts
 
@@ -31,8 +32,7 @@ def work(call: Call) -> ChunkResult:
     from shared.sync.worker import RetryLater, run_chunk
 
     task: ChunkTask = call.body
-    retries = call.request.headers.get("X-CloudTasks-TaskRetryCount", "0")
-    last_attempt = (int(retries) if retries.isdigit() and len(retries) < 6 else 0) + 1 >= MAX_ATTEMPTS
+    last_attempt = cloud_tasks_retry_count(call.request) + 1 >= MAX_ATTEMPTS
     try:
         outcome = run_chunk(task, worker_deps(call.settings), last_attempt=last_attempt)
     except RetryLater as exc:

@@ -1,4 +1,5 @@
-# Cloud Scheduler jobs from the manifest (one per connector schedule), each POSTing its body
+# Cloud Scheduler jobs from the manifest: one tick of the scheduler function, which plans every
+# connection that is due (schedules are data on connections) and recovers stalled runs. It POSTs its body
 # to the scheduler function with an OIDC token whose audience is the function's URL.
 
 resource "google_cloud_scheduler_job" "sync" {

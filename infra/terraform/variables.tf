@@ -94,9 +94,14 @@ variable "log_level" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Origins (https://dash.example.com) browsers may call the API from; [\"*\"] allows any."
+  description = "Origins (https://dash.example.com) browsers may call the API from; none by default. \"*\" is refused."
   type        = list(string)
-  default     = ["*"]
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.cors_allowed_origins : can(regex("^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$", o))])
+    error_message = "cors_allowed_origins: each entry must be an origin, scheme://host[:port] (no \"*\", no path)."
+  }
 }
 
 variable "extra_env" {

@@ -12,12 +12,14 @@
 
 from shared.api.endpoint import Call, Deployment, Endpoint, Route
 from shared.api.policies import PUBLIC, AuthPolicy, Principal, Public, ServiceAccount, Users
+from shared.api.types import DocId
 
 __all__ = [
     "PUBLIC",
     "AuthPolicy",
     "Call",
     "Deployment",
+    "DocId",
     "Endpoint",
     "Principal",
     "Public",

@@ -1,9 +1,17 @@
 """Endpoint: one Cloud Function's routes, and the request pipeline they all share.
 
-Pipeline per request: request id and trace -> route match (404/405) -> body size (413) ->
-auth policy (401/403) -> query and body parsing (400/415) -> handler -> JSON response.
-Every TributaryError becomes its status with the standard error body; anything else is
-logged with its stack and answered with a 500 that says nothing about internals.
+Pipeline per request: request id and trace -> declared body size (413) -> CORS preflight ->
+route match (404/405) -> auth policy (401/403) -> path parameters, query and body parsing
+(400/413/415) -> handler -> JSON response (+ CORS headers for an allowed Origin).
+Every TributaryError becomes its status with the standard error body, a werkzeug
+HTTPException keeps its status in that body too; anything else is logged with its stack and
+answered with a 500 that says nothing about internals.
+
+Validation is strict by construction, for every model a route names: unknown query
+parameters and body fields are a 400 (pydantic's extra="forbid" applied at validation,
+nested models included), each path parameter is a Firestore-safe id (DocId) unless the
+route types it otherwise, and every datetime a request carries must exist in UTC (Firestore
+converts to UTC; 9999-12-31T23:59:59-14:00 does not, and would be a 500 there).
 """
 
 from __future__ import annotations
@@ -11,22 +19,25 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
 from flask import Request, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from werkzeug.exceptions import HTTPException
 
 from shared import logging as tlog
+from shared.api.body import leave_unread, parse_json, read_body, refuse_declared_length
+from shared.api.framework import from_http_exception, request_id_of
 from shared.api.policies import ANONYMOUS, AuthPolicy, Principal
+from shared.api.types import DocId
 from shared.config import ConfigError, Settings, get_settings
 from shared.errors import (
-    MalformedJson,
+    Forbidden,
     MethodNotAllowed,
     NotFound,
-    PayloadTooLarge,
     TributaryError,
     UnsupportedMediaType,
     ValidationFailed,
@@ -38,6 +49,8 @@ Q = TypeVar("Q", bound=BaseModel)
 B = TypeVar("B", bound=BaseModel)
 
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)}")
+#: what a browser may send cross-origin (answered to a preflight)
+ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-Id"
 
 
 @dataclass
@@ -47,7 +60,7 @@ class Call(Generic[Q, B]):
     request: Request
     settings: Settings
     principal: Principal
-    path: dict[str, str]
+    path: dict[str, Any]
     query: Q
     body: B
     request_id: str
@@ -69,17 +82,24 @@ class Route:
     status: int = 200
     summary: str = ""
     errors: tuple[int, ...] = ()
+    #: path parameter -> its type; a parameter not named here is a DocId
+    params: dict[str, Any] = field(default_factory=dict)
     pattern: re.Pattern[str] = field(init=False)
+    _adapters: dict[str, TypeAdapter[Any]] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         regex = _PARAM.sub(r"(?P<\1>[^/]+)", self.path.rstrip("/") or "")
-        self.pattern = re.compile(f"^{regex}/?$")
+        self.pattern = re.compile(f"{regex}/?")  # always fullmatch()ed: '$' accepts a final newline
+
+    def adapter(self, name: str) -> TypeAdapter[Any]:
+        """The validator of one path parameter, built on first use (not at cold start)."""
+        if name not in self._adapters:
+            self._adapters[name] = TypeAdapter(self.params.get(name, DocId))
+        return self._adapters[name]
 
 
 def _request_context(request: Request, function: str, settings: Settings | None) -> tlog.RequestContext:
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", request_id):
-        request_id = uuid.uuid4().hex
+    request_id = request_id_of(request)
     trace = span = None
     header = request.headers.get("X-Cloud-Trace-Context") or ""
     match = re.match(r"^([0-9a-fA-F]{32})(?:/(\d+))?", header)
@@ -103,12 +123,60 @@ def json_response(payload: Any, status: int, request_id: str, headers: dict[str,
     return response
 
 
-def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+def error_response(exc: TributaryError, request_id: str) -> Response:
+    """The standard error body for `exc`, with its status and headers."""
+    body = error_body(exc.code, exc.message, exc.details, request_id)
+    return json_response(body, exc.status, request_id, exc.headers)
+
+
+def _field_errors(exc: ValidationError, prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Pydantic's errors without echoing the input back (it may be large or sensitive)."""
     return [
-        {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]}
+        {"loc": [*prefix, *err["loc"]], "msg": err["msg"], "type": err["type"]}
         for err in exc.errors(include_url=False, include_context=False, include_input=False)
     ]
+
+
+def _instants(value: Any, loc: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], datetime]]:
+    """Every datetime in a validated request, with where it is."""
+    if isinstance(value, datetime):
+        yield loc, value
+    elif isinstance(value, BaseModel):
+        for name, item in value.__dict__.items():
+            yield from _instants(item, (*loc, name))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _instants(item, (*loc, key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _instants(item, (*loc, index))
+
+
+def _unrepresentable(model: BaseModel) -> list[dict[str, Any]]:
+    """Aware datetimes that do not exist in UTC (year 0 or 10000 once the offset is applied)."""
+    problems = []
+    for loc, value in _instants(model, ()):
+        if value.tzinfo is None:
+            continue
+        try:
+            value.astimezone(timezone.utc)
+        except OverflowError:
+            problems.append(
+                {"loc": list(loc), "msg": "Datetime is out of range in UTC", "type": "datetime_out_of_range"}
+            )
+    return problems
+
+
+def validate_request_model(model: type[BaseModel], data: Any, message: str | None = None) -> BaseModel:
+    """`data` as `model`, strictly: unknown fields refused, every datetime representable in UTC."""
+    try:
+        parsed = model.model_validate(data, extra="forbid")
+    except ValidationError as exc:
+        raise ValidationFailed(message, details=_field_errors(exc)) from None
+    problems = _unrepresentable(parsed)
+    if problems:
+        raise ValidationFailed(message, details=problems)
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -162,7 +230,10 @@ class Endpoint:
         status: int = 200,
         summary: str = "",
         errors: tuple[int, ...] = (),
+        params: dict[str, Any] | None = None,
     ) -> Callable[[Handler], Handler]:
+        """Register a handler. `params` types path parameters (default: DocId each)."""
+
         def register(handler: Handler) -> Handler:
             self.routes.append(
                 Route(
@@ -176,6 +247,7 @@ class Endpoint:
                     status=status,
                     summary=summary or (handler.__doc__ or "").strip().split("\n")[0],
                     errors=errors,
+                    params=dict(params or {}),
                 )
             )
             return handler
@@ -183,7 +255,17 @@ class Endpoint:
         return register
 
     def entry_point(self) -> Callable[[Request], Response]:
-        """A plain function for functions-framework, which accepts only function objects."""
+        """A plain function for functions-framework, which accepts only function objects.
+
+        functions-framework executes main.py inside its Flask app's context: the app's own
+        answers (a path its router cannot match, its hooks' errors) get our error body too.
+        """
+        import flask
+
+        from shared.api.framework import install_error_handlers
+
+        if flask.has_app_context():
+            install_error_handlers(flask.current_app)
 
         def handle(request: Request) -> Response:
             return self.dispatch(request)
@@ -209,13 +291,9 @@ class Endpoint:
             assert settings is not None
             tlog.configure(settings.log_level)
             response = self._dispatch(request, settings, ctx.request_id)
-        except TributaryError as exc:
-            response = json_response(
-                error_body(exc.code, exc.message, exc.details, ctx.request_id),
-                exc.status,
-                ctx.request_id,
-                exc.headers,
-            )
+        except (TributaryError, HTTPException) as caught:
+            exc = caught if isinstance(caught, TributaryError) else from_http_exception(caught)
+            response = error_response(exc, ctx.request_id)
             level = "warning" if exc.status < 500 else "error"
             getattr(log, level)(
                 "request failed", extra={"status": exc.status, "code": exc.code, "path": request.path}
@@ -226,6 +304,7 @@ class Endpoint:
                 error_body("internal", "Internal error.", None, ctx.request_id), 500, ctx.request_id
             )
         finally:
+            leave_unread(request)
             tlog.current_context.reset(token)
         self._apply_cors(request, response, settings)
         log.debug(
@@ -234,56 +313,73 @@ class Endpoint:
         )
         return response
 
-    def _apply_cors(self, request: Request, response: Response, settings: Settings | None) -> None:
+    @staticmethod
+    def _apply_cors(request: Request, response: Response, settings: Settings | None) -> None:
+        """Echo the Origin only when it is one of CORS_ALLOWED_ORIGINS (none by default)."""
         origin = request.headers.get("Origin")
         if not origin or settings is None:
             return
-        allowed = settings.cors_allowed_origins
-        if "*" in allowed or origin in allowed:
+        response.vary.add("Origin")
+        if origin.lower() in settings.cors_allowed_origins:
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Vary"] = "Origin"
-            response.headers["Access-Control-Expose-Headers"] = "X-Request-Id"
+            response.headers["Access-Control-Expose-Headers"] = "ETag, Idempotent-Replayed, X-Request-Id"
+
+    def _routes_for(self, request: Request) -> list[tuple[Route, dict[str, str]]]:
+        path = request.path or "/"
+        path = path.rstrip("/") if path != "/" else ""
+        found = []
+        for route in self.routes:
+            match = route.pattern.fullmatch(path)
+            if match:
+                found.append((route, match.groupdict()))
+        return found
 
     def _match(self, request: Request) -> tuple[Route, dict[str, str]]:
-        path = request.path or "/"
-        allowed: list[str] = []
-        for route in self.routes:
-            match = route.pattern.match(path.rstrip("/") if path != "/" else "")
-            if match:
-                if route.method == request.method:
-                    return route, match.groupdict()
-                allowed.append(route.method)
-        if allowed:
+        found = self._routes_for(request)
+        method = "GET" if request.method == "HEAD" else request.method
+        for route, params in found:
+            if route.method == method:
+                return route, params
+        if found:
+            methods = {r.method for r, _ in found}
+            allowed = sorted((methods | {"HEAD"}) if "GET" in methods else methods)
             raise MethodNotAllowed(
                 f"{request.method} is not allowed here.",
-                details={"allowed": sorted(set(allowed))},
-                headers={"Allow": ", ".join(sorted(set(allowed)))},
+                details={"allowed": allowed},
+                headers={"Allow": ", ".join(allowed)},
             )
-        raise NotFound(f"No route for {path}.")
+        raise NotFound(f"No route for {request.path}.")
 
-    def _preflight(self, request: Request, request_id: str) -> Response:
-        methods = sorted({r.method for r in self.routes})
-        response = json_response(None, 204, request_id)
-        response.headers["Access-Control-Allow-Methods"] = ", ".join(methods + ["OPTIONS"])
-        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, If-Match, X-Request-Id"
+    def _preflight(self, request: Request, settings: Settings, request_id: str) -> Response:
+        """A browser asks before a cross-origin call: answer for this path, allowed origins only."""
+        found = self._routes_for(request)
+        if not found:
+            raise NotFound(f"No route for {request.path}.")
+        origin = (request.headers.get("Origin") or "").lower()
+        if origin not in settings.cors_allowed_origins:
+            raise Forbidden("This origin may not call the API from a browser.", code="origin_not_allowed")
+        methods = sorted({r.method for r, _ in found} | {"OPTIONS"})
+        response = Response(status=204)
+        response.headers["X-Request-Id"] = request_id
+        response.headers["Access-Control-Allow-Methods"] = ", ".join(methods)
+        response.headers["Access-Control-Allow-Headers"] = ALLOWED_REQUEST_HEADERS
         response.headers["Access-Control-Max-Age"] = "3600"
         return response
 
     def _dispatch(self, request: Request, settings: Settings, request_id: str) -> Response:
+        refuse_declared_length(request, settings.max_body_bytes)
         if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
-            return self._preflight(request, request_id)
+            return self._preflight(request, settings, request_id)
         route, path_params = self._match(request)
-        length = request.content_length
-        if length is not None and length > settings.max_body_bytes:
-            raise PayloadTooLarge(details={"max_bytes": settings.max_body_bytes})
         principal = route.auth.authenticate(request, settings, settings.function_url(self.name))
+        path = self._parse_path(route, path_params)
         query = self._parse_query(route, request)
         body = self._parse_body(route, request, settings)
         call: Call[Any, Any] = Call(
             request=request,
             settings=settings,
             principal=principal or ANONYMOUS,
-            path=path_params,
+            path=path,
             query=query,
             body=body,
             request_id=request_id,
@@ -304,6 +400,19 @@ class Endpoint:
         return json_response(payload, route.status, request_id)
 
     @staticmethod
+    def _parse_path(route: Route, raw: dict[str, str]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        details: list[dict[str, Any]] = []
+        for name, value in raw.items():
+            try:
+                values[name] = route.adapter(name).validate_python(value)
+            except ValidationError as exc:
+                details += _field_errors(exc, ("path", name))
+        if details:
+            raise ValidationFailed("The path parameters are not valid.", details=details)
+        return values
+
+    @staticmethod
     def _parse_query(route: Route, request: Request) -> Any:
         if route.query is None:
             return None
@@ -311,10 +420,7 @@ class Endpoint:
         for key in request.args:
             values = request.args.getlist(key)
             raw[key] = values if len(values) > 1 else values[0]
-        try:
-            return route.query.model_validate(raw)
-        except ValidationError as exc:
-            raise ValidationFailed("The query parameters are not valid.", details=_field_errors(exc)) from None
+        return validate_request_model(route.query, raw, "The query parameters are not valid.")
 
     @staticmethod
     def _parse_body(route: Route, request: Request, settings: Settings) -> Any:
@@ -323,14 +429,5 @@ class Endpoint:
         mimetype = (request.mimetype or "").lower()
         if mimetype != "application/json" and not mimetype.endswith("+json"):
             raise UnsupportedMediaType(details={"content_type": request.mimetype or None})
-        raw = request.stream.read(settings.max_body_bytes + 1)
-        if len(raw) > settings.max_body_bytes:
-            raise PayloadTooLarge(details={"max_bytes": settings.max_body_bytes})
-        try:
-            data = json.loads(raw or b"null")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedJson(details={"reason": exc.__class__.__name__}) from None
-        try:
-            return route.body.model_validate(data)
-        except ValidationError as exc:
-            raise ValidationFailed(details=_field_errors(exc)) from None
+        data = parse_json(read_body(request, settings.max_body_bytes))
+        return validate_request_model(route.body, data)

@@ -154,7 +154,7 @@ def _variant_operation(endpoint: Endpoint, route: Route, variant: Variant) -> di
 
 def _parameters(route: Route, defs: dict[str, Any]) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": route.adapter(name).json_schema()}
         for name in route.pattern.groupindex
     ]
     if route.query is not None:

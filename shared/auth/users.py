@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from shared.api.policies import ROLE_RANK, Principal
-from shared.errors import Forbidden, ServiceUnavailable, Unauthenticated
+from shared.errors import Forbidden, Misconfigured, ServiceUnavailable, Unauthenticated
 
 if TYPE_CHECKING:
     from firebase_admin import App
@@ -14,11 +15,35 @@ if TYPE_CHECKING:
     from shared.config import Settings
 
 
+#: firebase-admin skips the signature check entirely when this is set (it reads it per call)
+AUTH_EMULATOR_VARIABLE = "FIREBASE_AUTH_EMULATOR_HOST"
+
+
+def refuse_auth_emulator() -> None:
+    """Refuse to verify while the emulator switch is on: checked before every verification,
+    because firebase-admin reads the variable on every verification too (setting it after
+    the first request would otherwise turn signature checks off from then on)."""
+    if os.environ.get(AUTH_EMULATOR_VARIABLE):
+        raise Misconfigured(
+            "Token verification is disabled by the environment; refusing to authenticate.",
+            code="auth_emulator_enabled",
+        )
+
+
+def role_of(claims: dict[str, Any]) -> str:
+    """The `role` custom claim: absent or unknown is member; anything but a string is 403
+    (a claim set by hand to a list or a map must not become a role, nor a 500)."""
+    role = claims.get("role")
+    if role is None:
+        return "member"
+    if not isinstance(role, str):
+        raise Forbidden("Your account's role claim is not valid.")
+    return role if role in ROLE_RANK else "member"
+
+
 @lru_cache(maxsize=4)
 def _firebase_app(project_id: str, certs_url: str | None) -> App:
     """One firebase-admin app per (project, certificate set), created on first use."""
-    import os
-
     import firebase_admin
     from firebase_admin import credentials
     from google.auth.credentials import AnonymousCredentials
@@ -29,9 +54,6 @@ def _firebase_app(project_id: str, certs_url: str | None) -> App:
         def get_credential(self) -> Any:
             return AnonymousCredentials()
 
-    if os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):
-        # firebase-admin skips the signature check entirely when this is set.
-        raise RuntimeError("FIREBASE_AUTH_EMULATOR_HOST must not be set: it disables token signatures")
     name = f"tributary-{project_id}-{certs_url or 'google'}"
     try:
         app = firebase_admin.get_app(name)
@@ -52,6 +74,7 @@ def verify_user(token: str, settings: Settings, *, minimum_role: str) -> Princip
     """Verify the ID token, then domain, email_verified and role, in that order."""
     from firebase_admin import auth, exceptions
 
+    refuse_auth_emulator()
     app = _firebase_app(settings.project_id, settings.firebase_certs_url)
     try:
         claims = auth.verify_id_token(token, app=app, clock_skew_seconds=5)
@@ -61,6 +84,7 @@ def verify_user(token: str, settings: Settings, *, minimum_role: str) -> Princip
         raise ServiceUnavailable("Could not fetch the token certificates.", code="certs_unavailable") from exc
     except (auth.InvalidIdTokenError, ValueError, exceptions.FirebaseError):
         raise Unauthenticated("The ID token is not valid.", code="token_invalid") from None
+    refuse_auth_emulator()  # set while verifying: that verification may have skipped the signature
 
     email = str(claims.get("email") or "").lower()
     domain = email.rpartition("@")[2] if "@" in email else ""
@@ -68,7 +92,7 @@ def verify_user(token: str, settings: Settings, *, minimum_role: str) -> Princip
         raise Forbidden("Your account's domain may not use Tributary.", code="domain_not_allowed")
     if claims.get("email_verified") is not True:
         raise Forbidden("Your email address is not verified.", code="email_not_verified")
-    role = claims.get("role") if claims.get("role") in ROLE_RANK else "member"
-    if ROLE_RANK[str(role)] < ROLE_RANK[minimum_role]:
+    role = role_of(claims)
+    if ROLE_RANK[role] < ROLE_RANK[minimum_role]:
         raise Forbidden(f"This needs the {minimum_role} role.", code="role_required")
-    return Principal(kind="user", subject=str(claims["uid"]), email=email, role=str(role), claims=claims)
+    return Principal(kind="user", subject=str(claims["uid"]), email=email, role=role, claims=claims)

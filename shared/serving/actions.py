@@ -25,15 +25,13 @@ A failure between 1 and 3 releases the claim; a crashed instance's claim expires
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from shared.errors import Conflict, MalformedJson, NotFound, PayloadTooLarge, PreconditionRequired, TributaryError
-from shared.errors import UnsupportedMediaType, UpstreamError, ValidationFailed
+from shared.errors import Conflict, NotFound, PreconditionRequired, TributaryError, UnsupportedMediaType, UpstreamError
 from shared.serving import etags, idempotency
 
 if TYPE_CHECKING:
@@ -49,23 +47,15 @@ CLAIM_FIELD = "_write_claim"
 
 
 def parse_body(model: type[BaseModel], request: Request, max_bytes: int) -> BaseModel:
-    """The JSON body as `model` (415 not JSON, 413 too large, 400 malformed or invalid)."""
+    """The JSON body as `model`, as the Endpoint parses a route's (415 not JSON, 413 too
+    large, 400 malformed or invalid)."""
+    from shared.api.body import parse_json, read_body
+    from shared.api.endpoint import validate_request_model
+
     mimetype = (request.mimetype or "").lower()
     if mimetype != "application/json" and not mimetype.endswith("+json"):
         raise UnsupportedMediaType(details={"content_type": request.mimetype or None})
-    raw = request.stream.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise PayloadTooLarge(details={"max_bytes": max_bytes})
-    try:
-        data = json.loads(raw or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedJson(details={"reason": exc.__class__.__name__}) from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                   for e in exc.errors(include_url=False, include_context=False, include_input=False)]
-        raise ValidationFailed(details=details) from None
+    return validate_request_model(model, parse_json(read_body(request, max_bytes)))
 
 
 def _utc(value: Any) -> Any:

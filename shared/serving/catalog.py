@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
+from shared.api.types import DocId
 from shared.errors import NotFound
 from shared.vendors.connector import Action, Connector, ServedRecord, Stream, View
 
@@ -72,13 +73,20 @@ def view_of(connector: Connector, name: str) -> View:
 
 
 def when(value: object) -> object:
-    """'2026-01-05' is a day, '2026-01-05T10:00:00Z' an instant (naive instants are UTC)."""
+    """'2026-01-05' is a day, '2026-01-05T10:00:00Z' an instant (naive instants are UTC). An
+    instant is kept in UTC, where the store compares it: one that does not exist there (year
+    10000 once its offset is applied) is a validation error, not an OverflowError later."""
     if isinstance(value, str):
         text = value.strip()
         if len(text) == 10:
             return date.fromisoformat(text)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=timezone.utc)
+        try:
+            return parsed.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("out of range in UTC") from None
     return value
 
 
@@ -96,7 +104,10 @@ class ListQuery(BaseModel):
 
         for name in type(self).model_fields:
             if name.endswith("_from") and f"{name[:-5]}_to" in type(self).model_fields:
-                lower, upper = bounds(getattr(self, name), getattr(self, f"{name[:-5]}_to"))
+                try:
+                    lower, upper = bounds(getattr(self, name), getattr(self, f"{name[:-5]}_to"))
+                except OverflowError:  # a `_to` on the last representable day: its end is not
+                    raise ValueError(f"{name[:-5]}_to is out of range (its end is past 9999-12-31)") from None
                 if lower is not None and upper is not None and lower >= upper:
                     raise ValueError(f"{name} must not be after {name[:-5]}_to")
         return self
@@ -151,7 +162,7 @@ def page_model(vendor: str, stream_name: str) -> type[BaseModel]:
 class ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: str = Field(..., min_length=1, max_length=1500, description="The record's key (its id)")
+    key: DocId = Field(..., description="The record's key (its id, as in /records/{connection_id}/{stream}/{key})")
 
 
 @lru_cache(maxsize=None)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from shared.errors import ValidationFailed
 from shared.serving import etags
 
 if TYPE_CHECKING:
@@ -28,19 +27,15 @@ REVALIDATE = "private, no-cache"
 
 
 def parse_query(model: type[BaseModel], request: Request) -> Any:
-    """The request's query string as `model` (unknown parameters are a 400)."""
+    """The request's query string as `model`, as strictly as the Endpoint parses a route's
+    (unknown parameters and instants that do not exist in UTC are a 400)."""
+    from shared.api.endpoint import validate_request_model
+
     raw: dict[str, Any] = {}
     for key in request.args:
         values = request.args.getlist(key)
         raw[key] = values if len(values) > 1 else values[0]
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        details = [
-            {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]}
-            for err in exc.errors(include_url=False, include_context=False, include_input=False)
-        ]
-        raise ValidationFailed("The query parameters are not valid.", details=details) from None
+    return validate_request_model(model, raw, "The query parameters are not valid.")
 
 
 def not_modified(call: Call[Any, Any], etag: str) -> Response:

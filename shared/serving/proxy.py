@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from shared.vendors.http import VendorClient
 
 #: /{connection_id}[/{path...}] inside the proxy function: the allow-list, not the router, decides
-CATCH_ALL = re.compile(r"^/(?P<connection_id>[^/]+)(?:/(?P<path>.*))?$")
+CATCH_ALL = re.compile(r"^/(?P<connection_id>[^/]+)/?(?P<path>.*)$")
 REDACTED = "[redacted]"
 MAX_QUERY_PARAMS = 20
 MAX_BODY_BYTES = 5_000_000

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
@@ -32,3 +32,10 @@ def ping(settings: Settings, timeout_s: float = 3.0) -> bool:
     except (gexc.GoogleAPIError, OSError):
         return False
     return True
+
+
+def condition(field: str, op: str, value: object) -> Any:
+    """A query condition (FieldFilter), for `query.where(filter=condition(...))`."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    return FieldFilter(field, op, value)

@@ -90,16 +90,37 @@ def _encode(value: Any) -> Any:
 
 
 def _decode(value: Any) -> Any:
+    """A cursor value as Firestore can take it back: a time that exists in UTC, an integer
+    that fits 64 bits, text that is valid UTF-8 (a hand-made cursor can carry anything)."""
     if isinstance(value, dict):
         if set(value) != {"$t"} or not isinstance(value["$t"], str):
             raise ValueError("bad tagged value")
         parsed = datetime.fromisoformat(value["$t"])
         if parsed.tzinfo is None:
             raise ValueError("naive time")
-        return parsed
+        try:
+            return parsed.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("time out of range") from None
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise ValueError("integer out of range")
+    if isinstance(value, str):
+        value.encode("utf-8")  # UnicodeEncodeError (a ValueError) on a lone surrogate
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     raise ValueError("bad value")
+
+
+def _safe_doc_id(doc_id: Any) -> bool:
+    """Firestore's rules for a document id; start_after() with any other is an InvalidArgument."""
+    if not isinstance(doc_id, str) or not doc_id or doc_id in (".", "..") or "/" in doc_id:
+        return False
+    if doc_id.startswith("__") and doc_id.endswith("__") and len(doc_id) >= 4:
+        return False
+    try:
+        return len(doc_id.encode("utf-8")) <= 1500
+    except UnicodeEncodeError:
+        return False
 
 
 def encode_cursor(payload: dict[str, Any]) -> str:
@@ -114,7 +135,7 @@ def decode_cursor(token: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: nested too deep
         raise InvalidCursor() from None
     if not isinstance(payload, dict):
         raise InvalidCursor()
@@ -135,7 +156,7 @@ def cursor_position(query: PageQuery, token: str) -> dict[str, Any]:
     fields = query.order_fields
     if not isinstance(values, list) or len(values) != len(fields):
         raise InvalidCursor()
-    if not isinstance(doc_id, str) or not doc_id or "/" in doc_id or len(doc_id) > 1500:
+    if not _safe_doc_id(doc_id):
         raise InvalidCursor()
     try:
         position = {name: _decode(value) for name, value in zip(fields, values)}

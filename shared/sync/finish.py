@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from shared.store.client import condition
 from shared.store import records
 from shared.store.records import Provenance
 from shared.sync import state
@@ -50,7 +51,7 @@ def sweep(db: Client, connector: Connector, connection_id: str, run_id: str, str
     """Soft-delete the stream's live records that this complete full pass did not see and
     that nothing wrote since the pass began. Returns how many were tombstoned."""
     seen: set[str] = set()
-    chains = state.run_ref(db, connection_id, run_id).collection("chains").where("stream", "==", stream_name).stream()
+    chains = state.run_ref(db, connection_id, run_id).collection("chains").where(filter=condition("stream", "==", stream_name)).stream()
     for chain in chains:
         if (chain.to_dict() or {}).get("split"):
             continue

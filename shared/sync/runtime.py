@@ -26,8 +26,9 @@ WORKER_FUNCTION = "sync-worker"
 WORKER_TIME_BUDGET_S = 180.0
 
 
-def chunk_enqueuer(settings: Settings, vendor: str) -> Callable[[ChunkTask], bool]:
-    """Enqueue a chunk on its vendor's queue under a deterministic name (replays dedupe)."""
+def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Callable[[ChunkTask], bool]:
+    """Enqueue a chunk on its vendor's queue under a deterministic name (replays dedupe).
+    `vendor` is the vendor, or how to find a connection's vendor (the worker serves all)."""
     from shared.tasks import enqueue, task_id_for, tasks_client
 
     client = tasks_client(settings.cloud_tasks_emulator_host)
@@ -38,7 +39,7 @@ def chunk_enqueuer(settings: Settings, vendor: str) -> Callable[[ChunkTask], boo
             client,
             project=settings.project_id,
             location=settings.queue_location,
-            queue=queue_name(vendor),
+            queue=queue_name(vendor if isinstance(vendor, str) else vendor(task.connection_id)),
             task_id=task_id_for(task.connection_id, task.run_id, task.chain_id, str(task.page), f"g{task.generation}"),
             url=url,
             payload=task.model_dump(mode="json"),
@@ -53,13 +54,14 @@ def open_vendor_client(database: Client, settings: Settings, connection: Connect
     """A vendor client for one unit of work of a connection: its host, its credentials
     (refreshed when they are OAuth tokens), its rate budget's pacing."""
     from shared.connections.oauth import request_auth
+    from shared.sync.budgets import gate_for
     from shared.sync.registry import connector as connector_for
     from shared.vendors.clients import pooled_http, vendor_client
 
     connector = connector_for(connection.vendor)
     config = connector.validate_config(connection.config, environment=settings.environment)
     auth = request_auth(database, settings, connection, connector, pooled_http(connector, config.base_url))
-    return vendor_client(connector, config, auth, connection.id)
+    return vendor_client(connector, config, auth, connection.id, gate_for(database, connector, connection.id))
 
 
 def connection_context(database: Client, settings: Settings, connection_id: str) -> ConnectionContext:
@@ -78,11 +80,23 @@ def connection_context(database: Client, settings: Settings, connection_id: str)
     )
 
 
-def worker_deps(settings: Settings, vendor: str) -> WorkerDeps:
+_vendors: dict[str, str] = {}
+
+
+def vendor_of(database: Client, connection_id: str) -> str:
+    """A connection's vendor never changes: looked up once per process."""
+    if connection_id not in _vendors:
+        from shared.connections.store import get_connection
+
+        _vendors[connection_id] = get_connection(database, connection_id).vendor
+    return _vendors[connection_id]
+
+
+def worker_deps(settings: Settings) -> WorkerDeps:
     database = db(settings)
     return WorkerDeps(
         db=database,
-        enqueue=chunk_enqueuer(settings, vendor),
+        enqueue=chunk_enqueuer(settings, lambda connection_id: vendor_of(database, connection_id)),
         context=lambda connection_id: connection_context(database, settings, connection_id),
         lease_ttl_s=LEASE_TTL_S,
         time_budget_s=WORKER_TIME_BUDGET_S,

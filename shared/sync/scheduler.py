@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from shared.store.client import condition
 from shared.errors import Conflict, ServiceUnavailable
 from shared.store.client import db
 from shared.sync import planner, state
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from shared.config import Settings
 
 log = logging.getLogger("tributary.sync.scheduler")
+
+#: how often Cloud Scheduler calls the tick (the finest schedule a connection can have)
+TICK_CRON = "*/5 * * * *"
 
 
 @dataclass
@@ -32,7 +36,8 @@ class TickReport:
 
 def leased_connections(settings: Settings) -> list[str]:
     """Connections with a run in flight (a lease, live or expired)."""
-    query = db(settings).collection("connections").where("lease.expires_at", ">", datetime(2000, 1, 1))
+    since = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    query = db(settings).collection("connections").where(filter=condition("lease.expires_at", ">", since))
     return [snap.id for snap in query.select(["vendor"]).stream()]
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from shared.store.client import condition
 from shared.errors import Conflict, NotFound
 from shared.store.txn import run_transaction
 from shared.sync.models import ChunkTask, Counts, Mode, Run, RunError, RunStatus, StreamRun, Trigger, chain_id
@@ -375,7 +376,7 @@ def complete_pages(db: Client, task: ChunkTask, last: int) -> tuple[bool, float 
     pages = (
         chain_ref(db, task.connection_id, task.run_id, task.chain_id)
         .collection("pages")
-        .where("index", "<=", last)
+        .where(filter=condition("index", "<=", last))
         .select(["index", "max_cursor"])
         .stream()
     )
@@ -597,7 +598,7 @@ def get_run(db: Client, connection_id: str, run_id: str) -> Run:
         return Run.model_validate(data)
     run = _assemble(data, streams_of(db, connection_id, run_id))
     if not run.status.finished:
-        for chain in ref.collection("chains").where("done", "==", False).stream():
+        for chain in ref.collection("chains").where(filter=condition("done", "==", False)).stream():
             doc = chain.to_dict() or {}
             counts = Counts.model_validate(doc.get("counts") or {})
             stream = run.streams.get(doc.get("stream", ""))
@@ -613,7 +614,7 @@ def list_runs(db: Client, connection_id: str, limit: int = 20, before: datetime 
 
     query = connection_ref(db, connection_id).collection("runs").order_by("created_at", direction=Query.DESCENDING)
     if before is not None:
-        query = query.where("created_at", "<", before)
+        query = query.where(filter=condition("created_at", "<", before))
     runs = []
     for snap in query.limit(limit).stream():
         data = snap.to_dict() or {}
@@ -628,7 +629,7 @@ def connection_state(db: Client, connection_id: str) -> dict[str, Any]:
 def open_chains(db: Client, connection_id: str, run_id: str) -> list[dict[str, Any]]:
     return [
         {**(snap.to_dict() or {}), "id": snap.id}
-        for snap in run_ref(db, connection_id, run_id).collection("chains").where("done", "==", False).stream()
+        for snap in run_ref(db, connection_id, run_id).collection("chains").where(filter=condition("done", "==", False)).stream()
     ]
 
 

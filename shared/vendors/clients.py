@@ -14,7 +14,7 @@ import httpx
 
 from shared.vendors.auth import RequestAuth
 from shared.vendors.connector import ConnectionConfig, Connector
-from shared.vendors.http import PacingState, VendorClient, build_http
+from shared.vendors.http import PacingState, RateGate, VendorClient, build_http
 
 _pools: dict[tuple[str, str], httpx.Client] = {}
 _pacing: dict[str, PacingState] = {}
@@ -45,7 +45,9 @@ def pacing_for(key: str) -> PacingState:
         return state
 
 
-def vendor_client(connector: Connector, config: ConnectionConfig, auth: RequestAuth, connection_id: str) -> VendorClient:
+def vendor_client(
+    connector: Connector, config: ConnectionConfig, auth: RequestAuth, connection_id: str, gate: RateGate | None = None
+) -> VendorClient:
     """A client for one unit of work of one connection, on the process's pooled connection."""
     return VendorClient(
         connector,
@@ -53,4 +55,5 @@ def vendor_client(connector: Connector, config: ConnectionConfig, auth: RequestA
         auth=auth,
         http=pooled_http(connector, config.base_url),
         pacing=pacing_for(budget_key(connector, connection_id)),
+        gate=gate,
     )

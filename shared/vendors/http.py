@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -31,6 +31,16 @@ from shared.vendors.ratelimit import pacing_delay_s, read_state
 from shared.vendors.retry import decide, parse_retry_after
 
 log = logging.getLogger("tributary.vendors.http")
+
+
+class RateGate(Protocol):
+    """A budget shared beyond this process (booked in the store): `book` answers how long
+    to wait before sending the request, or None when the budget is spent for longer than
+    a unit of work may wait; `hold` records a pause the vendor asked for."""
+
+    def book(self, request: PageRequest) -> float | None: ...
+
+    def hold(self, delay_s: float) -> None: ...
 
 
 class PacingState:
@@ -89,6 +99,8 @@ class VendorClient:
     http: httpx.Client | None = None
     #: where pacing learned from rate-limit headers is kept between units of work
     pacing: PacingState | None = None
+    #: the connection's own budgets (per-token and per-endpoint vendors); None: the queue paces
+    gate: RateGate | None = None
 
     def __post_init__(self) -> None:
         self._owns_http = self.http is None
@@ -133,6 +145,7 @@ class VendorClient:
         while True:
             attempt += 1
             self._wait_for_pace()
+            self._wait_for_gate(request)
             self.stats.requests += 1
             try:
                 response = self._send(request)
@@ -174,6 +187,8 @@ class VendorClient:
         delay = pacing_delay_s(state, self.connector.rate_limit)
         if delay > 0 and self.pacing is not None:
             self.pacing.hold(delay)
+        if delay > 0 and self.gate is not None:
+            self.gate.hold(delay)
         retry_after = parse_retry_after(response.headers.get(spec.retry_after))
         if response.status_code == 429:
             return retry_after if retry_after is not None else state.reset_in_s
@@ -184,6 +199,16 @@ class VendorClient:
         if wait > 0:
             if self.deadline is not None and time.monotonic() + wait + self.config.timeout_s > self.deadline:
                 raise VendorRateLimited(wait, message=f"{self.connector.title}: paced past the time budget.")
+            self.stats.waited_s += wait
+            self.sleep(wait)
+
+    def _wait_for_gate(self, request: PageRequest) -> None:
+        if self.gate is None:
+            return
+        wait = self.gate.book(request)
+        if wait is None:
+            raise VendorRateLimited(5.0, message=f"{self.connector.title}: this connection's budget is spent for now.")
+        if wait > 0:
             self.stats.waited_s += wait
             self.sleep(wait)
 

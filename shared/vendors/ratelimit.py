@@ -23,12 +23,36 @@ class RateLimitHeaders:
 
 
 @dataclass(frozen=True)
+class EndpointLimit:
+    """A budget of its own for the paths under `prefix` (Pylon limits each endpoint)."""
+
+    prefix: str
+    requests: int
+    per_seconds: float
+    method: str | None = None
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.per_seconds
+
+    def matches(self, method: str, path: str) -> bool:
+        return path.startswith(self.prefix) and (self.method is None or self.method == method)
+
+
+@dataclass(frozen=True)
 class RateLimit:
+    """The vendor's budget. With scope "app" one queue per vendor paces every connection
+    (the queue's dispatch rate is the budget); with "token" each connection has a budget of
+    its own, booked in the store before every request (two connections never share one,
+    and the queue's rate still caps what the app sends in all)."""
+
     requests: int
     per_seconds: float
     headers: RateLimitHeaders = field(default_factory=RateLimitHeaders)
     #: "app": one budget for the whole connector; "token": one per connection's credentials
     scope: Literal["app", "token"] = "app"
+    #: per-endpoint budgets of each connection, on top of the main one
+    endpoints: tuple[EndpointLimit, ...] = ()
     max_concurrency: int = 10
     #: share of the budget the queue may use, leaving room for live calls from the API
     queue_share: float = 1.0

@@ -103,6 +103,7 @@ def test_manifest_shape(manifest: dict[str, Any]) -> None:
             "memory": d.memory,
             "timeout_s": d.timeout_s,
             "max_instances": d.max_instances,
+            "concurrency": d.concurrency,
             "invoker": endpoints[name].invoker,
             "secrets": sorted(d.secrets),
         }
@@ -112,19 +113,13 @@ def test_manifest_shape(manifest: dict[str, Any]) -> None:
     assert manifest["functions"]["sync-worker"]["invoker"] == "tasks"
 
 
-def test_queues_schedules_and_secrets_come_from_the_connectors(manifest: dict[str, Any]) -> None:
-    try:
-        from shared.sync.queues import queue_spec
-        from shared.sync.registry import all_connectors
-    except ImportError as exc:  # the sync engine is not there: the generator makes no queues either
-        assert manifest["queues"] == {} and manifest["schedules"] == {}
-        pytest.skip(f"sync engine not importable: {exc}")
+def test_queues_come_from_the_connectors_and_one_tick_schedules_every_connection(manifest: dict[str, Any]) -> None:
+    from shared.sync.queues import queue_spec
+    from shared.sync.registry import all_connectors
+    from shared.sync.scheduler import TICK_CRON
 
     connectors = all_connectors()
     assert connectors, "no connectors registered"
-    expected_secrets = {"token-encryption-key"}
-    for fn in manifest["functions"].values():
-        expected_secrets.update(fn["secrets"])
     for connector in connectors:
         spec = queue_spec(connector)
         queue = manifest["queues"][spec.name]
@@ -132,17 +127,33 @@ def test_queues_schedules_and_secrets_come_from_the_connectors(manifest: dict[st
             expected = getattr(spec, field)
             assert queue[field] == (0 if expected is None else expected), (spec.name, field)
         assert queue["target"] == "sync-worker"
-        job = manifest["schedules"][f"sync-{connector.vendor}"]
-        assert job == {
-            "cron": connector.schedule.cron,
-            "time_zone": connector.schedule.time_zone,
-            "function": "sync-scheduler",
-            "body": {"vendor": connector.vendor},
-        }
-        # credentials are per connection (in Firestore, encrypted): no connector mounts a secret
-        assert not getattr(connector, "secrets", ())
+    # schedules are data on connections: one job, not one per vendor
+    assert manifest["schedules"] == {
+        "sync-tick": {"cron": TICK_CRON, "time_zone": "Etc/UTC", "function": "sync-scheduler", "body": {}}
+    }
+    expected_secrets = {"token-encryption-key"}
+    for fn in manifest["functions"].values():
+        expected_secrets.update(fn["secrets"])
     assert set(manifest["secrets"]) == expected_secrets
     assert set(manifest["secret_env"]) == expected_secrets
+
+
+def test_no_vendor_credential_is_a_deployed_secret(manifest: dict[str, Any]) -> None:
+    """Per-tenant credentials live encrypted on connection records, never in the
+    functions' environment."""
+    from shared.sync.registry import vendors
+
+    for secret in manifest["secrets"]:
+        assert not any(secret.startswith(f"{vendor}-") for vendor in vendors()), secret
+
+
+def test_the_worker_can_take_every_queue_at_full_concurrency(manifest: dict[str, Any]) -> None:
+    """Cloud Run refuses requests beyond max instances x concurrency, and every refusal
+    spends one of the task's retry attempts: the worker must cover the sum of the queues'
+    concurrent dispatches."""
+    worker = manifest["functions"]["sync-worker"]
+    dispatches = sum(q["max_concurrent_dispatches"] for q in manifest["queues"].values())
+    assert worker["max_instances"] * worker["concurrency"] >= dispatches
 
 
 def test_manifest_is_deterministic() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -50,8 +50,9 @@ class Hit:
 @dataclass
 class RecordTarget:
     """Records every request. The path is /<key>/...; query status=N answers N (default 200),
-    sleep_ms=N waits first, fail_first=N answers 500 until the task's retry count reaches N.
-    In-flight counts are kept per key, so concurrent tests do not see each other."""
+    sleep_ms=N waits first, fail_first=N answers fail_status (default 500) until the task's retry
+    count reaches N, retry_after=V adds "Retry-After: V" to failed answers. In-flight counts
+    are kept per key, so concurrent tests do not see each other."""
 
     server: ThreadingHTTPServer | None = None
     hits: list[Hit] = field(default_factory=list)
@@ -89,11 +90,13 @@ class RecordTarget:
             status = int(query.get("status", 200))
             retries = int(hit.headers.get("x-cloudtasks-taskretrycount", 0))
             if retries < int(query.get("fail_first", 0)):
-                status = 500
+                status = int(query.get("fail_status", 500))
         finally:
             with self.lock:
                 self.in_flight[key] -= 1
         req.send_response(status)
+        if status >= 300 and "retry_after" in query:
+            req.send_header("Retry-After", query["retry_after"])
         req.send_header("Content-Length", "0")
         req.end_headers()
 
@@ -102,7 +105,7 @@ class RecordTarget:
 
     def url(self, key: str, path: str = "task", **query: Any) -> str:
         assert self.server is not None
-        qs = "&".join(f"{k}={v}" for k, v in query.items())
+        qs = urlencode({k: str(v) for k, v in query.items()})
         return f"http://127.0.0.1:{self.server.server_port}/{key}/{path}" + (f"?{qs}" if qs else "")
 
     def for_key(self, key: str) -> list[Hit]:

@@ -109,3 +109,16 @@ def test_google_oidc_token_is_not_a_user_token(api: httpx.Client, identity: Iden
 
 def test_service_identities_are_configured_apart() -> None:
     assert SCHEDULER_SA != TASKS_SA
+
+
+@pytest.mark.parametrize("role", [["admin"], {"admin": True}, ["member"], {}, [], 2, True])
+def test_role_claim_that_is_not_a_string_is_403(api: httpx.Client, identity: IdentityServer, role: object) -> None:
+    """A custom claim set by hand to a list or a map (unhashable: a 500 before) is refused."""
+    claims = identity.identity.id_token_claims("ada@example.com")
+    claims["role"] = role
+    assert_error(api.get("/me", headers=bearer(identity.identity.sign(claims))), 403, "forbidden")
+
+
+def test_unknown_role_string_means_member(api: httpx.Client, identity: IdentityServer) -> None:
+    token = identity.identity.id_token("bob@example.com", role="superuser")
+    assert api.get("/me", headers=bearer(token)).json()["role"] == "member"

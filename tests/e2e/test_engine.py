@@ -482,3 +482,14 @@ def test_a_child_stream_is_fetched_only_for_changed_parents_in_batches(db: Any) 
     w.requests.clear()
     w.sync()
     assert not [r for r in w.requests if r.url.path.endswith("/notes")]  # nothing changed: no child fetch
+
+
+def test_planning_hundreds_of_windows_stays_under_the_commit_limit(db: Any) -> None:
+    many = Stream(name="events", full=RequestSpec(_events, CURSOR, "data"), raw_model=RawItem, mapper=map_item,
+                  windows=Windows(backfill_s=600 * DAY, max_span_s=DAY))
+    w = world(db, Events(), many)
+    run = w.plan()
+    assert len(w.enqueued) == 600
+    chains = state.run_ref(db, w.connection_id, run.run_id).collection("chains").count().get()[0][0].value
+    assert chains == 600
+    assert state.run_ref(db, w.connection_id, run.run_id).get().get("chains_total") == 600

@@ -13,7 +13,7 @@ import pytest
 from devtools.identity import IdentityServer
 from shared.vendors.intercom import mappers
 from shared.vendors.intercom.raw import RawContact, RawConversation
-from tests.conftest import PROJECT, SCHEDULER_SA, TASKS_SA
+from tests.conftest import SCHEDULER_SA, TASKS_SA
 from tests.e2e.sync_stack import SyncStack
 
 SIZE = {"contacts": 1200, "companies": 150, "admins": 12, "conversations": 1500}
@@ -31,18 +31,9 @@ def stack(identity: IdentityServer, firestore_host: str, log_dir: Path) -> Itera
 def fresh(stack: SyncStack, clean_firestore: str) -> SyncStack:
     stack.reset_sandbox()
     stack.create_queue()
+    stack.connection_id = ""
+    stack.connect()
     return stack
-
-
-def db() -> Any:
-    from google.cloud import firestore
-
-    return firestore.Client(project=PROJECT)
-
-
-def stored(stream: str) -> dict[str, dict[str, Any]]:
-    coll = db().collection("connections").document("intercom").collection(stream)
-    return {snap.id: snap.to_dict() for snap in coll.stream()}
 
 
 def sandbox_ids(stack: SyncStack, stream: str) -> set[str]:
@@ -71,7 +62,11 @@ def sandbox_ids(stack: SyncStack, stream: str) -> set[str]:
 
 
 def without_sync(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "_sync"}
+    return {k: v for k, v in doc.items() if not k.startswith("_")}
+
+
+def written_by(doc: dict[str, Any]) -> str:
+    return doc["_sync"]["source"]["id"]
 
 
 def test_full_sync_stores_every_record_exactly_once(fresh: SyncStack) -> None:
@@ -80,7 +75,7 @@ def test_full_sync_stores_every_record_exactly_once(fresh: SyncStack) -> None:
     expected = fresh.sandbox_counts()
     assert expected == SIZE
     for stream in STREAMS:
-        docs = stored(stream)
+        docs = fresh.stored(stream)
         assert set(docs) == sandbox_ids(fresh, stream), stream
         assert run["streams"][stream]["counts"]["fetched"] == SIZE[stream]
         assert run["streams"][stream]["mode"] == "full"
@@ -88,7 +83,7 @@ def test_full_sync_stores_every_record_exactly_once(fresh: SyncStack) -> None:
     assert run["counts"]["failed"] == 0
 
     # Content matches what Intercom serves, record for record (a sample of each kind).
-    contacts, conversations = stored("contacts"), stored("conversations")
+    contacts, conversations = fresh.stored("contacts"), fresh.stored("conversations")
     with fresh.sandbox() as s:
         for contact_id in sorted(contacts)[:: len(contacts) // 10]:
             raw = s.get(f"/contacts/{contact_id}").json()
@@ -101,14 +96,14 @@ def test_full_sync_stores_every_record_exactly_once(fresh: SyncStack) -> None:
 def test_no_change_sync_writes_nothing_and_changes_write_about_n(fresh: SyncStack) -> None:
     first = fresh.sync()
     assert first["status"] == "succeeded"
-    before = {k: v["_sync"]["run_id"] for k, v in stored("contacts").items()}
+    before = {k: written_by(v) for k, v in fresh.stored("contacts").items()}
 
     second = fresh.sync()
     assert second["status"] == "succeeded"
     assert second["streams"]["contacts"]["mode"] == "incremental"
     assert second["streams"]["conversations"]["mode"] == "incremental"
     assert second["counts"]["written"] == 0, second["counts"]
-    assert {k: v["_sync"]["run_id"] for k, v in stored("contacts").items()} == before
+    assert {k: written_by(v) for k, v in fresh.stored("contacts").items()} == before
 
     with fresh.sandbox() as s:
         changed = s.post(
@@ -122,10 +117,10 @@ def test_no_change_sync_writes_nothing_and_changes_write_about_n(fresh: SyncStac
     assert streams["admins"]["counts"]["written"] == 0
     # New contacts join companies, whose user_count really changes: at most one each.
     assert streams["companies"]["counts"]["written"] <= 3
-    contacts = stored("contacts")
+    contacts = fresh.stored("contacts")
     assert len(contacts) == SIZE["contacts"] + 3
     for contact_id in changed["contacts_updated"] + changed["contacts_created"]:
-        assert contacts[contact_id]["_sync"]["run_id"] == third["run_id"]
+        assert written_by(contacts[contact_id]) == third["run_id"]
     # Incremental asked only for what changed (plus the overlap), not the whole set.
     assert third["streams"]["conversations"]["counts"]["fetched"] < SIZE["conversations"] / 10
 
@@ -134,7 +129,7 @@ def test_a_second_run_while_one_is_active_is_409(fresh: SyncStack) -> None:
     fresh.reset_sandbox(latency_ms=100)
     run_id = fresh.start_sync()
     with fresh.api() as api:
-        response = api.post("/sync-now", json={"vendor": "intercom"})
+        response = api.post("/sync-now", json={"connection_id": fresh.connection_id})
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "sync_in_progress"
     assert response.json()["error"]["details"]["run_id"] == run_id
@@ -155,7 +150,7 @@ def test_killing_the_worker_mid_run_resumes_with_no_gaps_or_duplicates(fresh: Sy
     run = fresh.wait(run_id)
     assert run["status"] == "succeeded", run
     for stream in STREAMS:
-        docs = stored(stream)
+        docs = fresh.stored(stream)
         assert set(docs) == sandbox_ids(fresh, stream)
     assert run["counts"]["written"] == sum(SIZE.values())
 
@@ -176,7 +171,7 @@ def test_faults_and_the_default_rate_limit_still_store_everything(fresh: SyncSta
     assert stats["injected_errors"] + stats["dropped_connections"] > 0
     fresh.set_faults()
     for stream in STREAMS:
-        assert set(stored(stream)) == sandbox_ids(fresh, stream)
+        assert set(fresh.stored(stream)) == sandbox_ids(fresh, stream)
 
 
 def test_scheduler_and_worker_accept_only_their_service_accounts(fresh: SyncStack) -> None:
@@ -190,35 +185,121 @@ def test_scheduler_and_worker_accept_only_their_service_accounts(fresh: SyncStac
             return api.post(f"/{function}", json=body, headers=headers)
 
         scheduler_token = mint.oidc_token(f"{url}/sync-scheduler", SCHEDULER_SA)
-        assert call("sync-scheduler", None, {"vendor": "intercom"}).status_code == 401
-        wrong_sa = call("sync-scheduler", mint.oidc_token(f"{url}/sync-scheduler", TASKS_SA), {"vendor": "intercom"})
+        assert call("sync-scheduler", None, {}).status_code == 401
+        wrong_sa = call("sync-scheduler", mint.oidc_token(f"{url}/sync-scheduler", TASKS_SA), {})
         assert wrong_sa.status_code == 403 and wrong_sa.json()["error"]["code"] == "caller_not_allowed"
-        wrong_aud = call("sync-scheduler", mint.oidc_token(f"{url}/sync-worker", SCHEDULER_SA), {"vendor": "intercom"})
+        wrong_aud = call("sync-scheduler", mint.oidc_token(f"{url}/sync-worker", SCHEDULER_SA), {})
         assert wrong_aud.status_code == 401
-        user = call("sync-scheduler", mint.id_token("admin@example.com", role="admin"), {"vendor": "intercom"})
+        user = call("sync-scheduler", mint.id_token("admin@example.com", role="admin"), {})
         assert user.status_code == 401
-        unknown = call("sync-scheduler", scheduler_token, {"vendor": "nosuchvendor"})
-        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_vendor"
 
-        started = call("sync-scheduler", scheduler_token, {"vendor": "intercom"})
-        assert started.status_code == 202, started.text
-        again = call("sync-scheduler", scheduler_token, {"vendor": "intercom"})
-        assert again.status_code == 202 and again.json()["status"] == "already_running"
-        assert again.json()["run_id"] == started.json()["run_id"]
+        # The new connection is due at once: the tick plans it; the next tick finds it running.
+        started = call("sync-scheduler", scheduler_token, {})
+        assert started.status_code == 200, started.text
+        assert len(started.json()["started"]) == 1
+        again = call("sync-scheduler", scheduler_token, {})
+        assert again.status_code == 200 and again.json()["started"] == []
         worker_by_scheduler = call("sync-worker", mint.oidc_token(f"{url}/sync-worker", SCHEDULER_SA), {})
         assert worker_by_scheduler.status_code == 403
-    assert fresh.wait(started.json()["run_id"])["status"] == "succeeded"
+    assert fresh.wait(started.json()["started"][0])["status"] == "succeeded"
 
 
 def test_status_reports_last_run_and_cursor_age(fresh: SyncStack) -> None:
     run = fresh.sync()
     with fresh.api("member") as api:
         status = api.get("/sync-status").json()
-        history = api.get("/sync-runs", params={"vendor": "intercom", "limit": 5}).json()
-    intercom = next(c for c in status["connections"] if c["vendor"] == "intercom")
+        history = api.get("/sync-runs", params={"connection_id": fresh.connection_id, "limit": 5}).json()
+    intercom = next(c for c in status["connections"] if c["connection_id"] == fresh.connection_id)
     assert intercom["last_run"]["run_id"] == run["run_id"]
     assert intercom["running_run_id"] is None
     assert intercom["counts"]["fetched"] == sum(SIZE.values())
-    assert set(intercom["cursors"]) == {"contacts", "companies", "conversations"}
-    assert all(c["age_s"] is not None for c in intercom["cursors"].values())
+    assert set(intercom["cursors"]) >= {"contacts", "companies", "conversations"}
+    assert intercom["cursors"]["contacts"]["age_s"] is not None
     assert history["runs"][0]["run_id"] == run["run_id"]
+
+
+def test_a_task_with_a_request_in_its_body_is_refused_and_fetches_nothing(fresh: SyncStack) -> None:
+    """Hole 6d: a task body once carried a full request, and an absolute URL in it sent
+    the vendor token to any listener. Tasks now carry only a cursor."""
+    import httpx
+
+    url = f"{fresh.functions_url}/sync-worker"
+    token = fresh.identity.identity.oidc_token(url, TASKS_SA)
+    body = {"connection_id": fresh.connection_id, "run_id": "r1", "stream": "contacts", "page": 0,
+            "request": {"method": "GET", "path": "http://127.0.0.1:9/steal"}}
+    response = httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "validation_failed"
+
+
+def test_a_sweep_removes_contacts_deleted_at_the_sandbox(fresh: SyncStack) -> None:
+    assert fresh.sync()["status"] == "succeeded"
+    with fresh.sandbox() as s:
+        deleted = s.post("/_sandbox/mutate", json={"contacts_deleted": 4}).json()["contacts_deleted"]
+    run = fresh.sync(mode="full")
+    assert run["status"] == "succeeded", run
+    contacts = fresh.stored("contacts")
+    assert not set(deleted) & set(contacts)
+    assert set(contacts) == sandbox_ids(fresh, "contacts")
+    tombstones = fresh.stored("contacts", include_deleted=True)
+    assert all(tombstones[c]["_deleted"] for c in deleted)
+
+
+def test_five_concurrent_sync_now_calls_one_starts_the_rest_conflict(fresh: SyncStack) -> None:
+    """Hole 6i: the losers got 500 after 20 s of transaction exhaustion."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def start(_: int) -> int:
+        with fresh.api() as api:
+            return api.post("/sync-now", json={"connection_id": fresh.connection_id}).status_code
+
+    with ThreadPoolExecutor(5) as pool:
+        codes = sorted(pool.map(start, range(5)))
+    assert codes == [202, 409, 409, 409, 409]
+    fresh.wait(fresh.run_ids()[0])
+
+
+def test_a_run_whose_tasks_were_lost_is_recovered_by_the_scheduler(fresh: SyncStack) -> None:
+    """Hole 6h: with the Tasks emulator killed mid-run (every queued task lost), the run
+    stayed running and Sync Now answered 409 for 15 minutes."""
+    fresh.reset_sandbox(latency_ms=80)
+    run_id = fresh.start_sync()
+    deadline = time.monotonic() + 60
+    while fresh.run(run_id)["counts"]["fetched"] < 300:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    fresh.kill_tasks()
+    time.sleep(4)  # longer than SYNC_STALL_AFTER_S in the stack: the chains have stalled
+    fresh.start_tasks()
+    fresh.create_queue()
+    fresh.reset_sandbox()
+    report = fresh.tick()
+    assert report["recovered"].get(fresh.connection_id) == "resumed", report
+    run = fresh.wait(run_id)
+    assert run["status"] == "succeeded", run
+    for stream in STREAMS:
+        assert set(fresh.stored(stream)) == sandbox_ids(fresh, stream)
+
+
+def test_two_workspaces_sync_at_once_into_separate_data(fresh: SyncStack) -> None:
+    from devtools.processes import free_port
+
+    port = free_port()
+    other_size = {"contacts": 300, "companies": 40, "admins": 5, "conversations": 200}
+    fresh.start_sandbox("sandbox-2", port, "second-token", other_size, seed=99)
+    try:
+        second = fresh.connect(token="second-token", base_url=f"http://127.0.0.1:{port}", name="Second workspace")
+        first_run = fresh.start_sync()
+        second_run = fresh.start_sync(connection_id=second)
+        assert fresh.wait(first_run)["status"] == "succeeded"
+        assert fresh.wait(second_run, connection_id=second)["status"] == "succeeded"
+        assert len(fresh.stored("contacts")) == SIZE["contacts"]
+        assert len(fresh.stored("contacts", connection_id=second)) == other_size["contacts"]
+        assert not set(fresh.stored("contacts")) & set(fresh.stored("contacts", connection_id=second))
+        # a wrong token for the second workspace is refused by it: its run fails, the first is untouched
+        with fresh.api() as api:
+            api.patch(f"/connections/{second}", json={"credentials": {"access_token": "sandbox-token"}}).raise_for_status()
+        failed = fresh.wait(fresh.start_sync(connection_id=second), connection_id=second)
+        assert failed["status"] == "failed"
+        assert {e["code"] for e in failed["errors"]} == {"vendor_auth_failed"}
+    finally:
+        fresh.processes.pop("sandbox-2").stop()

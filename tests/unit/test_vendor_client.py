@@ -7,7 +7,8 @@ import pytest
 
 from shared.vendors.errors import VendorAuthFailed, VendorRateLimited, VendorUnavailable
 from shared.vendors.http import VendorClient
-from shared.vendors.intercom.connector import CONNECTOR, IntercomSettings
+from shared.vendors.auth import BearerToken, StaticAuth
+from shared.vendors.intercom.connector import CONNECTOR, IntercomConfig
 from shared.vendors.pagination import PageRequest
 
 
@@ -23,7 +24,8 @@ def client_for(responses: list, sleeps: list[float]) -> VendorClient:
 
     client = VendorClient(
         CONNECTOR,
-        IntercomSettings(base_url="https://intercom.test", access_token="tok-123"),
+        IntercomConfig(base_url="https://intercom.test"),
+        auth=StaticAuth(BearerToken().wire({"access_token": "tok-123"})),
         transport=httpx.MockTransport(handler),
         sleep=sleeps.append,
     )
@@ -100,3 +102,45 @@ def test_hands_the_page_back_when_a_retry_would_cross_the_deadline() -> None:
         client.fetch(PageRequest(path="/contacts"))
     assert info.value.transient and "time budget" in info.value.message
     assert sleeps == [] and client.stats.requests == 1
+
+
+def test_a_request_is_only_ever_a_path_on_the_connection_host() -> None:
+    from pydantic import ValidationError
+
+    for path in ("http://127.0.0.1:9999/steal", "//evil.test/x", "steal"):
+        with pytest.raises(ValidationError):
+            PageRequest(path=path)
+
+
+class RotatingAuth:
+    """Credentials refreshed once after a 401 (as OAuth tokens are)."""
+
+    def __init__(self) -> None:
+        self.token, self.refreshes = "old", 0
+
+    def current(self):  # type: ignore[no-untyped-def]
+        return BearerToken().wire({"access_token": self.token})
+
+    def refresh(self) -> bool:
+        self.refreshes += 1
+        self.token = "new"
+        return True
+
+
+def test_a_401_refreshes_the_credentials_once_and_retries() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        ok = request.headers["Authorization"] == "Bearer new"
+        return httpx.Response(200, json={"ok": True}) if ok else httpx.Response(401)
+
+    auth = RotatingAuth()
+    client = VendorClient(CONNECTOR, IntercomConfig(base_url="https://intercom.test"), auth=auth,
+                          transport=httpx.MockTransport(handler), sleep=lambda s: None)
+    assert client.fetch(PageRequest(path="/me")) == {"ok": True}
+    assert auth.refreshes == 1 and [r.headers["Authorization"] for r in seen] == ["Bearer old", "Bearer new"]
+    auth.token = "revoked"
+    auth.refresh = lambda: False  # type: ignore[method-assign]
+    with pytest.raises(VendorAuthFailed):
+        client.fetch(PageRequest(path="/me"))

@@ -1,10 +1,14 @@
 """A sandbox Intercom: a local HTTP server that behaves like Intercom's REST API 2.14.
 
 For local development, tests and benchmarks: seeded, reproducible data (contacts,
-companies, admins, conversations), Intercom's paths, shapes, cursors and error bodies,
-its 10-second rate-limit windows and headers, plus injectable faults and /_sandbox/*
-control endpoints. Run it with `python -m devtools.sandboxes.intercom --port 9101`, or
-in-process with `create_app(SandboxConfig(...))`.
+companies, admins, conversations with their parts), Intercom's paths, shapes, cursors and
+error bodies, its 10-second rate-limit windows and headers, plus injectable faults and
+/_sandbox/* control endpoints. It is as strict as Intercom by default: search rules
+(day-granular contact dates, refused operators), company listings that leave out companies
+without users and stop at 10,000, a single expiring company scroll, writes refused for
+undefined custom attributes. README.md lists the endpoints, controls and flags. Run it with
+`python -m devtools.sandboxes.intercom --port 9101`, or in-process with
+`create_app(SandboxConfig(...))`.
 
 Real Intercom instead: nothing changes here. The connector reads INTERCOM_BASE_URL
 (the sandbox URL, or https://api.intercom.io) and INTERCOM_ACCESS_TOKEN (here

@@ -36,22 +36,31 @@ def parse_args(argv: Sequence[str] | None, base: SandboxConfig) -> argparse.Name
     p.add_argument("--latency-ms", type=int, default=f.latency_ms, help="added to every API response")
     p.add_argument("--drop-rate", type=float, default=f.drop_rate, help="share of connections closed unanswered")
     p.add_argument("--fault-seed", type=int, default=base.fault_seed)
-    p.add_argument("--search-quirks", action="store_true", default=base.search_quirks,
-                   help="Intercom's day-granular contact date search and inclusive conversation >/<")
+    p.add_argument("--lenient-search", action="store_true", default=base.lenient_search,
+                   help="opt out of Intercom's search rules (day-granular contact dates, refused date "
+                        "operators, inclusive conversation >/<): exact seconds and every operator")
     p.add_argument("--mutation-step", type=int, default=base.mutation_step_seconds,
                    help="seconds the sandbox clock jumps per /_sandbox/mutate")
+    p.add_argument("--scroll-idle-seconds", type=float, default=base.scroll_idle_seconds,
+                   help="a company scroll unused this long expires (Intercom: 60)")
+    p.add_argument("--company-list-cap", type=int, default=base.company_list_cap,
+                   help="GET /companies and /companies/list refuse pages past this many (Intercom: 10000)")
+    p.add_argument("--empty-company-share", type=float, default=d.empty_company_share,
+                   help="share of companies generated without users (left out of company listings)")
     p.add_argument("--access-log", action="store_true")
     return p.parse_args(argv)
 
 
 def config_from_args(args: argparse.Namespace, base: SandboxConfig) -> SandboxConfig:
     data = replace(base.data, contacts=args.contacts, companies=args.companies, admins=args.admins,
-                   conversations=args.conversations, seed=args.seed, epoch=args.epoch)
+                   conversations=args.conversations, seed=args.seed, epoch=args.epoch,
+                   empty_company_share=args.empty_company_share)
     faults = FaultConfig().update({"error_rate": args.error_rate, "latency_ms": args.latency_ms,
                                    "drop_rate": args.drop_rate, "error_status": args.error_status})
     return replace(base, data=data, faults=faults, token=args.token, fault_seed=args.fault_seed,
                    rate_limit=replace(base.rate_limit, per_minute=args.rate_limit, window_seconds=args.rate_window),
-                   search_quirks=args.search_quirks, mutation_step_seconds=args.mutation_step)
+                   lenient_search=args.lenient_search, mutation_step_seconds=args.mutation_step,
+                   scroll_idle_seconds=args.scroll_idle_seconds, company_list_cap=args.company_list_cap)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(token {config.token}; {counts['contacts']} contacts, {counts['companies']} companies, "
           f"{counts['admins']} admins, {counts['conversations']} conversations; "
           f"{config.rate_limit.per_minute}/min as {config.rate_limit.per_window} per {config.rate_limit.window_seconds} s; "
+          f"{'lenient' if config.lenient_search else 'Intercom'} search rules; "
           f"generated in {time.monotonic() - started:.1f} s)", flush=True)
     serve_until_signalled(server)
     print("intercom sandbox stopped", flush=True)

@@ -1,8 +1,9 @@
-"""Handlers for the Intercom REST API 2.14 paths the sandbox serves.
+"""Handlers for the Intercom REST API 2.14 record paths: me, admins, contacts, conversations.
 
 Shapes follow components/schemas in api.intercom.io-2.14.yaml. Listing order is
 (created_at, id) ascending for contacts and conversations; searches default to the same
-and otherwise sort by `sort.field` then id; companies list via page numbers.
+and otherwise sort by `sort.field` then id. Companies are in api_companies.py; tags, teams,
+segments and data attributes in api_workspace.py.
 """
 
 from __future__ import annotations
@@ -12,34 +13,16 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from devtools.sandboxes.intercom import render
-from devtools.sandboxes.intercom.paging import CursorError, cursor_page, number_page
+from devtools.sandboxes.intercom.attributes import WriteRefused
+from devtools.sandboxes.intercom.paging import CursorError, cursor_page
+from devtools.sandboxes.intercom.params import int_arg as _int_arg
+from devtools.sandboxes.intercom.params import json_body as _json_body
 from devtools.sandboxes.intercom.query import QueryError, field_for
 from devtools.sandboxes.intercom.responses import ApiError, Encoded, with_items
 from devtools.sandboxes.intercom.store import Store
 
 MAX_PER_PAGE = 150
-COMPANY_MAX_PER_PAGE = 60
 DEFAULT_PER_PAGE = {"contacts": 50, "conversations": 20}
-
-
-def _int_arg(request: Request, name: str, default: int, minimum: int = 1) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ApiError(400, "parameter_invalid", f"{name} must be an integer") from exc
-    if value < minimum:
-        raise ApiError(400, "parameter_invalid", f"{name} must be at least {minimum}")
-    return value
-
-
-def _json_body(request: Request) -> dict[str, Any]:
-    body = request.get_json(silent=True, force=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", "request body must be a JSON object")
-    return body
 
 
 def me(store: Store, request: Request) -> dict[str, Any]:
@@ -91,8 +74,8 @@ def get_contact(store: Store, request: Request, contact_id: str) -> dict[str, An
 def update_contact(store: Store, request: Request, contact_id: str) -> dict[str, Any]:
     try:
         contact = store.update_contact(contact_id, _json_body(request))
-    except ValueError as exc:
-        raise ApiError(400, "parameter_invalid", str(exc)) from exc
+    except WriteRefused as exc:
+        raise ApiError(400, exc.code, str(exc)) from exc
     if contact is None:
         raise ApiError(404, "not_found", "User Not Found")
     return render.contact(contact)
@@ -114,58 +97,19 @@ def _search(store: Store, request: Request, kind: str) -> tuple[list[Any], dict[
     if order not in ("ascending", "descending", "asc", "desc"):
         raise ApiError(400, "parameter_invalid", "sort.order must be ascending or descending")
     try:
-        field_for(kind, sort_field)
+        field_for(kind, sort_field, lenient=True)
         view = store.view(kind, body["query"], sort_field)
         items, pages = cursor_page(view, min(per_page, MAX_PER_PAGE), pagination.get("starting_after") or None,
                                    descending=order in ("descending", "desc"))
-    except (QueryError, CursorError) as exc:
+    except QueryError as exc:
+        raise ApiError(400, exc.code, str(exc)) from exc
+    except CursorError as exc:
         raise ApiError(400, "parameter_invalid", str(exc)) from exc
     return items, pages, len(view.items)
 
 
 def search_contacts(store: Store, request: Request) -> Encoded:
     return _contact_list(store, *_search(store, request, "contacts"))
-
-
-def _company_page(companies: list[Any], request: Request) -> dict[str, Any]:
-    page = _int_arg(request, "page", 1)
-    per_page = min(_int_arg(request, "per_page", 15), COMPANY_MAX_PER_PAGE)
-    items, pages = number_page(companies, page, per_page)
-    return {"type": "list", "data": [render.company(c) for c in items], "total_count": len(companies),
-            "pages": pages}
-
-
-def retrieve_companies(store: Store, request: Request) -> dict[str, Any]:
-    """GET /companies: one company for ?name= or ?company_id=, else a page of all (or ?tag_id=)."""
-    name, external = request.args.get("name"), request.args.get("company_id")
-    if name is not None or external is not None:
-        found = (store.companies_by_name.get(name.lower()) if name is not None
-                 else store.companies_by_external.get(external or ""))
-        if found is None:
-            raise ApiError(404, "company_not_found", "Company Not Found")
-        return render.company(found)
-    companies = store.companies_sorted()
-    if request.args.get("tag_id"):
-        companies = [c for c in companies if request.args["tag_id"] in c.tag_ids]
-    if request.args.get("segment_id"):
-        companies = []
-    return _company_page(companies, request)
-
-
-def list_companies(store: Store, request: Request) -> dict[str, Any]:
-    """POST /companies/list: sorted by last_request_at (default desc, ?order=asc), then id."""
-    order = request.args.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise ApiError(400, "parameter_invalid", "order must be asc or desc")
-    ordered = sorted(store.companies_sorted(), key=lambda c: (c.last_request_at, c.id), reverse=order == "desc")
-    return _company_page(ordered, request)
-
-
-def get_company(store: Store, request: Request, company_id: str) -> dict[str, Any]:
-    company = store.companies.get(company_id)
-    if company is None:
-        raise ApiError(404, "company_not_found", "Company Not Found")
-    return render.company(company)
 
 
 def list_conversations(store: Store, request: Request) -> Encoded:
@@ -191,9 +135,6 @@ ROUTES: tuple[tuple[str, str, Any], ...] = (
     ("POST", "/contacts/search", search_contacts),
     ("GET", "/contacts/<contact_id>", get_contact),
     ("PUT", "/contacts/<contact_id>", update_contact),
-    ("GET", "/companies", retrieve_companies),
-    ("POST", "/companies/list", list_companies),
-    ("GET", "/companies/<company_id>", get_company),
     ("GET", "/conversations", list_conversations),
     ("POST", "/conversations/search", search_conversations),
     ("GET", "/conversations/<conversation_id>", get_conversation),

@@ -15,7 +15,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from devtools.sandboxes.intercom import api, control
+from devtools.sandboxes.intercom import api, api_companies, api_workspace, control
 from devtools.sandboxes.intercom.config import SandboxConfig
 from devtools.sandboxes.intercom.limits import FaultInjector, RateLimiter, Stats
 from devtools.sandboxes.intercom.responses import ApiError, error_response, json_response
@@ -37,11 +37,12 @@ class SandboxApp:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.store = Store(config.data, config.mutation_step_seconds, config.search_quirks)
+        self.store = Store(config.data, config.mutation_step_seconds, config.lenient_search,
+                           config.scroll_idle_seconds, config.company_list_cap)
         self.limiter = RateLimiter(config.rate_limit)
         self.faults = FaultInjector(config.faults, config.fault_seed)
         self.stats = Stats()
-        self._api = _rule_map(api.ROUTES, "")
+        self._api = _rule_map(api.ROUTES + api_companies.ROUTES + api_workspace.ROUTES, "")
         self._control = _rule_map(control.ROUTES, "")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -55,10 +55,15 @@ class DataConfig:
     seed: int = 1
     epoch: int = DEFAULT_EPOCH
     history_days: int = 180
+    # Share of companies no contact belongs to. Intercom leaves them out of GET /companies
+    # and /companies/list (only the scroll returns them), so a sync that lists loses them.
+    empty_company_share: float = 0.08
 
     def validate(self) -> None:
         if min(self.contacts, self.companies, self.conversations) < 0 or self.admins < 1:
             raise ValueError("sizes must be non-negative and there must be at least one admin")
+        if not 0.0 <= self.empty_company_share <= 1.0:
+            raise ValueError("empty_company_share must be between 0 and 1")
 
 
 @dataclass(frozen=True)
@@ -83,11 +88,18 @@ class SandboxConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     token: str = "sandbox-token"
     fault_seed: int = 7
-    # Intercom's documented search quirks: contact date filters match by UTC day, and
-    # conversation `>`/`<` include the boundary. Off by default so `updated_at > x` is exact.
-    search_quirks: bool = False
-    # How far the sandbox clock jumps per mutation batch (use 86400 with search_quirks).
+    # Intercom's documented search rules are the default: contact dates compare by UTC day
+    # and refuse !=, >=, <=, IN and NIN; conversation `>`/`<` include the boundary. Lenient
+    # mode (exact-second comparisons, every operator on every field) exists only as an
+    # explicit opt-out for code that is not ready yet; nothing should rely on it.
+    lenient_search: bool = False
+    # How far the sandbox clock jumps per mutation batch. Real changes land within the same
+    # day, which is what makes day-granular contact searches tricky.
     mutation_step_seconds: int = 60
+    # A company scroll expires after this long unused (Intercom: one minute).
+    scroll_idle_seconds: float = 60.0
+    # GET /companies and POST /companies/list stop at this many companies (Intercom: 10,000).
+    company_list_cap: int = 10_000
 
 
 def _env(name: str, default: Any, cast: type) -> Any:
@@ -109,6 +121,7 @@ def config_from_env() -> SandboxConfig:
         conversations=_env("CONVERSATIONS", d.conversations, int),
         seed=_env("SEED", d.seed, int),
         epoch=_env("EPOCH", d.epoch, int),
+        empty_company_share=_env("EMPTY_COMPANY_SHARE", d.empty_company_share, float),
     )
     f = FaultConfig()
     faults = FaultConfig(
@@ -125,6 +138,8 @@ def config_from_env() -> SandboxConfig:
         faults=FaultConfig().update(vars(faults)),
         token=_env("TOKEN", "sandbox-token", str),
         fault_seed=_env("FAULT_SEED", 7, int),
-        search_quirks=_env("SEARCH_QUIRKS", False, bool),
+        lenient_search=_env("LENIENT_SEARCH", False, bool),
         mutation_step_seconds=_env("MUTATION_STEP_SECONDS", 60, int),
+        scroll_idle_seconds=_env("SCROLL_IDLE_SECONDS", 60.0, float),
+        company_list_cap=_env("COMPANY_LIST_CAP", 10_000, int),
     )

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from devtools.sandboxes.intercom.app import SandboxApp
 
 MUTATE_KEYS = ("contacts_updated", "contacts_created", "contacts_deleted", "conversations_updated",
-               "conversations_created")
+               "conversations_created", "companies_updated")
 RESET_KEYS = ("contacts", "companies", "admins", "conversations", "seed", "epoch")
 
 
@@ -84,7 +84,16 @@ def reset(app: SandboxApp, request: Request) -> dict[str, Any]:
 
 
 def counts(app: SandboxApp, request: Request) -> dict[str, Any]:
-    return {**app.store.counts(), "max_updated_at": app.store.max_updated_at(), "clock": app.store.clock.now()}
+    """Record counts; companies_listed is what GET /companies can show (those with users)."""
+    return {**app.store.counts(), "companies_listed": len(app.store.companies_listed()),
+            "max_updated_at": app.store.max_updated_at(), "clock": app.store.clock.now()}
+
+
+def scroll(app: SandboxApp, request: Request) -> dict[str, Any]:
+    """GET: the open company scroll, if any. DELETE: drop it (as if it had expired)."""
+    if request.method == "DELETE":
+        return {"closed": app.store.scrolls.close()}
+    return app.store.scrolls.state()
 
 
 ROUTES: tuple[tuple[str, str, Any], ...] = (
@@ -96,4 +105,6 @@ ROUTES: tuple[tuple[str, str, Any], ...] = (
     ("POST", "/_sandbox/mutate", mutate),
     ("POST", "/_sandbox/reset", reset),
     ("GET", "/_sandbox/counts", counts),
+    ("GET", "/_sandbox/scroll", scroll),
+    ("DELETE", "/_sandbox/scroll", scroll),
 )

@@ -11,8 +11,17 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from devtools.sandboxes.intercom import timeline
 from devtools.sandboxes.intercom.config import DataConfig
-from devtools.sandboxes.intercom.records import TAGS, TEAM_IDS, Admin, Company, Contact, Conversation, Location
+from devtools.sandboxes.intercom.records import (
+    TAGS,
+    TEAM_IDS,
+    Admin,
+    Company,
+    Contact,
+    Conversation,
+    Location,
+)
 
 DAY = 86_400
 FIRST = ("Ada", "Ben", "Chloe", "Dev", "Elif", "Femi", "Grace", "Hugo", "Ines", "Jon", "Kira", "Liam", "Maya",
@@ -101,7 +110,7 @@ def _companies(config: DataConfig) -> list[Company]:
 
 def make_contact(rng: random.Random, config: DataConfig, n: int, created: int, updated: int,
                  admins: list[Admin], companies: list[Company]) -> Contact:
-    """One contact; also used by /_sandbox/mutate to create new ones."""
+    """One contact belonging to 0-2 of `companies`; also used by /_sandbox/mutate."""
     role = "user" if rng.random() < 0.7 else "lead"
     first, last = rng.choice(FIRST), rng.choice(LAST)
     seen = rng.randint(created, updated) if rng.random() < 0.85 else None
@@ -123,6 +132,7 @@ def make_contact(rng: random.Random, config: DataConfig, n: int, created: int, u
 
 
 def _contacts(config: DataConfig, admins: list[Admin], companies: list[Company]) -> list[Contact]:
+    """Contacts drawn over `companies` (the ones meant to have users)."""
     rng = _rng(config, "contacts")
     start = config.epoch - config.history_days * DAY
     out = []
@@ -134,53 +144,38 @@ def _contacts(config: DataConfig, admins: list[Admin], companies: list[Company])
     return out
 
 
-def _statistics(rng: random.Random, created: int, state: str, admins: list[Admin], limit: int) -> dict[str, int | str]:
-    stats: dict[str, int | str] = {"type": "conversation_statistics"}
-    t = created + rng.randint(0, 600)
-    stats["first_contact_reply_at"] = stats["last_contact_reply_at"] = min(t, limit)
-    parts = 1
-    if state != "open" or rng.random() < 0.7:
-        reply = min(limit, created + int(rng.expovariate(1 / 3600)) + 30)
-        stats.update(first_admin_reply_at=reply, last_admin_reply_at=reply, time_to_admin_reply=reply - created,
-                     first_assignment_at=created + 5, last_assignment_at=created + 5, time_to_assignment=5,
-                     median_time_to_reply=reply - created)
-        parts += rng.randint(1, 12)
-    if state == "closed":
-        closed = min(limit, int(stats.get("last_admin_reply_at", created)) + rng.randint(60, 5 * DAY))
-        stats.update(first_close_at=closed, last_close_at=closed, time_to_first_close=closed - created,
-                     time_to_last_close=closed - created, last_closed_by_id=rng.choice(admins).id)
-    stats.update(count_reopens=rng.choice((0, 0, 0, 1, 2)), count_assignments=1, count_conversation_parts=parts)
-    return stats
-
-
 def make_conversation(rng: random.Random, config: DataConfig, n: int, created: int, limit: int,
                       admins: list[Admin], contacts: list[Contact]) -> Conversation:
-    """One conversation dated within [created, limit]; also used by /_sandbox/mutate."""
-    state = rng.choices(("open", "closed", "snoozed"), weights=(25, 65, 10))[0]
-    stats = _statistics(rng, created, state, admins, limit)
-    latest = max(int(v) for k, v in stats.items() if k.endswith("_at"))
-    updated = min(limit, latest + rng.randint(0, 3600))
+    """One conversation whose timeline lies within [created, limit]; also used by /_sandbox/mutate.
+
+    Its parts, state and statistics come from timeline.py (seeded per conversation), so the
+    statistics always agree with the parts GET /conversations/{id} shows.
+    """
     source_type, delivered_as = rng.choice(SOURCES)
     contact = rng.choice(contacts) if contacts else None
-    admin = rng.choice(admins)
-    by_admin = delivered_as != "customer_initiated" or contact is None
+    if contact is None and delivered_as == "customer_initiated":
+        delivered_as = "admin_initiated"
+    responder = rng.choice(admins)
     subject = rng.choice(SUBJECTS)
-    return Conversation(
-        id=str(100_000_000 + n), created_at=created, updated_at=updated, state=state, read=rng.random() < 0.8,
+    by_customer = delivered_as == "customer_initiated"
+    v = Conversation(
+        id=str(100_000_000 + n), created_at=created, updated_at=created, state="open", read=rng.random() < 0.8,
         priority="priority" if rng.random() < 0.1 else "not_priority",
-        admin_assignee_id=int(admin.id) if rng.random() < 0.85 else None,
+        admin_assignee_id=int(responder.id) if rng.random() < 0.85 else None,
         team_assignee_id=rng.choice(TEAM_IDS) if rng.random() < 0.5 else None,
         title=subject if rng.random() < 0.6 else None, source_type=source_type, delivered_as=delivered_as,
         subject=subject if source_type == "email" else "",
         body=f"<p>{subject}: conversation {n}</p>",
-        author_type="admin" if by_admin else contact.role,  # type: ignore[union-attr]
-        author_id=admin.id if by_admin else contact.id,  # type: ignore[union-attr]
+        author_type=contact.role if by_customer and contact else "admin",
+        author_id=contact.id if by_customer and contact else responder.id,
         contact_ids=(contact.id,) if contact else (),
         tag_ids=tuple(t[0] for t in rng.sample(TAGS, rng.choice((0, 0, 1, 2)))),
-        waiting_since=updated if state == "open" and rng.random() < 0.5 else None,
-        snoozed_until=updated + rng.randint(3600, 7 * DAY) if state == "snoozed" else None,
-        statistics=stats, custom_attributes={"training_topic": rng.choice(TOPICS)},
+        waiting_since=None, snoozed_until=None, custom_attributes={"training_topic": rng.choice(TOPICS)},
+        seed=rng.getrandbits(48), horizon=limit, responder_id=responder.id,
+        customer_id=contact.id if contact else None, customer_type=contact.role if contact else "user",
     )
+    timeline.refresh(v)
+    return v
 
 
 def _conversations(config: DataConfig, admins: list[Admin], contacts: list[Contact]) -> list[Conversation]:
@@ -192,12 +187,34 @@ def _conversations(config: DataConfig, admins: list[Admin], contacts: list[Conta
     return out
 
 
+def _with_users(config: DataConfig, companies: list[Company]) -> list[Company]:
+    """The companies meant to have users: all but a seeded `empty_company_share` of them."""
+    rng = _rng(config, "empty-companies")
+    return [c for c in companies if rng.random() >= config.empty_company_share]
+
+
+def _cover(config: DataConfig, contacts: list[Contact], companies: list[Company]) -> None:
+    """Give each of `companies` still without a user one, so only the chosen share is empty
+    (12,000 companies over 10,000 contacts would otherwise leave half of them empty)."""
+    rng = _rng(config, "company-coverage")
+    users = [c for c in contacts if c.role == "user"]
+    if not users:
+        return
+    covered = {cid for c in contacts for cid in c.company_ids}
+    for company in companies:
+        if company.id not in covered:
+            contact = rng.choice(users)
+            contact.company_ids = contact.company_ids + (company.id,)
+
+
 def generate(config: DataConfig) -> Dataset:
     """The whole data set for `config`; company user_count reflects the contacts."""
     config.validate()
     admins = _admins(config)
     companies = _companies(config)
-    contacts = _contacts(config, admins, companies)
+    with_users = _with_users(config, companies)
+    contacts = _contacts(config, admins, with_users)
+    _cover(config, contacts, with_users)
     by_id = {c.id: c for c in companies}
     for contact in contacts:
         for cid in contact.company_ids:

@@ -77,6 +77,21 @@ class Contact:
     tag_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One conversation part after the source message (timeline.py builds and reads them)."""
+
+    index: int
+    part_type: str  # comment | assignment | close | open | snoozed
+    created_at: int
+    author_type: str  # admin | user | lead
+    author_id: str
+    body: str | None
+    state: str  # the conversation's state right after this part
+    assigned_to: str | None = None  # admin id, on assignment parts
+    until: int | None = None  # snoozed_until, on snoozed parts
+
+
 @dataclass(slots=True)
 class Conversation:
     id: str
@@ -98,5 +113,15 @@ class Conversation:
     tag_ids: tuple[str, ...]
     waiting_since: int | None
     snoozed_until: int | None
-    statistics: dict[str, int | str] = field(default_factory=dict)
+    statistics: dict[str, int | str | None] = field(default_factory=dict)
     custom_attributes: dict[str, Any] = field(default_factory=dict)
+    # What the timeline is rebuilt from (parts are not stored: 20k conversations would hold
+    # hundreds of thousands of them): its seed and horizon, who speaks, and the parts
+    # /_sandbox/mutate appended afterwards.
+    seed: int = 0
+    horizon: int = 0
+    responder_id: str = ""
+    customer_id: str | None = None
+    customer_type: str = "user"
+    extra_parts: list[Part] = field(default_factory=list)
+    teammate_ids: tuple[str, ...] = ()  # admins who wrote a part (or the source)

@@ -1,15 +1,20 @@
 """Records -> Intercom 2.14 JSON shapes (components/schemas in the OpenAPI description).
 
 Rendered per response rather than stored, so memory stays proportional to the records.
-Keys whose schema is a non-nullable integer (conversation statistics) are omitted when
-unknown instead of being sent as null, which keeps responses valid against the YAML.
+Keys Intercom sends as null are sent as null, not left out: every conversation statistic
+(the description types them as non-nullable integers, but Intercom answers null for the
+ones not reached yet, e.g. first_admin_reply_at before any reply), sla_applied, ticket and
+ai_agent. Clients must cope with both.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from devtools.sandboxes.intercom.records import TAG_NAMES, Admin, Company, Contact, Conversation
+from devtools.sandboxes.intercom import timeline
+from devtools.sandboxes.intercom.records import TAG_NAMES, Admin, Company, Contact, Conversation, Part
+
+Authors = dict[str, tuple[str | None, str]]
 
 WORKSPACE_ID = "sandboxworkspace0000000000000000000000000"
 AVATAR = "https://static.intercomassets.com/assets/default-avatars/admins/128.png"
@@ -83,10 +88,15 @@ def contact(c: Contact) -> dict[str, Any]:
     }
 
 
-def conversation(v: Conversation, authors: dict[str, tuple[str | None, str]]) -> dict[str, Any]:
+def _author(kind: str, author_id: str, authors: Authors) -> dict[str, Any]:
+    name, email = authors.get(author_id, (None, "unknown@sandbox.test"))
+    return {"type": kind, "id": author_id, "name": name, "email": email}
+
+
+def conversation(v: Conversation, authors: Authors) -> dict[str, Any]:
     """`authors` maps admin/contact ids to (name, email) for source.author."""
-    name, email = authors.get(v.author_id, (None, "unknown@sandbox.test"))
     stats = v.statistics
+    first_contact = stats.get("first_contact_reply_at")
     return {
         "type": "conversation", "id": v.id, "title": v.title, "created_at": v.created_at, "updated_at": v.updated_at,
         "waiting_since": v.waiting_since, "snoozed_until": v.snoozed_until, "open": v.state != "closed",
@@ -94,26 +104,39 @@ def conversation(v: Conversation, authors: dict[str, tuple[str | None, str]]) ->
         "team_assignee_id": v.team_assignee_id,
         "source": {"type": v.source_type, "id": str(400_000_000 + int(v.id) % 100_000_000),
                    "delivered_as": v.delivered_as, "subject": v.subject, "body": v.body,
-                   "author": {"type": v.author_type, "id": v.author_id, "name": name, "email": email},
+                   "author": _author(v.author_type, v.author_id, authors),
                    "attachments": [], "url": None, "redacted": False},
         "contacts": {"type": "contact.list", "contacts": [{"type": "contact", "id": i} for i in v.contact_ids]},
-        "teammates": {"type": "admin.list", "teammates": (
-            [{"type": "admin", "id": str(v.admin_assignee_id)}] if v.admin_assignee_id else [])},
-        "first_contact_reply": ({"type": v.source_type, "url": None, "created_at": stats["first_contact_reply_at"]}
-                                if "first_contact_reply_at" in stats else None),
+        "teammates": {"type": "admin.list", "teammates": [{"type": "admin", "id": i} for i in v.teammate_ids]},
+        "first_contact_reply": ({"type": v.source_type, "url": None, "created_at": first_contact}
+                                if first_contact is not None else None),
         "tags": {"type": "tag.list", "tags": [
             {"type": "tag", "id": t, "name": TAG_NAMES[t], "applied_at": v.created_at,
              "applied_by": {"type": "admin", "id": str(v.admin_assignee_id) if v.admin_assignee_id else None}}
             for t in v.tag_ids]},
-        "statistics": dict(stats), "conversation_rating": None,
-        "custom_attributes": dict(v.custom_attributes), "topics": {},
+        "sla_applied": None, "statistics": dict(stats), "conversation_rating": None,
+        "custom_attributes": dict(v.custom_attributes), "topics": {}, "ticket": None,
         "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": False},
-        "ai_agent_participated": False,
+        "ai_agent_participated": False, "ai_agent": None,
     }
 
 
-def conversation_detail(v: Conversation, authors: dict[str, tuple[str | None, str]]) -> dict[str, Any]:
-    """GET /conversations/{id} adds conversation_parts (kept empty: parts are not modelled)."""
+def part(v: Conversation, p: Part, authors: Authors) -> dict[str, Any]:
+    """A conversation_part; ids are unique per conversation and stable across requests."""
+    return {
+        "type": "conversation_part", "id": str(int(v.id) * 1000 + p.index), "part_type": p.part_type,
+        "body": p.body, "created_at": p.created_at, "updated_at": p.created_at, "notified_at": p.created_at,
+        "assigned_to": {"type": "admin", "id": p.assigned_to} if p.assigned_to else None,
+        "author": _author(p.author_type, p.author_id, authors), "attachments": [], "external_id": None,
+        "redacted": False, "state": p.state, "tags": [], "event_details": None, "app_package_code": None,
+    }
+
+
+def conversation_detail(v: Conversation, authors: Authors) -> dict[str, Any]:
+    """GET /conversations/{id}: the conversation with its parts (at most the 500 most recent)."""
     out = conversation(v, authors)
-    out["conversation_parts"] = {"type": "conversation_part.list", "conversation_parts": [], "total_count": 0}
+    parts = timeline.all_parts(v)[-timeline.MAX_PARTS:]
+    out["conversation_parts"] = {"type": "conversation_part.list",
+                                 "conversation_parts": [part(v, p, authors) for p in parts],
+                                 "total_count": len(parts)}
     return out

@@ -3,7 +3,8 @@
 Writes (PUT, /_sandbox/mutate, reset) take the lock and bump `version`; sorted views are
 cached per (query, sort, version), so paging through a search costs a bisect per page,
 not a scan. Mutations are deterministic: their RNG is seeded by the data seed and the
-number of mutations so far.
+number of mutations so far. Activity moves companies: a contact updated by a mutation
+bumps its companies' last_request_at, the order GET /companies lists them in.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from devtools.sandboxes.intercom import render
+from devtools.sandboxes.intercom import attributes, companies, render, timeline
 from devtools.sandboxes.intercom.clock import SandboxClock
 from devtools.sandboxes.intercom.config import DataConfig
 from devtools.sandboxes.intercom.datagen import TOPICS, Dataset, generate, make_contact, make_conversation
@@ -34,10 +35,13 @@ UPDATABLE: dict[str, tuple[type, ...]] = {
 
 
 class Store:
-    def __init__(self, config: DataConfig, mutation_step_seconds: int = 60, quirks: bool = False) -> None:
+    def __init__(self, config: DataConfig, mutation_step_seconds: int = 60, lenient_search: bool = False,
+                 scroll_idle_seconds: float = 60.0, company_list_cap: int = 10_000) -> None:
         self._lock = threading.RLock()
         self.step = mutation_step_seconds
-        self.quirks = quirks
+        self.lenient_search = lenient_search
+        self.company_list_cap = company_list_cap
+        self.scrolls = companies.ScrollRegistry(scroll_idle_seconds)
         self.reset(config)
 
     def reset(self, config: DataConfig) -> None:
@@ -59,6 +63,8 @@ class Store:
             self.mutations = 0
             self._cache: OrderedDict[tuple[Any, ...], Ordered] = OrderedDict()
             self._encoded: dict[str, str] = {}
+            self._listed: tuple[int, list[Company]] | None = None
+        self.scrolls.close()
 
     def encoded(self, record: Contact | Conversation) -> str:
         """The record's list-item JSON, cached until a write touches the record."""
@@ -93,7 +99,7 @@ class Store:
             if cached is not None:
                 self._cache.move_to_end(cache_key + (self.version,))
                 return cached
-            pred: Predicate | None = compile_query(kind, query, self.quirks) if query is not None else None
+            pred: Predicate | None = compile_query(kind, query, self.lenient_search) if query is not None else None
             source = self.data.contacts if kind == "contacts" else self.data.conversations
             key = sort_key(kind, sort_field)
             rows = sorted(((key(r), r) for r in source if pred is None or pred(r)), key=lambda kr: kr[0])
@@ -103,21 +109,31 @@ class Store:
                 self._cache.popitem(last=False)
             return ordered
 
-    def companies_sorted(self) -> list[Company]:
-        return self.data.companies
+    def companies_listed(self) -> list[Company]:
+        """Companies a list response shows (with users, newest last_request_at first); cached."""
+        with self._lock:
+            if self._listed is None or self._listed[0] != self.version:
+                self._listed = (self.version, companies.listed(self.data.companies))
+            return self._listed[1]
+
+    def company_ids(self) -> list[str]:
+        """Every company, users or not, in creation order (a scroll's snapshot)."""
+        with self._lock:
+            return [c.id for c in self.data.companies]
 
     def admin_list(self) -> list[Admin]:
         return self.data.admins
 
     def update_contact(self, contact_id: str, changes: dict[str, Any]) -> Contact | None:
-        """Apply an update_contact_request; ValueError for fields or types Intercom rejects."""
+        """Apply an update_contact_request; WriteRefused for what Intercom refuses."""
         for name, value in changes.items():
             if name not in UPDATABLE:
-                raise ValueError(f"{name} is not an updatable contact attribute")
+                raise attributes.WriteRefused("bad_request", f"bad '{name}' parameter")
             if not isinstance(value, UPDATABLE[name]) or (isinstance(value, bool) and bool not in UPDATABLE[name]):
-                raise ValueError(f"{name} has the wrong type")
+                raise attributes.WriteRefused("parameter_invalid", f"{name} has the wrong type")
         if changes.get("role") not in (None, "user", "lead"):
-            raise ValueError("role must be user or lead")
+            raise attributes.WriteRefused("parameter_invalid", "role must be user or lead")
+        attributes.check_custom("contact", changes.get("custom_attributes"))
         with self._lock:
             contact = self.contacts.get(contact_id)
             if contact is None:
@@ -147,6 +163,13 @@ class Store:
                 c.last_seen_at = now
                 c.custom_attributes["training_topic"] = rng.choice(TOPICS)
             out["contacts_updated"] = [c.id for c in updated]
+            touched = {cid for c in updated for cid in c.company_ids}
+            touched.update(c.id for c in rng.sample(self.data.companies, min(len(self.data.companies),
+                                                                              spec.get("companies_updated", 0))))
+            for company_id in sorted(touched):
+                company = self.companies[company_id]
+                company.last_request_at = company.updated_at = now
+            out["companies_updated"] = sorted(touched)
             out["contacts_deleted"] = self._delete_contacts({c.id for c in deleted})
             out["contacts_created"] = self._create_contacts(rng, spec.get("contacts_created", 0), now)
             out["conversations_updated"] = self._update_conversations(rng, spec.get("conversations_updated", 0), now)
@@ -179,18 +202,20 @@ class Store:
         return created
 
     def _update_conversations(self, rng: random.Random, n: int, now: int) -> list[str]:
+        """Closed ones are reopened by a customer reply; the others get an answer and are closed."""
         chosen: list[Conversation] = rng.sample(self.data.conversations, min(n, len(self.data.conversations)))
         for v in chosen:
-            stats = v.statistics
-            if v.state == "closed":
-                v.state = "open"
-                stats["count_reopens"] = int(stats.get("count_reopens", 0)) + 1
+            if v.state == "closed" and v.customer_id is not None:
+                timeline.append(v, now, "comment", v.customer_type, v.customer_id, "<p>This is back again.</p>",
+                                "open")
+            elif v.state == "closed":
+                timeline.append(v, now, "open", "admin", v.responder_id, None, "open")
             else:
-                v.state, v.snoozed_until, v.waiting_since = "closed", None, None
-                stats.setdefault("first_close_at", now)
-                stats["last_close_at"] = now
-                stats["time_to_last_close"] = now - v.created_at
-            stats["count_conversation_parts"] = int(stats.get("count_conversation_parts", 1)) + 1
+                if v.statistics.get("first_contact_reply_at") is not None:
+                    timeline.append(v, now, "comment", "admin", v.responder_id, "<p>Resolved, closing.</p>",
+                                    v.state)
+                timeline.append(v, now, "close", "admin", v.responder_id, None, "closed")
+            timeline.refresh(v)
             v.updated_at = now
         return [v.id for v in chosen]
 

@@ -1,0 +1,57 @@
+"""Shared rate budgets in Firestore: a GCRA (generic cell rate algorithm) cell per budget,
+so every process and every chunk of a connection draws on one budget.
+
+    rate_budgets/{key}   tat: the theoretical arrival time of the next request (unix s)
+
+`reserve` books the next slot and says how long to wait for it; booking is one small
+transaction, and a slot once booked is spent (like a request that went out), so callers
+that give up after booking only make the budget more conservative, never exceeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import TYPE_CHECKING
+
+from shared.store.txn import run_transaction
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import Client, Transaction
+
+
+def _doc_id(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def reserve(db: Client, key: str, *, per_second: float, burst: int = 1, max_wait_s: float = 60.0,
+            now: float | None = None) -> float | None:
+    """Book one request on budget `key`; the seconds to wait before sending it, or None
+    when the wait would exceed max_wait_s (nothing is booked then: hand the work back)."""
+    interval = 1.0 / per_second
+    tolerance = interval * max(0, burst - 1)
+    ref = db.collection("rate_budgets").document(_doc_id(key))
+
+    def txn(transaction: Transaction) -> float | None:
+        at = time.time() if now is None else now
+        tat = float((ref.get(transaction=transaction).to_dict() or {}).get("tat") or 0.0)
+        tat = max(tat, at)
+        wait = max(0.0, tat - tolerance - at)
+        if wait > max_wait_s:
+            return None
+        transaction.set(ref, {"tat": tat + interval, "key": key[:200]})
+        return wait
+
+    return run_transaction(db, txn)
+
+
+def hold(db: Client, key: str, until: float) -> None:
+    """No request on budget `key` before `until` (unix s): the vendor asked us to pause."""
+    ref = db.collection("rate_budgets").document(_doc_id(key))
+
+    def txn(transaction: Transaction) -> None:
+        tat = float((ref.get(transaction=transaction).to_dict() or {}).get("tat") or 0.0)
+        if until > tat:
+            transaction.set(ref, {"tat": until, "key": key[:200]})
+
+    run_transaction(db, txn)

@@ -1,0 +1,61 @@
+"""Rate budgets at the vendor's scope, booked in the real Firestore emulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.store import ratelimits
+from shared.sync.budgets import StoreGate, gate_for
+from shared.vendors.connector import Connector, Schedule
+from shared.vendors.pagination import PageRequest
+from shared.vendors.ratelimit import EndpointLimit, RateLimit
+from tests.conftest import PROJECT
+
+
+@pytest.fixture()
+def db(clean_firestore: str) -> Any:
+    from google.cloud import firestore
+
+    return firestore.Client(project=PROJECT)
+
+
+def vendor(scope: str, endpoints: tuple[EndpointLimit, ...] = ()) -> Connector:
+    return Connector(vendor="tokenvendor", title="T", docs_url="", streams=(), schedule=Schedule("0 5 * * *"),
+                     rate_limit=RateLimit(60, 60, scope=scope, endpoints=endpoints))  # type: ignore[arg-type]
+
+
+def test_reservations_on_one_budget_queue_up_and_other_budgets_are_free(db: Any) -> None:
+    waits = [ratelimits.reserve(db, "a", per_second=2, now=1000.0) for _ in range(4)]
+    assert waits == [0.0, 0.5, 1.0, 1.5]
+    assert ratelimits.reserve(db, "b", per_second=2, now=1000.0) == 0.0
+    assert ratelimits.reserve(db, "a", per_second=2, max_wait_s=1.0, now=1000.0) is None  # spent: hand back
+
+
+def test_a_vendor_pause_holds_the_budget(db: Any) -> None:
+    ratelimits.hold(db, "a", 1010.0)
+    assert ratelimits.reserve(db, "a", per_second=2, now=1000.0) == 10.0
+
+
+def test_two_connections_of_a_per_token_vendor_never_share_a_budget(db: Any) -> None:
+    connector = vendor("token")
+    first, second = StoreGate(db, connector, "conn-a"), StoreGate(db, connector, "conn-b")
+    request = PageRequest(path="/persons")
+    booked_a = [first.book(request) for _ in range(3)]
+    booked_b = second.book(request)
+    assert booked_a[0] == pytest.approx(0, abs=0.05)
+    assert booked_a[2] == pytest.approx(2.0, abs=0.2)  # 1 request/s: the third waits ~2 s
+    assert booked_b == pytest.approx(0, abs=0.05)  # another token's budget is untouched
+    # a new client of the same connection (the next chunk) sees the same budget
+    assert StoreGate(db, connector, "conn-a").book(request) == pytest.approx(3.0, abs=0.2)
+
+
+def test_endpoint_limits_are_per_connection_and_endpoint(db: Any) -> None:
+    connector = vendor("app", (EndpointLimit("/issues", 6, 60),))
+    gate = gate_for(db, connector, "org-1")
+    assert gate is not None
+    assert gate.book(PageRequest(path="/accounts")) == 0.0  # no budget of its own: the queue paces it
+    waits = [gate.book(PageRequest(path="/issues")) for _ in range(2)]
+    assert waits[1] == pytest.approx(10.0, abs=0.3)
+    assert gate_for(db, vendor("app"), "org-1") is None
