@@ -1,7 +1,8 @@
 """A connector that exists only inside the tests (tests/fixtures/vendors/acme) gets the
 whole platform with no edit outside its folder: named in TRIBUTARY_EXTRA_CONNECTORS, it
 has records (store and live), proxy and actions endpoints, views none, Firestore rules and
-indexes, a queue, a schedule, manifest entries and typed OpenAPI operations."""
+indexes, a queue, manifest entries and typed OpenAPI operations; its connections are
+planned by the one scheduler tick on the connector's default schedule."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def test_rules_indexes_queue_schedule_and_manifest(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["queues"]["sync-acme"]["target"] == "sync-worker"
     assert manifest["queues"]["sync-acme"]["max_concurrent_dispatches"] == 4
-    assert manifest["schedules"]["sync-acme"]["cron"] == "30 6 * * *"
+    # schedules are data on connections (the connector's is their default): one scheduler tick plans them all
+    assert [job["function"] for job in manifest["schedules"].values()] == ["sync-scheduler"]
     assert {"records", "proxy", "actions"} <= set(manifest["functions"])
 
 
