@@ -184,6 +184,21 @@ def perform(
     return Outcome(doc, etags.record_etag(doc))
 
 
+def settle_failure(claimed: idempotency.Claimed, exc: Exception, attempt: Attempt, request_id: str) -> None:
+    """Once the vendor may have acted, the failure is the key's answer (a retry must not act
+    again); before that, the key is released so a retry can proceed."""
+    from shared.api.endpoint import error_body
+
+    if not attempt.acted:
+        idempotency.release(claimed.ref)
+        return
+    if isinstance(exc, TributaryError):
+        answer = idempotency.Stored(exc.status, error_body(exc.code, exc.message, exc.details, request_id))
+    else:
+        answer = idempotency.Stored(500, error_body("internal", "Internal error.", None, request_id))
+    idempotency.finish(claimed.ref, answer)
+
+
 def run(call: Call[Any, Any]) -> Response:
     """The actions function's handler."""
     from shared.api.endpoint import json_response
@@ -215,25 +230,9 @@ def run(call: Call[Any, Any]) -> Response:
     attempt = Attempt()
     try:
         outcome = perform(client, call.settings, connection, connector, action, key, body, pre, call.request_id, attempt)
-    except TributaryError as exc:
+    except Exception as exc:
         if claimed is not None:
-            if exc.status < 500 or attempt.acted:
-                from shared.api.endpoint import error_body
-
-                stored = error_body(exc.code, exc.message, exc.details, call.request_id)
-                idempotency.finish(claimed.ref, idempotency.Stored(exc.status, stored))
-            else:
-                idempotency.release(claimed.ref)
-        raise
-    except Exception:
-        if claimed is not None:
-            if attempt.acted:
-                from shared.api.endpoint import error_body
-
-                stored = error_body("internal", "Internal error.", None, call.request_id)
-                idempotency.finish(claimed.ref, idempotency.Stored(500, stored))
-            else:
-                idempotency.release(claimed.ref)
+            settle_failure(claimed, exc, attempt, call.request_id)
         raise
     model = catalog.record_model(connector.vendor, action.stream)
     payload = model.model_validate(records.served(outcome.record, key)).model_dump(mode="json")

@@ -7,9 +7,10 @@ acting again. The same key with another request is 422 idempotency_key_reused; a
 that arrives while the first is still running is 409 in_progress. Keys are per caller and
 per action, and expire (TTL on `_expires_at`) after KEY_TTL.
 
-An answer is stored once the vendor may have acted, whatever it was (a 409, a 502): the
-retry must not act again. A failure before anything was sent to the vendor releases the
-key, so a retry can proceed. A key whose holder died mid-flight (its lease lapsed) is
+An answer is stored once the vendor may have acted, whatever it was (a 200, a 409, a 502):
+the retry must not act again. A failure before the action was sent to the vendor (a stale
+If-Match, a claim held by another change, the vendor's newer version found on reading it)
+releases the key, so a retry decides afresh (and gets the same 409 while it still holds). A key whose holder died mid-flight (its lease lapsed) is
 taken over by the next retry; the action's version check (If-Match against the stored
 record, and the vendor's own version read first) keeps that retry from repeating a change
 the first attempt made.
@@ -97,7 +98,8 @@ def _utc(value: Any) -> datetime | None:
 def begin(db: Client, connection_id: str, uid: str, action: str, key: str, print_: str,
           now: datetime | None = None) -> Claimed:
     """Claim the key, or answer what a request with it already got (422/409 as above)."""
-    from shared.store.txn import run_transaction
+    from shared.errors import ServiceUnavailable
+    from shared.store.txn import Contention, run_transaction
 
     ref = _ref(db, connection_id, uid, action, key)
     now = now or datetime.now(timezone.utc)
@@ -121,7 +123,10 @@ def begin(db: Client, connection_id: str, uid: str, action: str, key: str, print
         })
         return Claimed(ref)
 
-    return run_transaction(db, txn)
+    try:
+        return run_transaction(db, txn)
+    except Contention:
+        raise ServiceUnavailable("Too many requests with this Idempotency-Key at once; retry.", code="contention") from None
 
 
 def finish(ref: DocumentReference, answer: Stored) -> None:

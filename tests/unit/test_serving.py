@@ -108,3 +108,30 @@ def test_extra_connector_packages_are_refused_in_production(monkeypatch: pytest.
         monkeypatch.delenv("TRIBUTARY_EXTRA_CONNECTORS")
         registry._found.cache_clear()
     assert registry.vendors() == ("intercom",)
+
+
+class _Ref:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def update(self, data: object) -> None:
+        self.calls.append(("update", data))
+
+    def delete(self) -> None:
+        self.calls.append(("delete", None))
+
+
+def test_an_idempotency_key_keeps_a_failure_only_once_the_vendor_may_have_acted() -> None:
+    from shared.serving.actions import Attempt, settle_failure
+    from shared.serving.idempotency import Claimed
+    from shared.vendors.errors import VendorUnavailable
+
+    before, after = Attempt(), Attempt()
+    after.acted = True
+    released, kept = _Ref(), _Ref()
+    settle_failure(Claimed(released), VendorUnavailable(), before, "r1")  # type: ignore[arg-type]
+    settle_failure(Claimed(kept), VendorUnavailable(), after, "r2")  # type: ignore[arg-type]
+    assert released.calls == [("delete", None)]
+    (kind, data), = kept.calls
+    assert kind == "update" and data["state"] == "done" and data["response"]["status"] == 503  # type: ignore[index]
+    assert '"vendor_unavailable"' in data["response"]["body"]  # type: ignore[index]
