@@ -26,6 +26,8 @@ PROJECT = "tributary-local"
 REGION = "europe-west1"
 SANDBOX_TOKEN = "sandbox-token"
 ADMIN_EMAIL = "admin@example.com"
+#: the local stack's credentials KEK: fixed so stored credentials survive restarts (never a real key)
+DEV_CREDENTIALS_KEYS = "dev-1:E00qXjrv9L2myt0pjfyHLkTnoImAUe04gEEsE297yLI"
 PORTS = {"firestore": 8080, "functions": 5001, "identity": 9010, "tasks": 8123, "tasks_http": 8124, "intercom": 9101}
 
 
@@ -46,6 +48,7 @@ def function_env(identity: IdentityServer, functions_base: str, intercom_url: st
         "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{PORTS['tasks']}",
         "INTERCOM_BASE_URL": intercom_url,
         "INTERCOM_ACCESS_TOKEN": SANDBOX_TOKEN,
+        "CREDENTIALS_KEYS": DEV_CREDENTIALS_KEYS,
     }
 
 

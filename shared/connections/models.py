@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 
 class ConnectionStatus(str, Enum):
@@ -28,6 +28,13 @@ class ConnectionStatus(str, Enum):
     pending = "pending"
     #: being hard-deleted (shared.connections.store.delete_connection): the engine must stop
     deleting = "deleting"
+
+
+#: inlined in the OpenAPI document: shared.sync.api has a model of the same name
+StatusField = Annotated[
+    ConnectionStatus,
+    WithJsonSchema({"type": "string", "enum": [s.value for s in ConnectionStatus], "title": "Connection status"}),
+]
 
 
 class Owner(BaseModel):
@@ -90,7 +97,7 @@ class Connection(BaseModel):
     selection: StreamSelection = Field(default_factory=StreamSelection)
     #: None: the connector's default schedule
     schedule: ConnectionSchedule | None = None
-    status: ConnectionStatus = ConnectionStatus.connected
+    status: StatusField = ConnectionStatus.connected
     #: the next time the scheduler should plan a run (derived from the schedule)
     next_run_at: datetime | None = None
     last_success_at: datetime | None = None

@@ -272,7 +272,7 @@ def _mutate(
 
 def update_connection(
     db: Client,
-    keyring: crypto.Keyring,
+    keyring: crypto.Keyring | None,
     connector: Connector,
     connection_id: str,
     changes: Mapping[str, Any],
@@ -281,7 +281,7 @@ def update_connection(
     now: datetime | None = None,
 ) -> Connection:
     """Apply `changes` (any of name, config, selection, schedule, credentials; a schedule of
-    None means the connector's default). Config and credentials are replaced whole, not
+    None means the connector's default; the keyring is needed only for credentials). Config and credentials are replaced whole, not
     merged, and validated as at create. New credentials of an OAuth connection mean a new
     install (status pending); of another kind, they clear needs_reauth."""
     from shared.vendors.auth import OAuth2
@@ -297,6 +297,8 @@ def update_connection(
     envelope_fields = None
     if "credentials" in changes:
         creds = validate.credentials(connector, changes["credentials"])
+        if keyring is None:
+            raise crypto.CredentialsKeysMissing()
         envelope_fields = _credentials_fields(keyring, connection_id, creds, now)
 
     def change(current: Connection, raw: dict[str, Any]) -> dict[str, Any]:
