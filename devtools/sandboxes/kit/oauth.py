@@ -168,7 +168,7 @@ class OAuthServer:
         state = args.get("state")
         if args.get("response_type") != "code":
             return self._redirect(redirect_uri, {"error": "unsupported_response_type", "state": state})
-        challenge, method = args.get("code_challenge"), args.get("code_challenge_method", "plain")
+        challenge, method = args.get("code_challenge") or None, args.get("code_challenge_method") or "plain"
         if challenge is not None and method not in ("S256", "plain"):
             return self._redirect(redirect_uri, {"error": "invalid_request", "state": state})
         if self._deny_next:
