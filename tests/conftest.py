@@ -22,8 +22,11 @@ REGION = "europe-west1"
 SCHEDULER_SA = "scheduler@tributary-test.iam.gserviceaccount.com"
 TASKS_SA = "tasks-invoker@tributary-test.iam.gserviceaccount.com"
 ALLOWED_DOMAIN = "example.com"
-#: the credentials KEK of every test process (a fixed, public test key: never a real one)
-TEST_CREDENTIALS_KEYS = "test-1:zoyB9h3fv_EH6OWWt0PpU0vFgpbKrdCIB7cda9LnvOg"
+#: the credentials KEKs of every test process (fixed, public test keys: never real ones).
+#: test-1 is current; test-0 still unwraps, as during a rotation (tests rewrap from it).
+TEST_CREDENTIALS_KEYS = (
+    "test-1:zoyB9h3fv_EH6OWWt0PpU0vFgpbKrdCIB7cda9LnvOg,test-0:eYrTEHUgQD4ezeHh6SiHe0lGyWkEZk8EK1wtA6ZbwKg"
+)
 #: demo connectors (per-user, OAuth) the connection tests use besides the registry's
 TEST_EXTRA_CONNECTORS = "tests.demo_connectors"
 
