@@ -242,7 +242,11 @@ def decrypt(keyring: Keyring, envelope: Envelope, *, aad: str) -> dict[str, Any]
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     try:
-        wrapped, nonce, ciphertext = _b64d(envelope.wrapped_key), _b64d(envelope.nonce), _b64d(envelope.ciphertext)
+        wrapped, nonce, ciphertext = (
+            _b64d(envelope.wrapped_key),
+            _b64d(envelope.nonce),
+            _b64d(envelope.ciphertext),
+        )
     except (binascii.Error, ValueError):
         raise DecryptionFailed("The envelope is not base64url.") from None
     data_key = keyring.unwrap(envelope.kid, wrapped, aad=aad)
@@ -269,7 +273,9 @@ def rewrap(keyring: Keyring, envelope: Envelope, *, aad: str) -> Envelope:
         raise DecryptionFailed("The envelope is not base64url.") from None
     data_key = keyring.unwrap(envelope.kid, wrapped, aad=aad)
     kid, new_wrapped = keyring.wrap(data_key, aad=aad)
-    return Envelope(kid=kid, wrapped_key=_b64e(new_wrapped), nonce=envelope.nonce, ciphertext=envelope.ciphertext)
+    return Envelope(
+        kid=kid, wrapped_key=_b64e(new_wrapped), nonce=envelope.nonce, ciphertext=envelope.ciphertext
+    )
 
 
 def keyring_from_settings(settings: Settings) -> Keyring:

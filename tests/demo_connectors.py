@@ -37,7 +37,9 @@ def _item(raw: Item) -> dict[str, Any]:
 def _stream(name: str) -> Stream[Item]:
     return Stream(
         name=name,
-        full=RequestSpec(build=lambda _: PageRequest(path=f"/{name}"), paginator=SinglePage(), records_path="data"),
+        full=RequestSpec(
+            build=lambda _: PageRequest(path=f"/{name}"), paginator=SinglePage(), records_path="data"
+        ),
         raw_model=Item,
         mapper=_item,
         cursor_field=None,
@@ -62,7 +64,11 @@ def _connector(vendor: str, **kwargs: Any) -> Connector:
 DEMO_NOTES = _connector(
     "demo_notes",
     ownership="user",
-    auth=OAuth2(authorize_url="{base_url}/oauth/authorize", token_url="{base_url}/oauth/token", scopes=("notes.read", "offline")),
+    auth=OAuth2(
+        authorize_url="{base_url}/oauth/authorize",
+        token_url="{base_url}/oauth/token",
+        scopes=("notes.read", "offline"),
+    ),
 )
 DEMO_CRM = _connector(
     "demo_crm",

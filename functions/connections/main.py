@@ -19,7 +19,9 @@ route("POST", "/", auth=member, body=h.CreateConnection, response=h.Connection, 
 )
 route("GET", "/", auth=member, query=h.ListQuery, response=h.ConnectionList)(h.list_connections)
 route("GET", "/{connection_id}", auth=member, response=h.Connection)(h.get_connection)
-route("PATCH", "/{connection_id}", auth=member, body=h.UpdateConnection, response=h.Connection)(h.update_connection)
+route("PATCH", "/{connection_id}", auth=member, body=h.UpdateConnection, response=h.Connection)(
+    h.update_connection
+)
 route("POST", "/{connection_id}/pause", auth=member, response=h.Connection)(h.pause_connection)
 route("POST", "/{connection_id}/resume", auth=member, response=h.Connection)(h.resume_connection)
 route("DELETE", "/{connection_id}", auth=member, status=204)(h.delete_connection)

@@ -11,7 +11,10 @@ from shared.connections import api as h
 from shared.crypto import KEK_SECRET
 
 endpoint = Endpoint(
-    "oauth-callback", summary="Finish an OAuth install", tags=("connections",), deployment=Deployment(secrets=(KEK_SECRET,))
+    "oauth-callback",
+    summary="Finish an OAuth install",
+    tags=("connections",),
+    deployment=Deployment(secrets=(KEK_SECRET,)),
 )
 endpoint.route("GET", "/", auth=PUBLIC, query=h.CallbackQuery, response=h.Installed, errors=(404, 409, 502))(
     h.finish_install

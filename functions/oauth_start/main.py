@@ -7,7 +7,10 @@ from shared.connections import api as h
 from shared.crypto import KEK_SECRET
 
 endpoint = Endpoint(
-    "oauth-start", summary="Start an OAuth install", tags=("connections",), deployment=Deployment(secrets=(KEK_SECRET,))
+    "oauth-start",
+    summary="Start an OAuth install",
+    tags=("connections",),
+    deployment=Deployment(secrets=(KEK_SECRET,)),
 )
 endpoint.route("POST", "/", auth=Users(), body=h.InstallStart, response=h.InstallStarted, errors=(404,))(
     h.start_install

@@ -22,7 +22,11 @@ def is_admin(principal: Principal) -> bool:
 
 
 def _owns(principal: Principal, connection: Connection) -> bool:
-    return connection.owner.kind == "user" and bool(principal.subject) and connection.owner.uid == principal.subject
+    return (
+        connection.owner.kind == "user"
+        and bool(principal.subject)
+        and connection.owner.uid == principal.subject
+    )
 
 
 def can_view(principal: Principal, connection: Connection) -> bool:
@@ -41,7 +45,9 @@ def require_manage(principal: Principal, connection: Connection) -> Connection:
     require_view(principal, connection)
     if is_admin(principal) or _owns(principal, connection):
         return connection
-    raise Forbidden("Only admins manage organization connections.", code="role_required", details={"required": "admin"})
+    raise Forbidden(
+        "Only admins manage organization connections.", code="role_required", details={"required": "admin"}
+    )
 
 
 def require_install(principal: Principal, connection: Connection) -> Connection:
@@ -58,7 +64,11 @@ def owner_for_create(principal: Principal, kind: str) -> Owner:
     if kind == "user":
         return Owner(kind="user", uid=principal.subject, email=principal.email or None)
     if not is_admin(principal):
-        raise Forbidden("Only admins create organization connections.", code="role_required", details={"required": "admin"})
+        raise Forbidden(
+            "Only admins create organization connections.",
+            code="role_required",
+            details={"required": "admin"},
+        )
     return Owner(kind="org")
 
 

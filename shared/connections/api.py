@@ -115,7 +115,9 @@ class Installed(BaseModel):
 
 
 class Rotated(BaseModel):
-    rewrapped: int = Field(description="Credentials whose data key was rewrapped (already-current ones are skipped)")
+    rewrapped: int = Field(
+        description="Credentials whose data key was rewrapped (already-current ones are skipped)"
+    )
     current_kid: str
 
 

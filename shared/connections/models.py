@@ -33,7 +33,9 @@ class ConnectionStatus(str, Enum):
 #: inlined in the OpenAPI document: shared.sync.api has a model of the same name
 StatusField = Annotated[
     ConnectionStatus,
-    WithJsonSchema({"type": "string", "enum": [s.value for s in ConnectionStatus], "title": "Connection status"}),
+    WithJsonSchema(
+        {"type": "string", "enum": [s.value for s in ConnectionStatus], "title": "Connection status"}
+    ),
 ]
 
 

@@ -13,9 +13,11 @@ is refreshed shortly before it expires, or once after a 401. Vendors increasingl
 refresh tokens (each works once), so two workers refreshing the same connection at once
 would have one of them burn the other's token and leave the connection broken. Refreshes
 are therefore serialized per connection *across processes*: a short lock (holder, expiry)
-on the credentials document, taken in a Firestore transaction. Whoever takes it re-reads
-the credentials first, and if someone else refreshed meanwhile, uses that instead of
-calling the token endpoint; the others poll, briefly, for the holder to finish. An expired
+on the credentials document, taken atomically: a compare-and-set on the document's
+update_time, so the lock lands only on the very credentials just read (see
+ConnectionAuth._try_acquire for why not a read-write transaction). Each attempt reads the
+credentials first, and if someone else refreshed meanwhile, uses that instead of calling
+the token endpoint; the others poll, briefly, for the holder to finish. An expired
 lock (a holder that died) is taken over. invalid_grant means the grant is gone (revoked,
 expired, rotated away): the connection becomes needs_reauth and ReauthRequired is raised.
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import random
 import re
 import secrets
 import socket
@@ -123,7 +126,9 @@ def fill(template: str, config: Mapping[str, Any]) -> str:
     def value(match: re.Match[str]) -> str:
         key = match.group(1)
         if config.get(key) in (None, ""):
-            raise ValidationFailed(f"The OAuth URL needs config.{key}.", code="invalid_config", details={"missing": key})
+            raise ValidationFailed(
+                f"The OAuth URL needs config.{key}.", code="invalid_config", details={"missing": key}
+            )
         return str(config[key]).rstrip("/")
 
     return _PLACEHOLDER.sub(value, template)
@@ -164,7 +169,9 @@ def token_request(
         headers["Authorization"] = f"Basic {pair}"
     else:
         data.update(client_id=client_id, client_secret=client_secret)
-    request = http.build_request("POST", url, data=data, headers=headers, timeout=httpx.Timeout(TOKEN_TIMEOUT_S))
+    request = http.build_request(
+        "POST", url, data=data, headers=headers, timeout=httpx.Timeout(TOKEN_TIMEOUT_S)
+    )
     if strategy.client_auth != "basic":
         # a pooled vendor client may carry default auth headers: they never go to the token endpoint
         request.headers.pop("Authorization", None)
@@ -183,7 +190,11 @@ def token_request(
         if error in ("invalid_grant", "invalid_client", "unauthorized_client"):
             raise _GrantRefused(str(error))
         raise TokenExchangeFailed(details={"status": response.status_code, "error": error})
-    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("access_token"), str)
+        or not body["access_token"]
+    ):
         raise TokenExchangeFailed("The token endpoint answered without an access token.")
     return body
 
@@ -280,7 +291,7 @@ def consume_state(db: Client, state: str, now: datetime) -> dict[str, Any]:
         transaction.delete(ref)
         return snapshot.to_dict() or {}
 
-    record = store.transactional(take)(db.transaction(max_attempts=store.TXN_ATTEMPTS))
+    record = store.run_transaction(db, take)
     if record is None:
         raise OAuthStateInvalid()
     if record["expires_at"] <= now:
@@ -329,7 +340,9 @@ def complete_install(
             config = validate.config(connector, config, environment=settings.environment)
         except ValidationFailed:
             # the token endpoint must not be able to point our requests (and tokens) elsewhere
-            raise TokenExchangeFailed(f"The token endpoint returned a {strategy.base_url_field} that is not allowed.") from None
+            raise TokenExchangeFailed(
+                f"The token endpoint returned a {strategy.base_url_field} that is not allowed."
+            ) from None
     store.save_credentials(db, keyring, connection_id, creds, now=now)
     paused = connection.status is ConnectionStatus.disabled
     extra: dict[str, Any] = {"config": config}
@@ -429,36 +442,41 @@ class ConnectionAuth:
 
     def _lock_held_by_other(self, data: Mapping[str, Any]) -> bool:
         lock = data.get("refresh_lock") or {}
-        return bool(lock) and lock.get("holder") != self.holder and float(lock.get("expires_at", 0)) > time.time()
+        return (
+            bool(lock)
+            and lock.get("holder") != self.holder
+            and float(lock.get("expires_at", 0)) > time.time()
+        )
 
     def _try_acquire(self, stale: Any, forced: bool) -> tuple[str, dict[str, Any], str]:
-        """("fresh" | "busy" | "acquired", credentials, ciphertext). A plain read first, so
-        waiters poll without holding transaction locks on the document."""
+        """("fresh" | "busy" | "acquired", credentials, ciphertext).
+
+        The lock is taken with a compare-and-set: an update whose precondition is the
+        document's update_time as just read, so it lands only if nobody wrote in between
+        (Firestore checks it atomically, like a one-document optimistic transaction). We
+        do not use a read-write transaction here: when many workers race, each holds a
+        read lock and waits to upgrade it, and they abort one another (the emulator can
+        livelock like that); a failed compare-and-set instead just means "re-read".
+        """
+        from google.api_core import exceptions as gexc
+
         snapshot = self._ref.get()
         data = snapshot.to_dict() if snapshot.exists else None
         creds = store.decrypt_snapshot(self.keyring, self.connection_id, snapshot)
         assert data is not None
+        ciphertext = str(data.get("ciphertext"))
         if self._fresh(creds, stale, forced):
-            return "fresh", creds, str(data.get("ciphertext"))
+            return "fresh", creds, ciphertext
         if self._lock_held_by_other(data):
-            return "busy", creds, str(data.get("ciphertext"))
-
-        def take(transaction: Transaction) -> tuple[str, dict[str, Any], str]:
-            snap = self._ref.get(transaction=transaction)
-            current = store.decrypt_snapshot(self.keyring, self.connection_id, snap)
-            raw = snap.to_dict() or {}
-            ciphertext = str(raw.get("ciphertext"))
-            if self._fresh(current, stale, forced):
-                return "fresh", current, ciphertext
-            if self._lock_held_by_other(raw):
-                return "busy", current, ciphertext
-            transaction.update(self._ref, {"refresh_lock": {"holder": self.holder, "expires_at": time.time() + self.lock_ttl_s}})
-            return "acquired", current, ciphertext
-
-        result: tuple[str, dict[str, Any], str] = store.transactional(take)(
-            self.db.transaction(max_attempts=store.TXN_ATTEMPTS)
-        )
-        return result
+            return "busy", creds, ciphertext
+        lock = {"holder": self.holder, "expires_at": time.time() + self.lock_ttl_s}
+        try:
+            self._ref.update(
+                {"refresh_lock": lock}, option=self.db.write_option(last_update_time=snapshot.update_time)
+            )
+        except (gexc.FailedPrecondition, gexc.Aborted, gexc.Conflict):
+            return "busy", creds, ciphertext  # someone wrote first: look again
+        return "acquired", creds, ciphertext
 
     def _refresh(self, *, stale: Any, forced: bool) -> dict[str, Any]:
         deadline = time.monotonic() + self.wait_s
@@ -471,7 +489,7 @@ class ConnectionAuth:
                 break
             if time.monotonic() >= deadline:
                 raise RefreshBusy(details={"connection_id": self.connection_id})
-            self.sleep(self.poll_s)
+            self.sleep(self.poll_s * (0.5 + random.random()))  # jitter: waiters do not move in step
         return self._refresh_holding_lock(_Acquired(creds, ciphertext))
 
     def _refresh_holding_lock(self, acquired: _Acquired) -> dict[str, Any]:
@@ -505,7 +523,10 @@ class ConnectionAuth:
         since we read them (a person saved new ones): then theirs win."""
         from shared import crypto
 
-        fields = {**crypto.encrypt(self.keyring, updated, aad=self.connection_id).to_dict(), "updated_at": _utc(time.time())}
+        fields = {
+            **crypto.encrypt(self.keyring, updated, aad=self.connection_id).to_dict(),
+            "updated_at": _utc(time.time()),
+        }
 
         def write(transaction: Transaction) -> dict[str, Any]:
             snapshot = self._ref.get(transaction=transaction)
@@ -516,8 +537,8 @@ class ConnectionAuth:
                 return updated
             return store.decrypt_snapshot(self.keyring, self.connection_id, snapshot)
 
-        result: dict[str, Any] = store.transactional(write)(self.db.transaction(max_attempts=store.TXN_ATTEMPTS))
-        return result
+        # this write must land: the vendor has already rotated the refresh token it holds
+        return store.run_transaction(self.db, write, rounds=10)
 
     def _release(self) -> None:
         from google.cloud import firestore
@@ -528,7 +549,7 @@ class ConnectionAuth:
             if lock.get("holder") == self.holder:
                 transaction.update(self._ref, {"refresh_lock": firestore.DELETE_FIELD})
 
-        store.transactional(release)(self.db.transaction(max_attempts=store.TXN_ATTEMPTS))
+        store.run_transaction(self.db, release, rounds=5)
 
 
 def request_auth(

@@ -53,7 +53,7 @@ def next_run(cron: str, time_zone: str, after: datetime) -> datetime:
     if after.tzinfo is None:
         raise ValueError("after must be timezone-aware")
     local = after.astimezone(ZoneInfo(time_zone))
-    following = croniter(cron, local).get_next(datetime)
+    following: datetime = croniter(cron, local).get_next(datetime)
     return following.astimezone(timezone.utc)
 
 

@@ -21,10 +21,12 @@ interrupted, the connection stays ``deleting`` and deleting again finishes the j
 
 from __future__ import annotations
 
+import random
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared import crypto
 from shared.connections import schedule as cron
@@ -37,12 +39,14 @@ from shared.connections.models import (
     Owner,
     StreamSelection,
 )
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, ServiceUnavailable
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, DocumentReference, DocumentSnapshot, Transaction
 
     from shared.vendors.connector import Connector
+
+T = TypeVar("T")
 
 COLLECTION = "connections"
 PRIVATE = "private"
@@ -62,17 +66,49 @@ def new_id(vendor: str) -> str:
 
 
 def connection_ref(db: Client, connection_id: str) -> DocumentReference:
-    return db.collection(COLLECTION).document(connection_id)
+    ref: DocumentReference = db.collection(COLLECTION).document(connection_id)
+    return ref
 
 
 def credentials_ref(db: Client, connection_id: str) -> DocumentReference:
-    return connection_ref(db, connection_id).collection(PRIVATE).document(CREDENTIALS_DOC)
+    ref: DocumentReference = connection_ref(db, connection_id).collection(PRIVATE).document(CREDENTIALS_DOC)
+    return ref
 
 
-def transactional(fn: Callable[..., Any]) -> Any:
+class StoreContention(ServiceUnavailable):
+    """A transaction kept losing to concurrent writers of the same documents (retry)."""
+
+    default_code = "store_contention"
+    default_message = "The connection is being changed concurrently; retry."
+
+
+def run_transaction(
+    db: Client,
+    fn: Callable[[Transaction], T],
+    *,
+    attempts: int = TXN_ATTEMPTS,
+    rounds: int = 1,
+    backoff_s: float = 0.05,
+) -> T:
+    """`fn` in a Firestore transaction (the client retries aborted commits `attempts` times
+    without pausing); `rounds` more tries after a short jittered pause each. Exhausted
+    contention becomes StoreContention (503), not a bare ValueError."""
+    from google.api_core import exceptions as gexc
     from google.cloud import firestore
 
-    return firestore.transactional(fn)
+    step = firestore.transactional(fn)
+    for round_ in range(rounds):
+        try:
+            result: T = step(db.transaction(max_attempts=attempts))
+            return result
+        except gexc.Aborted:
+            pass
+        except ValueError as exc:  # the client's "Failed to commit transaction in N attempts."
+            if not isinstance(exc.__cause__, gexc.Aborted) and "Failed to commit transaction" not in str(exc):
+                raise
+        if round_ + 1 < rounds:
+            time.sleep(backoff_s * (round_ + 1) * (0.5 + random.random()))
+    raise StoreContention()
 
 
 def _not_found(connection_id: str) -> NotFound:
@@ -104,7 +140,9 @@ def _read(snapshot: DocumentSnapshot, connection_id: str) -> Connection:
 # -- credentials --------------------------------------------------------------------------
 
 
-def _credentials_fields(keyring: crypto.Keyring, connection_id: str, creds: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def _credentials_fields(
+    keyring: crypto.Keyring, connection_id: str, creds: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
     envelope = crypto.encrypt(keyring, creds, aad=connection_id)
     return {**envelope.to_dict(), "updated_at": now}
 
@@ -114,7 +152,12 @@ def envelope_of(data: Mapping[str, Any]) -> crypto.Envelope:
 
 
 def save_credentials(
-    db: Client, keyring: crypto.Keyring, connection_id: str, creds: Mapping[str, Any], *, now: datetime | None = None
+    db: Client,
+    keyring: crypto.Keyring,
+    connection_id: str,
+    creds: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
 ) -> None:
     """Encrypt under the current KEK with a fresh data key; replaces what was stored
     (and any refresh lock: new credentials make an in-flight refresh moot)."""
@@ -125,7 +168,9 @@ def save_credentials(
     batch.commit()
 
 
-def decrypt_snapshot(keyring: crypto.Keyring, connection_id: str, snapshot: DocumentSnapshot) -> dict[str, Any]:
+def decrypt_snapshot(
+    keyring: crypto.Keyring, connection_id: str, snapshot: DocumentSnapshot
+) -> dict[str, Any]:
     data = snapshot.to_dict() if snapshot.exists else None
     if not data:
         raise NotFound(f"Connection {connection_id!r} has no credentials.", code="credentials_missing")
@@ -150,14 +195,15 @@ def rewrap_credentials(db: Client, keyring: crypto.Keyring) -> int:
         if not data or data.get("kid") == keyring.current_kid:
             return False
         rewrapped = crypto.rewrap(keyring, envelope_of(data), aad=connection_id)
-        transaction.update(ref, {"kid": rewrapped.kid, "wrapped_key": rewrapped.wrapped_key, "rewrapped_at": utcnow()})
+        transaction.update(
+            ref, {"kid": rewrapped.kid, "wrapped_key": rewrapped.wrapped_key, "rewrapped_at": utcnow()}
+        )
         return True
 
-    step = transactional(rewrap_one)
     count = 0
     for doc in db.collection(COLLECTION).list_documents():
         ref = credentials_ref(db, doc.id)
-        if step(db.transaction(max_attempts=TXN_ATTEMPTS), ref, doc.id):
+        if run_transaction(db, lambda t, ref=ref, cid=doc.id: rewrap_one(t, ref, cid), rounds=3):
             count += 1
     return count
 
@@ -208,7 +254,9 @@ def create_connection(
     )
     batch = db.batch()
     batch.create(connection_ref(db, connection.id), _document(connection))
-    batch.set(credentials_ref(db, connection.id), _credentials_fields(keyring, connection.id, checked_creds, now))
+    batch.set(
+        credentials_ref(db, connection.id), _credentials_fields(keyring, connection.id, checked_creds, now)
+    )
     batch.commit()
     return connection
 
@@ -267,7 +315,7 @@ def _mutate(
             transaction.set(credentials_ref(db, connection_id), credentials)
         return Connection.model_validate({**_document(current), **fields})
 
-    return transactional(step)(db.transaction(max_attempts=TXN_ATTEMPTS))  # type: ignore[no-any-return]
+    return run_transaction(db, step)
 
 
 def update_connection(
@@ -281,8 +329,8 @@ def update_connection(
     now: datetime | None = None,
 ) -> Connection:
     """Apply `changes` (any of name, config, selection, schedule, credentials; a schedule of
-    None means the connector's default; the keyring is needed only for credentials). Config and credentials are replaced whole, not
-    merged, and validated as at create. New credentials of an OAuth connection mean a new
+    None means the connector's default; the keyring is needed only for credentials).
+    Config and credentials are replaced whole, not merged, and validated as at create. New credentials of an OAuth connection mean a new
     install (status pending); of another kind, they clear needs_reauth."""
     from shared.vendors.auth import OAuth2
 
@@ -293,7 +341,9 @@ def update_connection(
     if "config" in changes:
         fields["config"] = validate.config(connector, changes["config"], environment=environment)
     if "selection" in changes:
-        fields["selection"] = validate.selection(connector, changes["selection"] or StreamSelection()).model_dump()
+        fields["selection"] = validate.selection(
+            connector, changes["selection"] or StreamSelection()
+        ).model_dump()
     envelope_fields = None
     if "credentials" in changes:
         creds = validate.credentials(connector, changes["credentials"])
@@ -351,7 +401,9 @@ def pause_connection(db: Client, connection_id: str, *, now: datetime | None = N
     return _mutate(db, connection_id, change)
 
 
-def resume_connection(db: Client, connector: Connector, connection_id: str, *, now: datetime | None = None) -> Connection:
+def resume_connection(
+    db: Client, connector: Connector, connection_id: str, *, now: datetime | None = None
+) -> Connection:
     """disabled -> the status it was paused from (degraded resumes as connected: a person
     looked at it), with the next run computed from now. Resuming a running one is a no-op."""
     now = now or utcnow()
@@ -366,7 +418,9 @@ def resume_connection(db: Client, connector: Connector, connection_id: str, *, n
         return {
             "status": status.value,
             "paused_from": None,
-            "next_run_at": cron.next_run_for(current.schedule, connector, now) if status in SCHEDULABLE else None,
+            "next_run_at": cron.next_run_for(current.schedule, connector, now)
+            if status in SCHEDULABLE
+            else None,
             "updated_at": now,
         }
 
@@ -405,9 +459,11 @@ def delete_connection(db: Client, connection_id: str) -> int:
     def mark(transaction: Transaction) -> None:
         snapshot = ref.get(transaction=transaction)
         _read(snapshot, connection_id)
-        transaction.update(ref, {"status": ConnectionStatus.deleting.value, "next_run_at": None, "updated_at": utcnow()})
+        transaction.update(
+            ref, {"status": ConnectionStatus.deleting.value, "next_run_at": None, "updated_at": utcnow()}
+        )
 
-    transactional(mark)(db.transaction(max_attempts=TXN_ATTEMPTS))
+    run_transaction(db, mark)
     return int(db.recursive_delete(ref))
 
 
@@ -429,7 +485,9 @@ def due_connections(db: Client, now: datetime, *, limit: int = 500) -> list[Conn
     return [c for c in (from_snapshot(s) for s in query.stream()) if c is not None]
 
 
-def mark_planned(db: Client, connection_id: str, now: datetime, connector: Connector | None = None) -> datetime | None:
+def mark_planned(
+    db: Client, connection_id: str, now: datetime, connector: Connector | None = None
+) -> datetime | None:
     """Advance next_run_at past `now` if the connection is still due; return the new time,
     or None when it is no longer due (another scheduler instance advanced it first, or it
     was paused): the caller plans a run only on a non-None answer, so two overlapping
@@ -451,7 +509,7 @@ def mark_planned(db: Client, connection_id: str, now: datetime, connector: Conne
         transaction.update(ref, {"next_run_at": following})
         return following
 
-    return transactional(step)(db.transaction(max_attempts=TXN_ATTEMPTS))  # type: ignore[no-any-return]
+    return run_transaction(db, step)
 
 
 def require_status(connection: Connection, *allowed: ConnectionStatus) -> None:

@@ -27,7 +27,9 @@ def config(connector: Connector, raw: Mapping[str, Any], *, environment: str) ->
     try:
         validated = connector.validate_config(dict(raw), environment=environment)
     except InvalidConfig as exc:
-        raise ValidationFailed(f"The config does not fit {connector.vendor}: {exc}", code="invalid_config") from None
+        raise ValidationFailed(
+            f"The config does not fit {connector.vendor}: {exc}", code="invalid_config"
+        ) from None
     return validated.model_dump(mode="json")
 
 
@@ -59,7 +61,9 @@ def selection(connector: Connector, chosen: StreamSelection) -> StreamSelection:
 
 def ownership(connector: Connector, owner_kind: str) -> None:
     if owner_kind != connector.ownership:
-        what = "per person (owner: user)" if connector.ownership == "user" else "organization-wide (owner: org)"
+        what = (
+            "per person (owner: user)" if connector.ownership == "user" else "organization-wide (owner: org)"
+        )
         raise ValidationFailed(
             f"{connector.vendor} connections are {what}.",
             code="ownership_not_supported",

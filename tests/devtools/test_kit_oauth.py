@@ -73,7 +73,9 @@ def token(client: Client, auth: tuple[str, str] | None = None, **form: str) -> A
 
 
 def exchange(client: Client, code: str, verifier: str = VERIFIER) -> Any:
-    return token(client, grant_type="authorization_code", code=code, redirect_uri=REDIRECT, code_verifier=verifier)
+    return token(
+        client, grant_type="authorization_code", code=code, redirect_uri=REDIRECT, code_verifier=verifier
+    )
 
 
 def assert_oauth_error(response: Any, status: int, error: str) -> None:
@@ -83,7 +85,9 @@ def assert_oauth_error(response: Any, status: int, error: str) -> None:
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_code_flow_with_pkce_gives_tokens_that_expire(client: Client, server: OAuthServer, clock: Clock) -> None:
+def test_code_flow_with_pkce_gives_tokens_that_expire(
+    client: Client, server: OAuthServer, clock: Clock
+) -> None:
     response = exchange(client, code_from(authorize(client, scope="a b")))
     assert response.status_code == 200
     body = response.get_json()
@@ -104,8 +108,12 @@ def test_codes_are_single_use_and_expire(client: Client, clock: Clock) -> None:
 
 
 def test_pkce_verifier_must_match(client: Client) -> None:
-    assert_oauth_error(exchange(client, code_from(authorize(client)), verifier="w" * 50), 400, "invalid_grant")
-    response = token(client, grant_type="authorization_code", code=code_from(authorize(client)), redirect_uri=REDIRECT)
+    assert_oauth_error(
+        exchange(client, code_from(authorize(client)), verifier="w" * 50), 400, "invalid_grant"
+    )
+    response = token(
+        client, grant_type="authorization_code", code=code_from(authorize(client)), redirect_uri=REDIRECT
+    )
     assert_oauth_error(response, 400, "invalid_grant")
     # without a challenge, no verifier is needed (confidential clients without PKCE)
     params = {"response_type": "code", "client_id": "cid", "redirect_uri": REDIRECT, "state": "st-1"}
@@ -134,8 +142,12 @@ def test_deny_redirects_with_access_denied(client: Client, server: OAuthServer) 
 def test_refresh_tokens_rotate_and_work_once(client: Client, server: OAuthServer) -> None:
     first = exchange(client, code_from(authorize(client))).get_json()
     second = token(client, grant_type="refresh_token", refresh_token=first["refresh_token"]).get_json()
-    assert second["refresh_token"] != first["refresh_token"] and second["access_token"] != first["access_token"]
-    assert_oauth_error(token(client, grant_type="refresh_token", refresh_token=first["refresh_token"]), 400, "invalid_grant")
+    assert (
+        second["refresh_token"] != first["refresh_token"] and second["access_token"] != first["access_token"]
+    )
+    assert_oauth_error(
+        token(client, grant_type="refresh_token", refresh_token=first["refresh_token"]), 400, "invalid_grant"
+    )
     third = token(client, grant_type="refresh_token", refresh_token=second["refresh_token"])
     assert third.status_code == 200
     assert server.stats["token:refresh_token"] == 3 and server.stats["token:authorization_code"] == 1
@@ -143,7 +155,12 @@ def test_refresh_tokens_rotate_and_work_once(client: Client, server: OAuthServer
 
 def test_client_authentication_basic_or_body(client: Client) -> None:
     code = code_from(authorize(client))
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": VERIFIER}
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "code_verifier": VERIFIER,
+    }
     assert token(client, auth=("cid", "csecret"), **form).status_code == 200
     assert_oauth_error(token(client, auth=("cid", "wrong"), **form), 401, "invalid_client")
     response = client.post("/oauth/token", data={**form, "client_id": "cid", "client_secret": "nope"})
@@ -153,17 +170,26 @@ def test_client_authentication_basic_or_body(client: Client) -> None:
 
 def test_revocation_kills_the_grant(client: Client, server: OAuthServer) -> None:
     tokens = exchange(client, code_from(authorize(client))).get_json()
-    response = client.post("/oauth/revoke", data={"token": tokens["refresh_token"], "client_id": "cid", "client_secret": "csecret"})
+    response = client.post(
+        "/oauth/revoke",
+        data={"token": tokens["refresh_token"], "client_id": "cid", "client_secret": "csecret"},
+    )
     assert response.status_code == 200
     assert not server.is_valid_access_token(tokens["access_token"])
-    assert_oauth_error(token(client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]), 400, "invalid_grant")
+    assert_oauth_error(
+        token(client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]), 400, "invalid_grant"
+    )
     other = exchange(client, code_from(authorize(client))).get_json()
     server.revoke_all()
-    assert_oauth_error(token(client, grant_type="refresh_token", refresh_token=other["refresh_token"]), 400, "invalid_grant")
+    assert_oauth_error(
+        token(client, grant_type="refresh_token", refresh_token=other["refresh_token"]), 400, "invalid_grant"
+    )
 
 
 def test_served_over_http_with_extra_token_fields() -> None:
-    server = OAuthServer([OAuthClient("cid", "csecret", (REDIRECT,))], extra_token_fields={"instance_url": "https://x.example"})
+    server = OAuthServer(
+        [OAuthClient("cid", "csecret", (REDIRECT,))], extra_token_fields={"instance_url": "https://x.example"}
+    )
     with BackgroundWSGI(server.wsgi_app()) as served, httpx.Client(base_url=served.base_url) as http:
         params = {"response_type": "code", "client_id": "cid", "redirect_uri": REDIRECT, "state": "s"}
         redirect = http.get("/oauth/authorize", params=params)

@@ -44,12 +44,26 @@ def kit() -> Iterator[tuple[OAuthServer, str]]:
         yield server, served.base_url
 
 
-def create(db: Any, connector: Any = DEMO_KEYS, *, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+def create(
+    db: Any, connector: Any = DEMO_KEYS, *, config: dict[str, Any] | None = None, **kwargs: Any
+) -> Any:
     owner = Owner(kind="user", uid="u1") if connector.ownership == "user" else Owner(kind="org")
-    creds = kwargs.pop("credentials", {"api_key": "k-secret"} if connector is DEMO_KEYS else {"client_id": "cid", "client_secret": "csecret"})
+    creds = kwargs.pop(
+        "credentials",
+        {"api_key": "k-secret"}
+        if connector is DEMO_KEYS
+        else {"client_id": "cid", "client_secret": "csecret"},
+    )
     return store.create_connection(
-        db, KEYRING, connector, environment="test", name="n", owner=owner,
-        config=config or {"base_url": "http://127.0.0.1:9"}, credentials=creds, **kwargs,
+        db,
+        KEYRING,
+        connector,
+        environment="test",
+        name="n",
+        owner=owner,
+        config=config or {"base_url": "http://127.0.0.1:9"},
+        credentials=creds,
+        **kwargs,
     )
 
 
@@ -113,21 +127,38 @@ def test_due_connections_and_mark_planned(db: Any) -> None:
 def test_mark_planned_finds_the_registered_connector_itself(db: Any) -> None:
     t0 = datetime(2026, 1, 2, 4, 0, tzinfo=UTC)
     connection = store.create_connection(
-        db, KEYRING, INTERCOM, environment="test", name="Intercom", owner=Owner(kind="org"),
-        config={"base_url": "http://127.0.0.1:9101"}, credentials={"access_token": "t"}, now=t0,
+        db,
+        KEYRING,
+        INTERCOM,
+        environment="test",
+        name="Intercom",
+        owner=Owner(kind="org"),
+        config={"base_url": "http://127.0.0.1:9101"},
+        credentials={"access_token": "t"},
+        now=t0,
     )
     assert connection.next_run_at == datetime(2026, 1, 2, 5, 0, tzinfo=UTC)  # Intercom: 05:00 UTC
-    assert store.mark_planned(db, connection.id, connection.next_run_at) == datetime(2026, 1, 3, 5, 0, tzinfo=UTC)
+    assert store.mark_planned(db, connection.id, connection.next_run_at) == datetime(
+        2026, 1, 3, 5, 0, tzinfo=UTC
+    )
 
 
 def test_schedule_change_moves_next_run(db: Any) -> None:
     t0 = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
     connection = create(db, now=t0)
     changed = store.update_connection(
-        db, None, DEMO_KEYS, connection.id, {"schedule": ConnectionSchedule(cron="30 12 * * *")}, environment="test", now=t0
+        db,
+        None,
+        DEMO_KEYS,
+        connection.id,
+        {"schedule": ConnectionSchedule(cron="30 12 * * *")},
+        environment="test",
+        now=t0,
     )
     assert changed.next_run_at == datetime(2026, 1, 2, 12, 30, tzinfo=UTC)
-    back = store.update_connection(db, None, DEMO_KEYS, connection.id, {"schedule": None}, environment="test", now=t0)
+    back = store.update_connection(
+        db, None, DEMO_KEYS, connection.id, {"schedule": None}, environment="test", now=t0
+    )
     assert back.schedule is None and back.next_run_at == datetime(2026, 1, 3, 6, 0, tzinfo=UTC)
     assert store.get_connection(db, connection.id).next_run_at == back.next_run_at
 
@@ -210,14 +241,18 @@ def test_install_stores_tokens_and_request_auth_uses_them(db: Any, kit: tuple[OA
 
 def test_basic_client_auth_and_instance_url(db: Any) -> None:
     server = OAuthServer(
-        [OAuthClient("cid", "csecret", (REDIRECT,))], extra_token_fields={"instance_url": "http://127.0.0.1:4242"}
+        [OAuthClient("cid", "csecret", (REDIRECT,))],
+        extra_token_fields={"instance_url": "http://127.0.0.1:4242"},
     )
     with BackgroundWSGI(server.wsgi_app()) as served:
         connection = install(db, server, served.base_url, DEMO_CRM)
     assert connection.config["base_url"] == "http://127.0.0.1:4242"
     assert connection.status is ConnectionStatus.connected
     # the token endpoint cannot send us (and our tokens) to a host the connector does not allow
-    evil = OAuthServer([OAuthClient("cid", "csecret", (REDIRECT,))], extra_token_fields={"instance_url": "https://evil.example"})
+    evil = OAuthServer(
+        [OAuthClient("cid", "csecret", (REDIRECT,))],
+        extra_token_fields={"instance_url": "https://evil.example"},
+    )
     with BackgroundWSGI(evil.wsgi_app()) as served, pytest.raises(oauth.TokenExchangeFailed):
         install(db, evil, served.base_url, DEMO_CRM)
 
@@ -228,8 +263,15 @@ def test_expiring_token_is_refreshed_before_use(db: Any, kit: tuple[OAuthServer,
     first = store.load_credentials(db, KEYRING, connection.id)
     with httpx.Client() as http:
         # a clock 3500 s ahead: the token expires within the 300 s margin
-        auth = oauth.ConnectionAuth(db, KEYRING, connection.id, DEMO_NOTES.auth, connection.config, http,  # type: ignore[arg-type]
-                                    clock=lambda: time.time() + 3500)
+        auth = oauth.ConnectionAuth(
+            db,
+            KEYRING,
+            connection.id,
+            DEMO_NOTES.auth,
+            connection.config,
+            http,  # type: ignore[arg-type]
+            clock=lambda: time.time() + 3500,
+        )
         header = auth.current().headers["Authorization"]
     stored = store.load_credentials(db, KEYRING, connection.id)
     assert header == f"Bearer {stored['access_token']}" and stored["access_token"] != first["access_token"]
@@ -242,6 +284,7 @@ def test_concurrent_refreshes_call_the_token_endpoint_once(db: Any, kit: tuple[O
     server, base_url = kit
     connection = install(db, server, base_url)
     stale = store.load_credentials(db, KEYRING, connection.id)["access_token"]
+    server.token_latency_s = 0.5  # the holder is mid-refresh while the others arrive
     workers = 8
     barrier = threading.Barrier(workers)
     results: list[tuple[bool, str]] = []
@@ -250,8 +293,16 @@ def test_concurrent_refreshes_call_the_token_endpoint_once(db: Any, kit: tuple[O
 
     def worker(n: int) -> None:
         # one ConnectionAuth per worker, as separate processes would have
-        auth = oauth.ConnectionAuth(db, KEYRING, connection.id, DEMO_NOTES.auth, connection.config, http,  # type: ignore[arg-type]
-                                    holder=f"worker-{n}", poll_s=0.02)
+        auth = oauth.ConnectionAuth(
+            db,
+            KEYRING,
+            connection.id,
+            DEMO_NOTES.auth,
+            connection.config,
+            http,  # type: ignore[arg-type]
+            holder=f"worker-{n}",
+            poll_s=0.02,
+        )
         auth.current()  # loads the (stale) token
         barrier.wait()
         try:
@@ -280,7 +331,9 @@ def test_dead_holders_lock_is_taken_over(db: Any, kit: tuple[OAuthServer, str]) 
     ref = store.credentials_ref(db, connection.id)
     ref.update({"refresh_lock": {"holder": "crashed", "expires_at": time.time() + 0.5}})
     with httpx.Client() as http:
-        auth = oauth.ConnectionAuth(db, KEYRING, connection.id, DEMO_NOTES.auth, connection.config, http, poll_s=0.05)  # type: ignore[arg-type]
+        auth = oauth.ConnectionAuth(
+            db, KEYRING, connection.id, DEMO_NOTES.auth, connection.config, http, poll_s=0.05
+        )  # type: ignore[arg-type]
         assert auth.refresh() is True
     assert server.stats["token:refresh_token"] == 1
 
@@ -288,10 +341,20 @@ def test_dead_holders_lock_is_taken_over(db: Any, kit: tuple[OAuthServer, str]) 
 def test_waiting_is_bounded(db: Any, kit: tuple[OAuthServer, str]) -> None:
     server, base_url = kit
     connection = install(db, server, base_url)
-    store.credentials_ref(db, connection.id).update({"refresh_lock": {"holder": "slow", "expires_at": time.time() + 60}})
+    store.credentials_ref(db, connection.id).update(
+        {"refresh_lock": {"holder": "slow", "expires_at": time.time() + 60}}
+    )
     with httpx.Client() as http:
-        auth = oauth.ConnectionAuth(db, KEYRING, connection.id, DEMO_NOTES.auth, connection.config, http,  # type: ignore[arg-type]
-                                    wait_s=0.3, poll_s=0.05)
+        auth = oauth.ConnectionAuth(
+            db,
+            KEYRING,
+            connection.id,
+            DEMO_NOTES.auth,
+            connection.config,
+            http,  # type: ignore[arg-type]
+            wait_s=0.3,
+            poll_s=0.05,
+        )
         started = time.monotonic()
         with pytest.raises(oauth.RefreshBusy) as info:
             auth.refresh()
@@ -308,17 +371,23 @@ def test_invalid_grant_marks_needs_reauth(db: Any, kit: tuple[OAuthServer, str])
         auth = oauth.request_auth(db, KEYRING, connection, DEMO_NOTES, http)
         with pytest.raises(oauth.ReauthRequired) as info:
             auth.refresh()
-    assert info.value.status == 409 and info.value.code == "connection_needs_reauth" and not info.value.transient
+    assert (
+        info.value.status == 409 and info.value.code == "connection_needs_reauth" and not info.value.transient
+    )
     after = store.get_connection(db, connection.id)
     assert after.status is ConnectionStatus.needs_reauth and after.next_run_at is None
     assert after.last_error is not None and after.last_error.code == "invalid_grant"
     assert "refresh_lock" not in store.credentials_ref(db, connection.id).get().to_dict()
 
 
-def test_token_endpoint_outage_is_transient_and_releases_the_lock(db: Any, kit: tuple[OAuthServer, str]) -> None:
+def test_token_endpoint_outage_is_transient_and_releases_the_lock(
+    db: Any, kit: tuple[OAuthServer, str]
+) -> None:
     server, base_url = kit
     connection = install(db, server, base_url)
-    down = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(503, json={"error": "x"})))
+    down = httpx.Client(
+        transport=httpx.MockTransport(lambda request: httpx.Response(503, json={"error": "x"}))
+    )
     auth = oauth.ConnectionAuth(db, KEYRING, connection.id, DEMO_NOTES.auth, connection.config, down)  # type: ignore[arg-type]
     with pytest.raises(oauth.VendorUnavailable) as info:
         auth.refresh()
@@ -335,10 +404,18 @@ def test_token_requests_never_carry_the_pooled_clients_auth(db: Any, kit: tuple[
 
     def capture(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        answer = forward.post(str(request.url), content=request.content, headers={"Content-Type": request.headers["Content-Type"]})
-        return httpx.Response(answer.status_code, content=answer.content, headers={"Content-Type": "application/json"})
+        answer = forward.post(
+            str(request.url),
+            content=request.content,
+            headers={"Content-Type": request.headers["Content-Type"]},
+        )
+        return httpx.Response(
+            answer.status_code, content=answer.content, headers={"Content-Type": "application/json"}
+        )
 
-    pooled = httpx.Client(headers={"Authorization": "Bearer vendor-app-token"}, transport=httpx.MockTransport(capture))
+    pooled = httpx.Client(
+        headers={"Authorization": "Bearer vendor-app-token"}, transport=httpx.MockTransport(capture)
+    )
     auth = oauth.ConnectionAuth(db, KEYRING, connection.id, DEMO_NOTES.auth, connection.config, pooled)  # type: ignore[arg-type]
     assert auth.refresh() is True
     assert len(seen) == 1 and "authorization" not in seen[0].headers
@@ -352,7 +429,11 @@ def test_state_is_single_use_and_expires(db: Any, kit: tuple[OAuthServer, str]) 
     connection = create(db, DEMO_NOTES, config={"base_url": base_url})
     state, code = _authorize(db, connection, server, base_url)
     record = oauth.state_ref(db, state).get().to_dict()
-    assert record["connection_id"] == connection.id and record["uid"] == "u1" and len(record["code_verifier"]) >= 43
+    assert (
+        record["connection_id"] == connection.id
+        and record["uid"] == "u1"
+        and len(record["code_verifier"]) >= 43
+    )
     assert record["expires_at"] - record["created_at"] == timedelta(minutes=10)
     with pytest.raises(oauth.OAuthStateExpired):
         oauth.consume_state(db, state, datetime.now(UTC) + timedelta(minutes=11))

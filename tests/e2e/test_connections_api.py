@@ -92,7 +92,9 @@ def dump_connection_tree(db: Any, connection_id: str) -> str:
     return "\n".join(parts)
 
 
-def test_lifecycle_and_credentials_never_leave(api: httpx.Client, people: People, db: Any, log_dir: Path) -> None:
+def test_lifecycle_and_credentials_never_leave(
+    api: httpx.Client, people: People, db: Any, log_dir: Path
+) -> None:
     admin = people.headers("admin-ada")
     created = api.post("/connections", json=intercom_body(), headers=admin)
     assert created.status_code == 201, created.text
@@ -112,7 +114,11 @@ def test_lifecycle_and_credentials_never_leave(api: httpx.Client, people: People
 
     patched = api.patch(
         f"/connections/{cid}",
-        json={"name": "Renamed", "selection": {"streams": ["contacts", "admins"]}, "schedule": {"cron": "15 */6 * * *"}},
+        json={
+            "name": "Renamed",
+            "selection": {"streams": ["contacts", "admins"]},
+            "schedule": {"cron": "15 */6 * * *"},
+        },
         headers=admin,
     )
     responses.append(patched)
@@ -123,12 +129,23 @@ def test_lifecycle_and_credentials_never_leave(api: httpx.Client, people: People
     assert datetime.fromisoformat(body["next_run_at"]).minute == 15
 
     new_token = TOKEN + "-rotated"
-    replaced = api.patch(f"/connections/{cid}", json={"credentials": {"access_token": new_token}}, headers=admin)
+    replaced = api.patch(
+        f"/connections/{cid}", json={"credentials": {"access_token": new_token}}, headers=admin
+    )
     responses.append(replaced)
     assert replaced.status_code == 200 and replaced.json()["has_credentials"] is True
-    assert crypto.decrypt(KEYRING, crypto.Envelope.from_dict(
-        db.collection("connections").document(cid).collection("private").document("credentials").get().to_dict()
-    ), aad=cid) == {"access_token": new_token}
+    assert crypto.decrypt(
+        KEYRING,
+        crypto.Envelope.from_dict(
+            db.collection("connections")
+            .document(cid)
+            .collection("private")
+            .document("credentials")
+            .get()
+            .to_dict()
+        ),
+        aad=cid,
+    ) == {"access_token": new_token}
 
     responses.append(paused := api.post(f"/connections/{cid}/pause", headers=admin))
     assert paused.json()["status"] == "disabled" and paused.json()["next_run_at"] is None
@@ -159,7 +176,9 @@ def test_lifecycle_and_credentials_never_leave(api: httpx.Client, people: People
     assert api.get("/connections", headers=admin).json() == {"connections": []}
 
 
-def test_personal_connections_are_private_and_org_ones_admin_managed(api: httpx.Client, people: People) -> None:
+def test_personal_connections_are_private_and_org_ones_admin_managed(
+    api: httpx.Client, people: People
+) -> None:
     alice, bob, admin = people.headers("alice"), people.headers("bob"), people.headers("admin-ada")
     mine = api.post("/connections", json=keys_body(), headers=alice)
     assert mine.status_code == 201, mine.text
@@ -181,7 +200,10 @@ def test_personal_connections_are_private_and_org_ones_admin_managed(api: httpx.
     assert {c["id"] for c in api.get("/connections", headers=admin).json()["connections"]} == {org, mine_id}
     listed = api.get("/connections", params={"owner": "user"}, headers=admin).json()["connections"]
     assert [c["id"] for c in listed] == [mine_id]
-    assert api.get("/connections", params={"vendor": "intercom"}, headers=alice).json()["connections"][0]["id"] == org
+    assert (
+        api.get("/connections", params={"vendor": "intercom"}, headers=alice).json()["connections"][0]["id"]
+        == org
+    )
 
     # alice manages her own
     assert api.patch(f"/connections/{mine_id}", json={"name": "Mine"}, headers=alice).json()["name"] == "Mine"
@@ -221,7 +243,11 @@ def test_personal_connections_are_private_and_org_ones_admin_managed(api: httpx.
         (intercom_body(surprise=True), 400, "validation_failed"),
         (intercom_body(selection={"streams": None, "extra": 1}), 400, "validation_failed"),
         (intercom_body(schedule={"cron": "61 * * * *"}), 400, "validation_failed"),
-        (intercom_body(schedule={"cron": "0 5 * * *", "time_zone": "Mars/Olympus"}), 400, "validation_failed"),
+        (
+            intercom_body(schedule={"cron": "0 5 * * *", "time_zone": "Mars/Olympus"}),
+            400,
+            "validation_failed",
+        ),
         (intercom_body(credentials={"access_token": 42}), 400, "validation_failed"),
         (intercom_body(vendor="Bad Vendor"), 400, "validation_failed"),
     ],
@@ -252,7 +278,9 @@ def test_bad_updates(api: httpx.Client, people: People) -> None:
     assert_error(api.get("/connections/not-an-id", headers=admin), 404, "connection_not_found")
     assert_error(api.get("/connections/intercom-000000000000", headers=admin), 404, "connection_not_found")
     assert_error(api.get("/connections", params={"colour": "red"}, headers=admin), 400, "validation_failed")
-    assert api.get(f"/connections/{cid}", headers=admin).json()["name"] == "Support Intercom"  # nothing changed
+    assert (
+        api.get(f"/connections/{cid}", headers=admin).json()["name"] == "Support Intercom"
+    )  # nothing changed
 
 
 # -- OAuth install --------------------------------------------------------------------------
@@ -305,7 +333,14 @@ def test_oauth_install_end_to_end(
 
     connection = api.get(f"/connections/{cid}", headers=alice).json()
     assert connection["status"] == "connected" and connection["next_run_at"] is not None
-    raw = db.collection("connections").document(cid).collection("private").document("credentials").get().to_dict()
+    raw = (
+        db.collection("connections")
+        .document(cid)
+        .collection("private")
+        .document("credentials")
+        .get()
+        .to_dict()
+    )
     creds = crypto.decrypt(KEYRING, crypto.Envelope.from_dict(raw), aad=cid)
     assert server.is_valid_access_token(creds["access_token"]) and creds["refresh_token"]
     stored = dump_connection_tree(db, cid)
@@ -320,12 +355,18 @@ def test_oauth_install_end_to_end(
     # an expired state (started, then left for more than 10 minutes)
     redirect = httpx.get(start(api, alice, cid))
     state = parse_qs(urlsplit(redirect.headers["Location"]).query)["state"][0]
-    db.collection("oauth_states").document(state).update({"expires_at": datetime.now(timezone.utc) - timedelta(seconds=1)})
+    db.collection("oauth_states").document(state).update(
+        {"expires_at": datetime.now(timezone.utc) - timedelta(seconds=1)}
+    )
     assert_error(httpx.get(redirect.headers["Location"]), 400, "oauth_state_expired")
     assert not db.collection("oauth_states").document(state).get().exists
 
     # a made-up state, and the person pressing Cancel at the vendor
-    assert_error(httpx.get(f"{functions_url}/oauth-callback", params={"state": "forged", "code": "x"}), 400, "oauth_state_invalid")
+    assert_error(
+        httpx.get(f"{functions_url}/oauth-callback", params={"state": "forged", "code": "x"}),
+        400,
+        "oauth_state_invalid",
+    )
     server.deny_next_authorize()
     denied = httpx.get(start(api, alice, cid))
     assert_error(httpx.get(denied.headers["Location"]), 400, "oauth_denied")
@@ -336,14 +377,21 @@ def test_oauth_start_rules(api: httpx.Client, people: People, kit: tuple[OAuthSe
     _, kit_url = kit
     alice, admin = people.headers("alice"), people.headers("admin-ada")
     body = {
-        "vendor": "demo_notes", "name": "n", "owner": "user", "config": {"base_url": kit_url},
+        "vendor": "demo_notes",
+        "name": "n",
+        "owner": "user",
+        "config": {"base_url": kit_url},
         "credentials": {"client_id": "notes-client", "client_secret": "notes-secret"},
     }
     cid = api.post("/connections", json=body, headers=alice).json()["id"]
     assert_error(api.post("/oauth-start", json={"connection_id": cid}, headers=admin), 403, "owner_required")
     key_conn = api.post("/connections", json=keys_body(), headers=alice).json()["id"]
-    assert_error(api.post("/oauth-start", json={"connection_id": key_conn}, headers=alice), 400, "connector_not_oauth")
-    assert_error(api.post("/oauth-start", json={"connection_id": cid, "x": 1}, headers=alice), 400, "validation_failed")
+    assert_error(
+        api.post("/oauth-start", json={"connection_id": key_conn}, headers=alice), 400, "connector_not_oauth"
+    )
+    assert_error(
+        api.post("/oauth-start", json={"connection_id": cid, "x": 1}, headers=alice), 400, "validation_failed"
+    )
     assert_error(api.post("/oauth-start", json={"connection_id": cid}), 401, "token_missing")
 
 
@@ -356,7 +404,12 @@ def test_credentials_rotate_rewraps_old_key_credentials(api: httpx.Client, peopl
     ref = db.collection("connections").document(cid).collection("private").document("credentials")
     # a credential written before the rotation began: only the old key (test-0) wrapped it
     old_only = crypto.Keyring([k for k in crypto.parse_keys(TEST_CREDENTIALS_KEYS) if k.kid == "test-0"])
-    ref.set({**crypto.encrypt(old_only, {"access_token": TOKEN}, aad=cid).to_dict(), "updated_at": datetime.now(timezone.utc)})
+    ref.set(
+        {
+            **crypto.encrypt(old_only, {"access_token": TOKEN}, aad=cid).to_dict(),
+            "updated_at": datetime.now(timezone.utc),
+        }
+    )
     before = ref.get().to_dict()
 
     rotated = api.post("/credentials-rotate", headers=admin)

@@ -17,16 +17,51 @@ UTC = timezone.utc
 @pytest.mark.parametrize(
     "cron, zone, after, expected",
     [
-        ("0 5 * * *", "Etc/UTC", datetime(2026, 1, 2, 4, 59, tzinfo=UTC), datetime(2026, 1, 2, 5, 0, tzinfo=UTC)),
+        (
+            "0 5 * * *",
+            "Etc/UTC",
+            datetime(2026, 1, 2, 4, 59, tzinfo=UTC),
+            datetime(2026, 1, 2, 5, 0, tzinfo=UTC),
+        ),
         # strictly after: a run planned at 05:00 schedules the next day's
-        ("0 5 * * *", "Etc/UTC", datetime(2026, 1, 2, 5, 0, tzinfo=UTC), datetime(2026, 1, 3, 5, 0, tzinfo=UTC)),
-        ("*/15 * * * *", "Etc/UTC", datetime(2026, 1, 2, 14, 7, 30, tzinfo=UTC), datetime(2026, 1, 2, 14, 15, tzinfo=UTC)),
+        (
+            "0 5 * * *",
+            "Etc/UTC",
+            datetime(2026, 1, 2, 5, 0, tzinfo=UTC),
+            datetime(2026, 1, 3, 5, 0, tzinfo=UTC),
+        ),
+        (
+            "*/15 * * * *",
+            "Etc/UTC",
+            datetime(2026, 1, 2, 14, 7, 30, tzinfo=UTC),
+            datetime(2026, 1, 2, 14, 15, tzinfo=UTC),
+        ),
         # weekdays at 09:00 New York (EST, UTC-5): Friday 14:00 UTC -> Monday 14:00 UTC
-        ("0 9 * * 1-5", "America/New_York", datetime(2026, 1, 2, 14, 0, tzinfo=UTC), datetime(2026, 1, 5, 14, 0, tzinfo=UTC)),
+        (
+            "0 9 * * 1-5",
+            "America/New_York",
+            datetime(2026, 1, 2, 14, 0, tzinfo=UTC),
+            datetime(2026, 1, 5, 14, 0, tzinfo=UTC),
+        ),
         # the same local hour across a DST change (Paris: CET in March before the 29th, CEST after)
-        ("0 6 * * *", "Europe/Paris", datetime(2026, 3, 28, 12, 0, tzinfo=UTC), datetime(2026, 3, 29, 4, 0, tzinfo=UTC)),
-        ("0 6 * * *", "Europe/Paris", datetime(2026, 3, 27, 12, 0, tzinfo=UTC), datetime(2026, 3, 28, 5, 0, tzinfo=UTC)),
-        ("30 1 1 * *", "Etc/UTC", datetime(2026, 12, 15, tzinfo=UTC), datetime(2027, 1, 1, 1, 30, tzinfo=UTC)),
+        (
+            "0 6 * * *",
+            "Europe/Paris",
+            datetime(2026, 3, 28, 12, 0, tzinfo=UTC),
+            datetime(2026, 3, 29, 4, 0, tzinfo=UTC),
+        ),
+        (
+            "0 6 * * *",
+            "Europe/Paris",
+            datetime(2026, 3, 27, 12, 0, tzinfo=UTC),
+            datetime(2026, 3, 28, 5, 0, tzinfo=UTC),
+        ),
+        (
+            "30 1 1 * *",
+            "Etc/UTC",
+            datetime(2026, 12, 15, tzinfo=UTC),
+            datetime(2027, 1, 1, 1, 30, tzinfo=UTC),
+        ),
         ("0 0 29 2 *", "Etc/UTC", datetime(2026, 3, 1, tzinfo=UTC), datetime(2028, 2, 29, tzinfo=UTC)),
     ],
 )

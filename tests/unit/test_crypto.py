@@ -14,7 +14,11 @@ from shared.crypto import DecryptionFailed, Envelope, Kek, Keyring, UnknownKeyId
 
 OLD = Kek("k-2025", bytes(range(32)))
 NEW = Kek("k-2026", bytes(range(32, 64)))
-SECRET = {"access_token": "tok-PLAINTEXT-123", "refresh_token": "ref-PLAINTEXT-456", "expires_at": 1_700_000_000.5}
+SECRET = {
+    "access_token": "tok-PLAINTEXT-123",
+    "refresh_token": "ref-PLAINTEXT-456",
+    "expires_at": 1_700_000_000.5,
+}
 
 
 def flip(text: str, index: int = 0) -> str:
@@ -30,7 +34,9 @@ def test_round_trip_and_nothing_readable_in_the_envelope() -> None:
     assert envelope.kid == "k-2025"
     stored = json.dumps(envelope.to_dict())
     assert "PLAINTEXT" not in stored and "tok-" not in stored
-    assert crypto.decrypt(keyring, Envelope.from_dict(json.loads(stored)), aad="intercom-0123456789ab") == SECRET
+    assert (
+        crypto.decrypt(keyring, Envelope.from_dict(json.loads(stored)), aad="intercom-0123456789ab") == SECRET
+    )
 
 
 def test_every_encryption_uses_a_fresh_data_key_and_nonce() -> None:
@@ -120,7 +126,9 @@ def test_parse_keys_accepts_the_documented_format_and_names_problems_without_key
     assert "k-2026" in repr(Keyring([NEW])) and repr(NEW) == "Kek(kid='k-2026')"
 
 
-def test_setting_is_validated_once_and_never_echoed(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_setting_is_validated_once_and_never_echoed(
+    settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = base64.urlsafe_b64encode(b"s" * 31).decode()
     monkeypatch.setenv("CREDENTIALS_KEYS", f"k1:{secret}")
     with pytest.raises(ConfigError) as info:
@@ -140,7 +148,9 @@ def test_setting_is_validated_once_and_never_echoed(settings_env: dict[str, str]
     assert NEW.key.hex() not in repr(settings) and crypto.format_key("k1", NEW.key) not in repr(settings)
 
 
-def test_demo_connectors_are_refused_in_production(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_connectors_are_refused_in_production(
+    settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRIBUTARY_ENV", "production")
     with pytest.raises(ConfigError, match="TRIBUTARY_EXTRA_CONNECTORS"):
         load(Settings)

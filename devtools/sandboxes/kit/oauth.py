@@ -99,6 +99,8 @@ class OAuthServer:
     #: extra fields of every token answer (e.g. Salesforce's instance_url)
     extra_token_fields: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
+    #: how long each token call takes (real seconds): makes races between refreshers visible
+    token_latency_s: float = 0.0
     stats: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
@@ -143,8 +145,12 @@ class OAuthServer:
         return app
 
     def dispatch(self, request: Request) -> Response:
-        route = request.path[len(self.prefix):].strip("/")
-        handlers = {("GET", "authorize"): self._authorize, ("POST", "token"): self._token, ("POST", "revoke"): self._revoke}
+        route = request.path[len(self.prefix) :].strip("/")
+        handlers = {
+            ("GET", "authorize"): self._authorize,
+            ("POST", "token"): self._token,
+            ("POST", "revoke"): self._revoke,
+        }
         handler = handlers.get((request.method, route))
         if handler is None:
             return _json({"error": "not_found", "error_description": f"{request.method} {request.path}"}, 404)
@@ -177,7 +183,9 @@ class OAuthServer:
         code = secrets.token_urlsafe(24)
         grant = _Grant(grant_id=secrets.token_hex(8), client_id=client.client_id, scope=args.get("scope", ""))
         with self._lock:
-            self._codes[code] = _Code(grant, redirect_uri, self.clock() + self.code_ttl_s, challenge, method if challenge else None)
+            self._codes[code] = _Code(
+                grant, redirect_uri, self.clock() + self.code_ttl_s, challenge, method if challenge else None
+            )
         self.stats["authorize"] += 1
         return self._redirect(redirect_uri, {"code": code, "state": state})
 
@@ -199,6 +207,8 @@ class OAuthServer:
         client = self._client(request)
         grant_type = request.form.get("grant_type")
         self.stats[f"token:{grant_type}"] += 1
+        if self.token_latency_s:
+            time.sleep(self.token_latency_s)
         if grant_type == "authorization_code":
             grant = self._redeem_code(request, client)
             refresh = self._issue_refresh(grant)

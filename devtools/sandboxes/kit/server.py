@@ -17,10 +17,14 @@ class BackgroundWSGI:
     """`with BackgroundWSGI(app) as served: served.base_url` (threaded, quiet, port 0)."""
 
     def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
+        self.server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=QuietHandler
+        )
         self.server.daemon_threads = True
         self.base_url = f"http://{host}:{self.server.server_port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
 
     def __enter__(self) -> BackgroundWSGI:
         self._thread.start()
