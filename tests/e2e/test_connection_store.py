@@ -439,3 +439,32 @@ def test_state_is_single_use_and_expires(db: Any, kit: tuple[OAuthServer, str]) 
         oauth.consume_state(db, state, datetime.now(UTC) + timedelta(minutes=11))
     with pytest.raises(oauth.OAuthStateInvalid):  # consumed even though it had expired
         oauth.consume_state(db, state, datetime.now(UTC))
+
+
+def test_new_credentials_and_pause_resume_move_the_status(db: Any, kit: tuple[OAuthServer, str]) -> None:
+    server, base_url = kit
+    # static credentials: replacing them clears needs_reauth
+    keys = create(db)
+    store.set_status(db, keys.id, ConnectionStatus.needs_reauth)
+    fixed = store.update_connection(
+        db, KEYRING, DEMO_KEYS, keys.id, {"credentials": {"api_key": "k-new"}}, environment="test"
+    )
+    assert fixed.status is ConnectionStatus.connected and fixed.next_run_at is not None
+    assert store.load_credentials(db, KEYRING, keys.id) == {"api_key": "k-new"}
+    with pytest.raises(Exception) as incomplete:
+        store.update_connection(db, KEYRING, DEMO_KEYS, keys.id, {"credentials": {}}, environment="test")
+    assert getattr(incomplete.value, "code", None) == "credentials_incomplete"
+
+    # OAuth: new client credentials mean a new install; a paused one resumes where it was
+    installed = install(db, server, base_url)
+    again = store.update_connection(
+        db, KEYRING, DEMO_NOTES, installed.id,
+        {"credentials": {"client_id": "cid", "client_secret": "other"}}, environment="test",
+    )
+    assert again.status is ConnectionStatus.pending and again.next_run_at is None
+    assert "access_token" not in store.load_credentials(db, KEYRING, installed.id)
+    paused = store.pause_connection(db, installed.id)
+    assert paused.status is ConnectionStatus.disabled
+    assert store.pause_connection(db, installed.id).status is ConnectionStatus.disabled  # idempotent
+    resumed = store.resume_connection(db, DEMO_NOTES, installed.id)
+    assert resumed.status is ConnectionStatus.pending and resumed.next_run_at is None
