@@ -76,6 +76,14 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "connections/intercom/runs/r1/chains/contacts": {"page": {"integerValue": "3"}},
         "connections/intercom/dead_letters/d1": {"error": {"stringValue": "x"}},
         "connections/intercom": {"vendor": {"stringValue": "intercom"}},
+        "connections/intercom/private/credentials": {"ciphertext": {"stringValue": "x"}},
+        "oauth_states/s1": {"connection_id": {"stringValue": "intercom"}},
+        "connections/org-1": {"owner": {"mapValue": {"fields": {"kind": {"stringValue": "org"}}}}},
+        "connections/org-1/contacts/c1": {"name": {"stringValue": "Ada"}},
+        "connections/mine-1": {"owner": {"mapValue": {"fields": {
+            "kind": {"stringValue": "user"}, "uid": {"stringValue": "uid-1"}}}}},
+        "connections/mine-1/contacts/c1": {"name": {"stringValue": "Ada"}},
+        "connections/mine-1/runs/r1": {"status": {"stringValue": "done"}},
         "_health/ping": {"ok": {"booleanValue": True}},
     }
     with httpx.Client(timeout=10, headers={"Authorization": "Bearer owner"}) as admin:
@@ -97,11 +105,14 @@ READABLE = [
     "connections/intercom/admins/a1",
     "connections/intercom/conversations/v1",
     "connections/intercom/runs/r1",
+    "connections/org-1/contacts/c1",
 ]
 HIDDEN = [
     "connections/intercom/runs/r1/chains/contacts",
     "connections/intercom/dead_letters/d1",
     "connections/intercom",
+    "connections/intercom/private/credentials",
+    "oauth_states/s1",
     "_health/ping",
 ]
 
@@ -148,3 +159,13 @@ def test_no_client_writes(emulator: str, path: str) -> None:
     assert response.status_code == 403, response.text
     deleted = httpx.delete(f"{emulator}/{path}", headers={"Authorization": f"Bearer {token()}"}, timeout=10)
     assert deleted.status_code == 403
+
+
+@pytest.mark.parametrize("path", ["connections/mine-1/contacts/c1", "connections/mine-1/runs/r1"])
+def test_personal_connections_are_read_by_their_owner_and_admins_only(emulator: str, path: str) -> None:
+    assert get(emulator, path, token("alice@example.com")) == 200  # sub uid-1: the owner
+    bob = token("bob@example.com", sub="uid-2", user_id="uid-2")
+    assert get(emulator, path, bob) == 403
+    assert get(emulator, path, token("ops@example.com", sub="uid-3", user_id="uid-3", role="admin")) == 200
+    listed = httpx.get(f"{emulator}/connections/mine-1/contacts", headers={"Authorization": f"Bearer {bob}"}, timeout=10)
+    assert listed.status_code == 403
