@@ -12,9 +12,14 @@ it binds the owner's vendor account, which an admin cannot stand in for.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shared.api.policies import ROLE_RANK, Principal
 from shared.connections.models import Connection, Owner
 from shared.errors import Forbidden, NotFound
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import Client
 
 
 def is_admin(principal: Principal) -> bool:
@@ -74,3 +79,23 @@ def owner_for_create(principal: Principal, kind: str) -> Owner:
 
 def visible(principal: Principal, connections: list[Connection]) -> list[Connection]:
     return [c for c in connections if can_view(principal, c)]
+
+
+def readable(db: Client, principal: Principal, connection_id: str) -> Connection:
+    """The connection, if the caller may see it (404 otherwise, as if it did not exist)."""
+    from shared.connections.store import get_connection
+
+    return require_view(principal, get_connection(db, connection_id))
+
+
+def manageable(db: Client, principal: Principal, connection_id: str) -> Connection:
+    """The connection, if the caller may change it or start its syncs (404/403 otherwise)."""
+    from shared.connections.store import get_connection
+
+    return require_manage(principal, get_connection(db, connection_id))
+
+
+def visible_connections(db: Client, principal: Principal) -> list[Connection]:
+    from shared.connections.store import list_connections
+
+    return visible(principal, list_connections(db))
