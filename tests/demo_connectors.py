@@ -16,13 +16,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from shared.vendors.auth import ApiKey, OAuth2
-from shared.vendors.connector import Connector, RequestSpec, Schedule, Stream, VendorSettings
+from shared.vendors.connector import Connector, RequestSpec, Schedule, Stream
 from shared.vendors.pagination import PageRequest, SinglePage
 from shared.vendors.ratelimit import RateLimit
-
-
-class DemoSettings(VendorSettings):
-    base_url: str = "https://api.demo.example"
 
 
 class Item(BaseModel):
@@ -51,8 +47,6 @@ def _connector(vendor: str, **kwargs: Any) -> Connector:
         vendor=vendor,
         title=vendor.replace("_", " ").title(),
         docs_url="https://example.com/docs",
-        settings_model=DemoSettings,
-        auth_headers=lambda settings: {},
         rate_limit=RateLimit(requests=100, per_seconds=60),
         streams=(_stream("notes"), _stream("folders")),
         schedule=Schedule(cron="0 6 * * *"),

@@ -246,7 +246,9 @@ def create_connection(
         selection=chosen,
         schedule=schedule,
         status=status,
-        next_run_at=cron.next_run_for(schedule, connector, now) if status in SCHEDULABLE else None,
+        # a new connection's first import starts at the scheduler's next tick, not at its
+        # first scheduled time (which may be a day away)
+        next_run_at=now if status in SCHEDULABLE else None,
         created_at=now,
         created_by=created_by,
         updated_at=now,

@@ -101,10 +101,13 @@ def test_due_connections_and_mark_planned(db: Any) -> None:
     t0 = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
     hourly = create(db, schedule=ConnectionSchedule(cron="0 * * * *"), now=t0)
     default = create(db, now=t0)  # demo default: 06:00 UTC
-    assert hourly.next_run_at == datetime(2026, 1, 2, 13, 0, tzinfo=UTC)
-    assert default.next_run_at == datetime(2026, 1, 3, 6, 0, tzinfo=UTC)
+    # a new connection's first import is due at once; its schedule takes over after
+    assert hourly.next_run_at == t0 and default.next_run_at == t0
     pending = create(db, DEMO_NOTES, now=t0)
     assert pending.status is ConnectionStatus.pending and pending.next_run_at is None
+    assert {c.id for c in store.due_connections(db, t0)} == {hourly.id, default.id}
+    assert store.mark_planned(db, hourly.id, t0, DEMO_KEYS) == datetime(2026, 1, 2, 13, 0, tzinfo=UTC)
+    assert store.mark_planned(db, default.id, t0, DEMO_KEYS) == datetime(2026, 1, 3, 6, 0, tzinfo=UTC)
 
     assert store.due_connections(db, t0) == []
     at = datetime(2026, 1, 2, 13, 0, 30, tzinfo=UTC)
@@ -137,8 +140,9 @@ def test_mark_planned_finds_the_registered_connector_itself(db: Any) -> None:
         credentials={"access_token": "t"},
         now=t0,
     )
-    assert connection.next_run_at == datetime(2026, 1, 2, 5, 0, tzinfo=UTC)  # Intercom: 05:00 UTC
-    assert store.mark_planned(db, connection.id, connection.next_run_at) == datetime(
+    assert connection.next_run_at == t0  # the first import: at the next tick
+    assert store.mark_planned(db, connection.id, t0) == datetime(2026, 1, 2, 5, 0, tzinfo=UTC)  # Intercom: 05:00
+    assert store.mark_planned(db, connection.id, datetime(2026, 1, 2, 5, 0, tzinfo=UTC)) == datetime(
         2026, 1, 3, 5, 0, tzinfo=UTC
     )
 

@@ -232,7 +232,7 @@ def test_personal_connections_are_private_and_org_ones_admin_managed(
         (intercom_body(vendor="nosuchvendor"), 404, "unknown_vendor"),
         (intercom_body(config={"base_url": "https://evil.example.com"}), 400, "invalid_config"),
         (intercom_body(config={"base_url": "ftp://127.0.0.1:9101"}), 400, "invalid_config"),
-        (intercom_body(config={}), 400, "invalid_config"),
+        (intercom_body(config={"base_url": ""}), 400, "invalid_config"),
         (intercom_body(config={"base_url": "http://127.0.0.1:9101", "colour": "red"}), 400, "invalid_config"),
         (intercom_body(credentials={"api_key": TOKEN}), 400, "credentials_incomplete"),
         (intercom_body(credentials={"access_token": ""}), 400, "credentials_incomplete"),
