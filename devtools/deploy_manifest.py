@@ -45,10 +45,16 @@ QUEUE_FIELDS = (
 )
 
 
+#: secrets mounted under another name than their id's: the credentials keyring is what
+#: shared.config.Settings reads as CREDENTIALS_KEYS (shared/crypto.py)
+SECRET_ENV_OVERRIDES = {"token-encryption-key": "CREDENTIALS_KEYS"}
+
+
 def secret_env_name(secret_id: str) -> str:
     """The env var a secret is mounted as: intercom-access-token -> INTERCOM_ACCESS_TOKEN
-    (what the connector's settings model reads). Terraform computes the same thing."""
-    return secret_id.upper().replace("-", "_")
+    (what the connector's settings model reads), token-encryption-key -> CREDENTIALS_KEYS.
+    Terraform reads the mapping from the manifest's secret_env."""
+    return SECRET_ENV_OVERRIDES.get(secret_id, secret_id.upper().replace("-", "_"))
 
 
 def _functions(functions_dir: Path | None = None) -> dict[str, dict[str, Any]]:

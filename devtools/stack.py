@@ -26,6 +26,8 @@ PROJECT = "tributary-local"
 REGION = "europe-west1"
 SANDBOX_TOKEN = "sandbox-token"
 ADMIN_EMAIL = "admin@example.com"
+#: the local stack's credentials KEK: fixed so stored credentials survive restarts (never a real key)
+DEV_CREDENTIALS_KEYS = "dev-1:E00qXjrv9L2myt0pjfyHLkTnoImAUe04gEEsE297yLI"
 PORTS = {"firestore": 8080, "functions": 5001, "identity": 9010, "tasks": 8123, "tasks_http": 8124, "intercom": 9101}
 
 
@@ -44,6 +46,7 @@ def function_env(identity: IdentityServer, functions_base: str) -> dict[str, str
         "TASKS_SERVICE_ACCOUNT": f"tasks-invoker@{PROJECT}.iam.gserviceaccount.com",
         "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{PORTS['firestore']}",
         "CLOUD_TASKS_EMULATOR_HOST": f"127.0.0.1:{PORTS['tasks']}",
+        "CREDENTIALS_KEYS": DEV_CREDENTIALS_KEYS,
     }
 
 

@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -62,6 +62,46 @@ class Settings(BaseSettings):
 
     # A chain with no progress for this long has lost its tasks and is resumed.
     sync_stall_after_s: float = Field(600.0, validation_alias="SYNC_STALL_AFTER_S", gt=0)
+
+    # Key-encryption keys of stored credentials (shared.crypto): "kid:base64url(32 bytes)",
+    # comma-separated, the first wraps new credentials, all unwrap. Production mounts it from
+    # the Secret Manager secret token-encryption-key. Optional here so that functions that
+    # never touch credentials run without it; those that do answer credentials_keys_missing.
+    credentials_keys: SecretStr | None = Field(None, validation_alias="CREDENTIALS_KEYS")
+
+    # Local and test only: modules whose CONNECTORS tuple extends the registry (demo vendors
+    # the connection and OAuth tests use). Refused in production.
+    extra_connectors: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias="TRIBUTARY_EXTRA_CONNECTORS")
+
+    @field_validator("credentials_keys", mode="before")
+    @classmethod
+    def _check_keys(cls, value: object) -> object:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None:
+            return None
+        if not isinstance(raw, str):
+            raise ValueError("must be a string")
+        raw = raw.strip()
+        # empty, or Terraform's placeholder version ("unset: add the real value ..."): not set
+        if not raw or raw.startswith("unset:"):
+            return None
+        from shared.crypto import parse_keys
+
+        parse_keys(raw)  # raises ValueError naming the entry, never the key
+        return raw
+
+    @field_validator("extra_connectors", mode="before")
+    @classmethod
+    def _split_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(m.strip() for m in value.split(",") if m.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _no_demo_connectors_in_production(self) -> Settings:
+        if self.extra_connectors and self.environment == "production":
+            raise ValueError("TRIBUTARY_EXTRA_CONNECTORS is for local and test environments only")
+        return self
 
     @field_validator("allowed_domains", mode="before")
     @classmethod

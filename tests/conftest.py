@@ -22,6 +22,13 @@ REGION = "europe-west1"
 SCHEDULER_SA = "scheduler@tributary-test.iam.gserviceaccount.com"
 TASKS_SA = "tasks-invoker@tributary-test.iam.gserviceaccount.com"
 ALLOWED_DOMAIN = "example.com"
+#: the credentials KEKs of every test process (fixed, public test keys: never real ones).
+#: test-1 is current; test-0 still unwraps, as during a rotation (tests rewrap from it).
+TEST_CREDENTIALS_KEYS = (
+    "test-1:zoyB9h3fv_EH6OWWt0PpU0vFgpbKrdCIB7cda9LnvOg,test-0:eYrTEHUgQD4ezeHh6SiHe0lGyWkEZk8EK1wtA6ZbwKg"
+)
+#: demo connectors (per-user, OAuth) the connection tests use besides the registry's
+TEST_EXTRA_CONNECTORS = "tests.demo_connectors"
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +74,8 @@ def base_env(functions_base_url: str, identity: IdentityServer) -> dict[str, str
         "SCHEDULER_SERVICE_ACCOUNT": SCHEDULER_SA,
         "TASKS_SERVICE_ACCOUNT": TASKS_SA,
         "LOG_LEVEL": "INFO",
+        "CREDENTIALS_KEYS": TEST_CREDENTIALS_KEYS,
+        "TRIBUTARY_EXTRA_CONNECTORS": TEST_EXTRA_CONNECTORS,
     }
 
 

@@ -10,11 +10,12 @@ from pydantic import BaseModel
 
 from shared.api import Call, Deployment, Endpoint, ServiceAccount
 from shared.api.headers import cloud_tasks_retry_count
+from shared.crypto import KEK_SECRET
 from shared.errors import ServiceUnavailable
 from shared.sync.models import ChunkTask, Counts
 
 #: instances x concurrency must cover every queue's concurrent dispatches (a deploy test checks it)
-WORKER = Deployment(memory="512Mi", timeout_s=300, max_instances=20, concurrency=4)
+WORKER = Deployment(memory="512Mi", timeout_s=300, max_instances=20, concurrency=4, secrets=(KEK_SECRET,))
 endpoint = Endpoint("sync-worker", summary="Run one sync chunk", tags=("sync",), deployment=WORKER)
 
 

@@ -1,7 +1,8 @@
 # Secret Manager secrets from the manifest (function secrets, connector secrets and
 # token-encryption-key). Terraform creates the secrets, never their values: the operator adds
 # versions with `gcloud secrets versions add` (docs/deploy.md). Functions mount version
-# "latest" as env vars (intercom-access-token -> INTERCOM_ACCESS_TOKEN).
+# "latest" as env vars named by the manifest's secret_env (intercom-access-token ->
+# INTERCOM_ACCESS_TOKEN, token-encryption-key -> CREDENTIALS_KEYS).
 
 resource "google_secret_manager_secret" "secret" {
   for_each = local.secrets

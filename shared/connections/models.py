@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 
 class ConnectionStatus(str, Enum):
@@ -26,6 +26,17 @@ class ConnectionStatus(str, Enum):
     disabled = "disabled"
     #: created, waiting for its OAuth install to finish
     pending = "pending"
+    #: being hard-deleted (shared.connections.store.delete_connection): the engine must stop
+    deleting = "deleting"
+
+
+#: inlined in the OpenAPI document: shared.sync.api has a model of the same name
+StatusField = Annotated[
+    ConnectionStatus,
+    WithJsonSchema(
+        {"type": "string", "enum": [s.value for s in ConnectionStatus], "title": "Connection status"}
+    ),
+]
 
 
 class Owner(BaseModel):
@@ -53,8 +64,22 @@ class StreamSelection(BaseModel):
 class ConnectionSchedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cron: str = Field(min_length=9, max_length=100)
-    time_zone: str = "Etc/UTC"
+    cron: str = Field(min_length=9, max_length=100, description="5-field cron: minute hour day month weekday")
+    time_zone: str = Field("Etc/UTC", description="IANA time zone the cron is read in")
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from shared.connections.schedule import validate_cron
+
+        return validate_cron(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        from shared.connections.schedule import validate_time_zone
+
+        return validate_time_zone(value)
 
 
 class LastError(BaseModel):
@@ -74,7 +99,7 @@ class Connection(BaseModel):
     selection: StreamSelection = Field(default_factory=StreamSelection)
     #: None: the connector's default schedule
     schedule: ConnectionSchedule | None = None
-    status: ConnectionStatus = ConnectionStatus.connected
+    status: StatusField = ConnectionStatus.connected
     #: the next time the scheduler should plan a run (derived from the schedule)
     next_run_at: datetime | None = None
     last_success_at: datetime | None = None

@@ -54,13 +54,15 @@ def open_vendor_client(database: Client, settings: Settings, connection: Connect
     """A vendor client for one unit of work of a connection: its host, its credentials
     (refreshed when they are OAuth tokens), its rate budget's pacing."""
     from shared.connections.oauth import request_auth
+    from shared.crypto import keyring_from_settings
     from shared.sync.budgets import gate_for
     from shared.sync.registry import connector as connector_for
     from shared.vendors.clients import pooled_http, vendor_client
 
     connector = connector_for(connection.vendor)
     config = connector.validate_config(connection.config, environment=settings.environment)
-    auth = request_auth(database, settings, connection, connector, pooled_http(connector, config.base_url))
+    auth = request_auth(database, keyring_from_settings(settings), connection, connector,
+                        pooled_http(connector, config.base_url))
     return vendor_client(connector, config, auth, connection.id, gate_for(database, connector, connection.id))
 
 
@@ -70,6 +72,10 @@ def connection_context(database: Client, settings: Settings, connection_id: str)
     from shared.sync.registry import connector as connector_for
 
     connection = get_connection(database, connection_id)
+    if connection.status.value == "deleting":
+        from shared.errors import NotFound
+
+        raise NotFound("The connection is being deleted.", code="connection_not_found")
     connector = connector_for(connection.vendor)
     return ConnectionContext(
         connection_id=connection.id,
@@ -117,7 +123,7 @@ def start_sync(
     from shared.sync.planner import plan_run
     from shared.sync.registry import connector
 
-    if connection.status.value in ("disabled", "pending"):
+    if connection.status.value in ("disabled", "pending", "deleting", "needs_reauth"):
         raise Conflict(f"The connection is {connection.status.value}.", code=f"connection_{connection.status.value}")
     return plan_run(
         db(settings),

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from shared.store.client import condition
-from shared.errors import Conflict, ServiceUnavailable
+from shared.errors import Conflict, NotFound, ServiceUnavailable
 from shared.store.client import db
 from shared.sync import planner, state
 
@@ -57,11 +57,16 @@ def tick(settings: Settings, now: datetime | None = None) -> TickReport:
     report = TickReport()
     database = db(settings)
     for connection_id in leased_connections(settings):
-        connection = get_connection(database, connection_id)
+        try:
+            connection = get_connection(database, connection_id)
+        except NotFound:
+            continue  # deleted while its run was in flight
         outcome = recover_connection(settings, connection_id, connection.vendor, now)
         if outcome.action != "none":
             report.recovered[connection_id] = outcome.action
     for connection in due_connections(database, now):
+        if mark_planned(database, connection.id, now) is None:
+            continue  # another tick planned it first, or it was paused meanwhile
         try:
             run = start_sync(settings, connection, mode="auto", trigger="schedule", now=now)
             report.started.append(run.run_id)
@@ -69,6 +74,5 @@ def tick(settings: Settings, now: datetime | None = None) -> TickReport:
             report.already_running.append(connection.id)
         except ServiceUnavailable as exc:
             report.errors[connection.id] = exc.code
-        mark_planned(database, connection.id, now)
     log.info("scheduler tick", extra={"started": len(report.started), "recovered": len(report.recovered)})
     return report

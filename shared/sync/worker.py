@@ -147,13 +147,14 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
 
     started = time.monotonic()
     spec = stream.incremental if chain.data.get("mode") == "incremental" and stream.incremental else stream.full
+    first = first_request(stream, spec, chain.data, ctx.config)
     try:
-        request = spec.paginator.apply(first_request(stream, spec, chain.data, ctx.config), task.cursor)
+        spec.paginator.apply(first, task.cursor)
     except (ValidationError, KeyError, TypeError, ValueError) as exc:
         # A cursor that does not fit its paginator (or points off the connection's host)
         # was not written by us: no retry can fix it.
         return _give_up(task, ctx, deps, "invalid_task", f"The task's cursor is not valid: {type(exc).__name__}")
-    response = _fetch(task, ctx, deps, [request], started, last_attempt=last_attempt)[0]
+    request, response = _fetch(task, ctx, deps, spec, first, started, last_attempt=last_attempt)
     if response is None:
         return ChunkOutcome("failed")
     if task.page == 0 and (halves := _split_if_capped(stream, chain.data, response)):
@@ -193,24 +194,31 @@ def _continuation(task: ChunkTask, cursor: dict[str, Any]) -> ChunkTask:
     return task.model_copy(update={"page": task.page + 1, "cursor": cursor})
 
 
-def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, requests: list[PageRequest], started: float,
-           *, last_attempt: bool) -> list[dict[str, Any] | None]:
-    """Fetch the requests in order; a terminal vendor error (or a transient one on the last
-    attempt) fails the chain and answers [None]."""
-    answers: list[dict[str, Any] | None] = []
+def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: RequestSpec, first: PageRequest,
+           started: float, *, last_attempt: bool) -> tuple[PageRequest, dict[str, Any] | None]:
+    """Fetch this page: (the request sent, its answer), or answer None after failing the
+    chain on a terminal vendor error (or any vendor error on the last attempt). A cursor
+    the vendor says has expired restarts the listing from the top (what was saved stays)."""
+    request = spec.paginator.apply(first, task.cursor)
     try:
         with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s
-            for request in requests:
-                answers.append(client.fetch(request))
+            try:
+                return request, client.fetch(request)
+            except VendorError as exc:
+                if task.cursor is None or (exc.details or {}).get("vendor_status") not in spec.restart_statuses:
+                    raise
+                log.info("cursor expired: listing again from the top", extra={"chain": task.chain_id, "page": task.page})
+                return first, client.fetch(first)
     except VendorError as exc:
-        if exc.transient and not last_attempt:
-            raise RetryLater(exc.message, getattr(exc, "retry_after_s", None)) from exc
+        details = exc.details or {}
+        busy = spec.busy is not None and spec.busy(int(details.get("vendor_status") or 0), str(details.get("vendor_error") or ""))
+        if (exc.transient or busy) and not last_attempt:
+            raise RetryLater(exc.message, getattr(exc, "retry_after_s", None) or (15.0 if busy else None)) from exc
         state.fail_chain(deps.db, task, exc.code, exc.message)
         finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
         log.warning("chain failed", extra={"run_id": task.run_id, "chain": task.chain_id, "code": exc.code})
-        return [None]
-    return answers
+        return request, None
 
 
 def _split_if_capped(stream: Stream[Any], chain: dict[str, Any], response: dict[str, Any]) -> list[state.PlannedChain]:

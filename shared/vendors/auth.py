@@ -28,9 +28,13 @@ class WireAuth:
 
 
 class AuthStrategy(Protocol):
-    kind: str
-    #: credential fields a connection must hold for this strategy (validated at create)
-    required_fields: tuple[str, ...]
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        """Credential fields a connection must hold for this strategy (validated at create)."""
+        ...
 
     def wire(self, credentials: dict[str, Any]) -> WireAuth: ...
 

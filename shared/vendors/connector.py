@@ -81,6 +81,11 @@ class RequestSpec:
     build: Callable[[Slice], PageRequest]
     paginator: Paginator
     records_path: str
+    #: vendor statuses that mean "the cursor expired" (Intercom's scroll after a minute
+    #: idle): the chain starts the listing again from the top, keeping what it saved
+    restart_statuses: frozenset[int] = frozenset()
+    #: a refusal that only means "not now" (a scroll already open): retried with backoff
+    busy: Callable[[int, str], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,15 @@ class PacingState:
             return max(0.0, self._until - time.monotonic())
 
 
+def _error_text(response: httpx.Response) -> str:
+    """The start of the vendor's error body, for matching declared conditions and for the
+    run record (error bodies carry no credentials)."""
+    try:
+        return response.text[:300]
+    except (UnicodeDecodeError, httpx.ResponseNotRead):
+        return ""
+
+
 @dataclass
 class CallStats:
     """What a client did, for run records and benchmarks."""
@@ -228,7 +237,7 @@ class VendorClient:
     def _error(self, response: httpx.Response, server_wait: float | None) -> Exception:
         status = response.status_code
         title = self.connector.title
-        details = {"vendor_status": status}
+        details: dict[str, Any] = {"vendor_status": status, "vendor_error": _error_text(response)}
         if status == 429:
             return VendorRateLimited(server_wait or 1.0, message=f"{title} rate limit is spent.")
         if status >= 500 or status in self.connector.retry.retry_statuses:

@@ -79,13 +79,16 @@ class SinglePage:
 
 @dataclass(frozen=True)
 class QueryCursor:
-    """?per_page=N&starting_after=CURSOR, the cursor read from the response (Intercom lists)."""
+    """?per_page=N&starting_after=CURSOR, the cursor read from the response (Intercom lists;
+    with no size parameter, Intercom's scroll)."""
 
     cursor_param: str
     cursor_path: str
-    size_param: str
+    size_param: str | None = None
 
     def first(self, request: PageRequest, page_size: int) -> PageRequest:
+        if not self.size_param:
+            return request
         return request.model_copy(update={"params": {**request.params, self.size_param: page_size}})
 
     def next_cursor(self, request: PageRequest, response: dict[str, Any], records: int) -> Cursor | None:

@@ -160,3 +160,17 @@ def test_manifest_is_deterministic() -> None:
     first = deploy_manifest.render(deploy_manifest.build())
     assert first == deploy_manifest.render(deploy_manifest.build())
     assert first == MANIFEST.read_text()
+
+
+def test_credentials_keyring_is_mounted_where_credentials_are_used(manifest: dict[str, Any]) -> None:
+    """The KEK secret reaches the functions that read or write credentials, under the name
+    shared.config.Settings reads (CREDENTIALS_KEYS), and no others."""
+    from shared.config import Settings
+    from shared.crypto import KEK_ENV, KEK_SECRET
+
+    assert manifest["secret_env"][KEK_SECRET] == KEK_ENV == Settings.model_fields["credentials_keys"].validation_alias
+    mounting = {name for name, fn in manifest["functions"].items() if KEK_SECRET in fn["secrets"]}
+    assert {"connections", "oauth-start", "oauth-callback", "credentials-rotate"} <= mounting
+    assert not mounting & {"health", "openapi", "me"}
+    # the oauth callback is public (browsers arrive without a token); the rest need a sign-in
+    assert manifest["functions"]["oauth-callback"]["invoker"] == "public"

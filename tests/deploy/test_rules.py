@@ -76,6 +76,10 @@ SEED: dict[str, dict[str, Any]] = {
     "connections/org1/widgets/w1": NAME,
     "connections/mine": _connection("intercom", "user", "uid-1"),
     "connections/mine/contacts/c1": NAME,
+    "connections/mine/runs/r1": {"status": {"stringValue": "done"}},
+    "connections/legacy": {"vendor": {"stringValue": "intercom"}},  # an engine document without an owner
+    "connections/legacy/contacts/c1": NAME,
+    "oauth_states/s1": {"connection_id": {"stringValue": "org1"}},
     "connections/theirs": _connection("intercom", "user", "uid-2"),
     "connections/theirs/contacts/c1": NAME,
     "connections/unknown-vendor": _connection("nope", "org"),
@@ -118,6 +122,7 @@ READABLE = [
     "connections/org1/conversations/v1",
     "connections/org1/runs/r1",
     "connections/mine/contacts/c1",
+    "connections/mine/runs/r1",
 ]
 HIDDEN = [
     "connections/org1/runs/r1/chains/contacts",
@@ -131,6 +136,8 @@ HIDDEN = [
     "connections/unknown-vendor/contacts/c1",
     "connections/nowhere/contacts/c1",  # no connection document
     "elsewhere/x/contacts/c1",
+    "connections/legacy/contacts/c1",  # whose it is is unknown: nobody's
+    "oauth_states/s1",
     "_health/ping",
 ]
 

@@ -2,9 +2,9 @@
 a connection document (shared.connections.models.Connection's fields) with its credentials,
 and records through the one ingest path.
 
-Credentials go through shared.connections.store.save_credentials. While the connections
-work is not merged that is the stub's plain-text document; once it is, the real store
-encrypts them (adapt `save_credentials` below to its signature: it takes a keyring).
+The connection document is written with a fixed id (tests name their connections); its
+credentials go through the real store, encrypted under the tests' keyring, exactly as the
+connections function stores them.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def create_connection(
     name: str | None = None,
 ) -> None:
     """An org connection, or a personal one of `owner_uid`, with its credentials."""
+    from shared import crypto
     from shared.connections import store
+    from tests.conftest import TEST_CREDENTIALS_KEYS
 
     owner = {"kind": "user", "uid": owner_uid, "email": owner_uid} if owner_uid else {"kind": "org"}
     now = datetime.now(timezone.utc)
@@ -37,7 +39,7 @@ def create_connection(
         "config": {"base_url": base_url}, "selection": {"streams": None, "fields": {}}, "status": "connected",
         "created_at": now, "updated_at": now, "has_credentials": True,
     })
-    store.save_credentials(db, connection_id, credentials)
+    store.save_credentials(db, crypto.Keyring.parse(TEST_CREDENTIALS_KEYS), connection_id, credentials)
 
 
 def seed(db: Any, connection_id: str, vendor: str, stream: str, raws: list[dict[str, Any]], run_id: str = "seed") -> IngestResult:

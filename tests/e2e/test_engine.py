@@ -493,3 +493,49 @@ def test_planning_hundreds_of_windows_stays_under_the_commit_limit(db: Any) -> N
     chains = state.run_ref(db, w.connection_id, run.run_id).collection("chains").count().get()[0][0].value
     assert chains == 600
     assert state.run_ref(db, w.connection_id, run.run_id).get().get("chains_total") == 600
+
+
+class Scroll:
+    """An Intercom-like scroll: one open at a time, it may expire mid-way (404)."""
+
+    def __init__(self, items: list[dict[str, Any]], expire_at_page: int | None = None, busy_first: int = 0) -> None:
+        self.items, self.expire_at, self.busy = items, expire_at_page, busy_first
+        self.opened = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.busy:
+            self.busy -= 1
+            return httpx.Response(400, json={"errors": [{"code": "bad_request", "message": "scroll already exists"}]})
+        param = request.url.params.get("scroll_param")
+        if param is None:
+            self.opened += 1
+            page = 0
+        else:
+            page = int(param.split(":")[1])
+            if self.expire_at is not None and page == self.expire_at:
+                self.expire_at = None
+                return httpx.Response(404, json={"errors": [{"code": "not_found", "message": "scroll expired"}]})
+        rows = self.items[page * 2:(page + 1) * 2]
+        return json_page(rows, scroll_param=f"{self.opened}:{page + 1}")
+
+
+def _scroll_stream() -> Stream[Any]:
+    spec = RequestSpec(lambda _: PageRequest(path="/scroll"), QueryCursor("scroll_param", "scroll_param"), "data",
+                       restart_statuses=frozenset({404}), busy=lambda status, text: status == 400 and "already" in text)
+    return Stream(name="things", full=spec, raw_model=RawItem, mapper=map_item, deletes=Sweep())
+
+
+def test_an_expired_scroll_restarts_the_listing_and_loses_nothing(db: Any) -> None:
+    vendor = Scroll([item(i) for i in range(7)], expire_at_page=2)
+    w = world(db, vendor, _scroll_stream())
+    run = w.sync()
+    assert run.status.value == "succeeded"
+    assert sorted(w.docs("things")) == [str(i) for i in range(7)]
+    assert vendor.opened == 2  # the second scroll started from the top
+    assert run.counts.written == 7 and run.counts.fetched == run.counts.written + run.counts.unchanged
+
+
+def test_a_scroll_already_open_elsewhere_is_retried_not_failed(db: Any) -> None:
+    w = world(db, Scroll([item(i) for i in range(3)], busy_first=1), _scroll_stream())
+    run = w.sync()
+    assert run.status.value == "succeeded" and len(w.docs("things")) == 3

@@ -15,7 +15,7 @@ from shared.vendors.intercom import mappers, serving
 from shared.vendors.intercom.actions import CONTACT_CUSTOM_ATTRIBUTES
 from shared.vendors.intercom.raw import RawAdmin, RawCompany, RawContact, RawConversation
 from shared.vendors.intercom.stats import CONVERSATION_STATS
-from shared.vendors.pagination import BodyCursor, PageNumber, PageRequest, QueryCursor, SinglePage
+from shared.vendors.pagination import BodyCursor, PageRequest, QueryCursor, SinglePage
 from shared.vendors.ratelimit import RateLimit, RateLimitHeaders
 
 API_VERSION = "2.14"
@@ -67,18 +67,29 @@ CONTACTS = Stream(
     serving=serving.CONTACTS,
 )
 
+def _scroll_busy(status: int, error: str) -> bool:
+    """Intercom allows one open scroll per workspace: a second one is refused until the
+    first ends or expires."""
+    return status == 400 and "scroll already exists" in error.lower()
+
+
+# GET /companies lists at most 10,000 companies, leaves out those with no users and orders
+# by a field that changes while paging: the scroll is the only complete listing. A scroll
+# expires after a minute idle (404): the chain then scrolls again from the top.
 COMPANIES = Stream(
     name="companies",
     full=RequestSpec(
-        build=_get("/companies"),
-        paginator=PageNumber(page_param="page", size_param="per_page", total_pages_path="pages.total_pages"),
+        build=_get("/companies/scroll"),
+        paginator=QueryCursor(cursor_param="scroll_param", cursor_path="scroll_param"),
         records_path="data",
+        restart_statuses=frozenset({404}),
+        busy=_scroll_busy,
     ),
     raw_model=RawCompany,
     mapper=mappers.company,
-    page_size=60,
+    page_size=50,
     deletes=Sweep(),
-    docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/companies/retrievecompany",
+    docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/companies/scrolloverallcompanies",
     serving=serving.COMPANIES,
 )
 
