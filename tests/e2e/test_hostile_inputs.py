@@ -31,15 +31,7 @@ COMPANIES = f"/records/{CONN}/companies"
 STATS = f"/views/{CONN}/conversation-stats"
 ACTION = f"/actions/{CONN}/contact-custom-attributes"
 JSON = {"Content-Type": "application/json"}
-CHUNK = {
-    "connection_id": "intercom",
-    "vendor": "intercom",
-    "run_id": "hostile-run",
-    "stream": "contacts",
-    "mode": "full",
-    "page": 0,
-    "request": {"path": "/contacts"},
-}
+CHUNK = {"connection_id": "hostile-intercom", "run_id": "hostile-run", "stream": "contacts", "page": 0}
 
 
 @dataclass(frozen=True)
@@ -126,11 +118,11 @@ def _cases() -> list[Case]:
         Case("run id with a newline", "GET", "/sync-runs/a%0Ab", 404, "not_found"),
         Case("run id with NUL", "GET", "/sync-runs/a%00b", 400, "validation_failed"),
         Case("run id of 1,501 bytes", "GET", "/sync-runs/" + "x" * 1501, 400, "validation_failed"),
-        Case("run id of bad UTF-8", "GET", "/sync-runs/%FF%FE", 404, "run_not_found"),
+        Case("run id of bad UTF-8", "GET", f"/sync-runs/%FF%FE?connection_id={CONN}", 404, "run_not_found"),
         Case("run vendor ..", "GET", "/sync-runs/x?vendor=..", 400, "validation_failed"),
         Case("run vendor a/b", "GET", "/sync-runs/x?vendor=a/b", 400, "validation_failed"),
         Case("run vendor __x__", "GET", "/sync-runs/x?vendor=__x__", 400, "validation_failed"),
-        Case("runs vendor unknown", "GET", "/sync-runs?vendor=nope", 404),
+        Case("runs of an unknown connection", "GET", "/sync-runs?connection_id=nope", 404),
         Case("contact id ..", "GET", f"{CONTACTS}/%2E%2E", 400, "validation_failed"),
         Case("contact id with a newline", "GET", f"{CONTACTS}/a%0Ab", 404, "not_found"),
         Case("conversation id __x__", "GET", f"{CONVERSATIONS}/__x__", 400, "validation_failed"),
@@ -227,7 +219,7 @@ def _cases() -> list[Case]:
         Case("sync-worker unknown task field", "POST", "/sync-worker", 400, "validation_failed", "tasks", JSON,
              json.dumps({**CHUNK, "extra": 1}).encode()),
         Case("sync-worker unknown nested field", "POST", "/sync-worker", 400, "validation_failed", "tasks", JSON,
-             json.dumps({**CHUNK, "request": {"path": "/x", "verb": "DELETE"}}).encode()),
+             json.dumps({**CHUNK, "cursor": None, "request": {"path": "/x", "verb": "DELETE"}}).encode()),
         Case("preflight from an unknown origin", "OPTIONS", "/me", 403, "origin_not_allowed", "none",
              {"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}),
         Case("preflight for no route", "OPTIONS", "/health/nowhere", 404, "not_found", "none",
