@@ -102,12 +102,14 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     except EmulatorMissing as exc:
         pytest.skip(str(exc))
     base = f"http://127.0.0.1:{port}/v1/{DOCS}"
-    with httpx.Client(timeout=10, headers={"Authorization": "Bearer owner"}) as admin:
-        for path, fields in SEED.items():
-            response = admin.patch(f"{base}/{path}", json={"fields": fields})
-            assert response.status_code == 200, response.text
-    yield base
-    proc.stop()
+    try:  # the emulator stops even when seeding fails
+        with httpx.Client(timeout=10, headers={"Authorization": "Bearer owner"}) as admin:
+            for path, fields in SEED.items():
+                response = admin.patch(f"{base}/{path}", json={"fields": fields})
+                assert response.status_code == 200, response.text
+        yield base
+    finally:
+        proc.stop()
 
 
 def get(base: str, path: str, bearer: str | None) -> int:
