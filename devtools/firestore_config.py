@@ -32,8 +32,14 @@ INDEXES = REPO / "firestore.indexes.json"
 #: composite indexes the platform's own queries need (not a vendor's)
 PLATFORM_INDEXES: list[dict[str, Any]] = [
     # shared.connections: the scheduler's due connections (status == connected, next_run_at <= now)
-    {"collectionGroup": "connections", "queryScope": "COLLECTION",
-     "fields": [{"fieldPath": "status", "order": "ASCENDING"}, {"fieldPath": "next_run_at", "order": "ASCENDING"}]},
+    {
+        "collectionGroup": "connections",
+        "queryScope": "COLLECTION",
+        "fields": [
+            {"fieldPath": "status", "order": "ASCENDING"},
+            {"fieldPath": "next_run_at", "order": "ASCENDING"},
+        ],
+    },
 ]
 #: field overrides of platform collections (TTLs of what the serving functions keep)
 PLATFORM_OVERRIDES: list[dict[str, Any]] = [
@@ -57,8 +63,14 @@ def check_names(found: list[Any]) -> None:
 
     for connector in found:
         for stream in connector.streams:
-            if stream.name in RESERVED_COLLECTIONS or stream.name.startswith("_") or not stream.name.replace("_", "").replace("-", "").isalnum():
-                raise SystemExit(f"{connector.vendor}: stream name {stream.name!r} is reserved or not a plain collection id")
+            if (
+                stream.name in RESERVED_COLLECTIONS
+                or stream.name.startswith("_")
+                or not stream.name.replace("_", "").replace("-", "").isalnum()
+            ):
+                raise SystemExit(
+                    f"{connector.vendor}: stream name {stream.name!r} is reserved or not a plain collection id"
+                )
 
 
 # -- indexes ------------------------------------------------------------------------------------
@@ -85,10 +97,14 @@ def index_report(found: list[Any]) -> tuple[dict[str, Any], dict[str, int]]:
             for override in field_overrides(stream):
                 overrides.setdefault((override["collectionGroup"], override["fieldPath"]), override)
         for view in connector.views:
-            add(f"{connector.vendor}/view:{view.name}", [
-                i for i in view_indexes(connector)
-                if any(i["collectionGroup"] == spec.collection for spec in view.indexes)
-            ])
+            add(
+                f"{connector.vendor}/view:{view.name}",
+                [
+                    i
+                    for i in view_indexes(connector)
+                    if any(i["collectionGroup"] == spec.collection for spec in view.indexes)
+                ],
+            )
     add("platform", PLATFORM_INDEXES)
     for override in PLATFORM_OVERRIDES:
         overrides.setdefault((override["collectionGroup"], override["fieldPath"]), override)
@@ -182,10 +198,14 @@ def build() -> tuple[str, str, dict[str, int]]:
     check_names(found)
     document, counts = index_report(found)
     if len(document["indexes"]) > COMPOSITE_INDEX_LIMIT:
-        raise SystemExit(f"{len(document['indexes'])} composite indexes: Firestore allows {COMPOSITE_INDEX_LIMIT}; "
-                         "declare fewer combinations")
+        raise SystemExit(
+            f"{len(document['indexes'])} composite indexes: Firestore allows {COMPOSITE_INDEX_LIMIT}; "
+            "declare fewer combinations"
+        )
     if len(document["fieldOverrides"]) > FIELD_OVERRIDE_LIMIT:
-        raise SystemExit(f"{len(document['fieldOverrides'])} field overrides: Firestore allows {FIELD_OVERRIDE_LIMIT}")
+        raise SystemExit(
+            f"{len(document['fieldOverrides'])} field overrides: Firestore allows {FIELD_OVERRIDE_LIMIT}"
+        )
     return render_rules(found), render_indexes(document), counts
 
 
@@ -193,13 +213,17 @@ def report(counts: dict[str, int], total_overrides: int) -> str:
     from shared.serving.indexes import COMPOSITE_INDEX_LIMIT
 
     lines = [f"  {label:<40} {count:>4}" for label, count in counts.items()]
-    lines.append(f"  {'total':<40} {sum(counts.values()):>4} of {COMPOSITE_INDEX_LIMIT} composite indexes; "
-                 f"{total_overrides} field overrides")
+    lines.append(
+        f"  {'total':<40} {sum(counts.values()):>4} of {COMPOSITE_INDEX_LIMIT} composite indexes; "
+        f"{total_overrides} field overrides"
+    )
     return "composite indexes per stream:\n" + "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devtools.firestore_config", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.firestore_config", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a committed file is stale")
     parser.add_argument("--rules", type=Path, default=RULES)
     parser.add_argument("--indexes", type=Path, default=INDEXES)
@@ -212,9 +236,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             if current != text:
                 stale = True
-                diff = difflib.unified_diff(current.splitlines(), text.splitlines(), "committed", "generated", lineterm="", n=1)
+                diff = difflib.unified_diff(
+                    current.splitlines(), text.splitlines(), "committed", "generated", lineterm="", n=1
+                )
                 print("\n".join(diff))
-                print(f"{path} is stale: run `python -m devtools.firestore_config` and commit it", file=sys.stderr)
+                print(
+                    f"{path} is stale: run `python -m devtools.firestore_config` and commit it",
+                    file=sys.stderr,
+                )
         elif current != text:
             path.write_text(text)
             print(f"wrote {path}")

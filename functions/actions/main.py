@@ -9,8 +9,12 @@ from shared.api import Call, Deployment, Endpoint, Users
 from shared.api.openapi import documented
 from shared.serving.openapi import action_variants
 
-endpoint = Endpoint("actions", summary="Write-backs to a connection's vendor", tags=("records",),
-                    deployment=Deployment(secrets=("token-encryption-key",)))
+endpoint = Endpoint(
+    "actions",
+    summary="Write-backs to a connection's vendor",
+    tags=("records",),
+    deployment=Deployment(secrets=("token-encryption-key",)),
+)
 
 
 @endpoint.route("POST", "/{connection_id}/{action}", auth=Users(), errors=(403, 409, 422, 428, 429, 502, 503))

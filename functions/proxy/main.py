@@ -10,11 +10,17 @@ from shared.api.openapi import documented
 from shared.serving.openapi import proxy_variants
 from shared.serving.proxy import CATCH_ALL
 
-endpoint = Endpoint("proxy", summary="Read-only vendor proxy", tags=("records",),
-                    deployment=Deployment(secrets=("token-encryption-key",)))
+endpoint = Endpoint(
+    "proxy",
+    summary="Read-only vendor proxy",
+    tags=("records",),
+    deployment=Deployment(secrets=("token-encryption-key",)),
+)
 
 
-@endpoint.route("GET", "/{connection_id}/{path}", auth=Users(), errors=(403, 429, 502, 503), params={"path": str})
+@endpoint.route(
+    "GET", "/{connection_id}/{path}", auth=Users(), errors=(403, 429, 502, 503), params={"path": str}
+)
 @documented(proxy_variants)
 def proxy(call: Call) -> Response:
     """Org connections: admins; personal ones: their owner and admins."""

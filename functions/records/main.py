@@ -11,8 +11,12 @@ from shared.api.openapi import documented
 from shared.serving.openapi import list_variants, record_variants
 
 #: live=true reads the connection's credentials (encrypted under this key)
-endpoint = Endpoint("records", summary="Synced records of a connection", tags=("records",),
-                    deployment=Deployment(secrets=("token-encryption-key",)))
+endpoint = Endpoint(
+    "records",
+    summary="Synced records of a connection",
+    tags=("records",),
+    deployment=Deployment(secrets=("token-encryption-key",)),
+)
 
 
 @endpoint.route("GET", "/{connection_id}/{stream}", auth=Users(), errors=(404, 429, 502, 503))

@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from shared.errors import Conflict, NotFound, PreconditionRequired, TributaryError, UnsupportedMediaType, UpstreamError
+from shared.errors import (
+    Conflict,
+    NotFound,
+    PreconditionRequired,
+    TributaryError,
+    UnsupportedMediaType,
+    UpstreamError,
+)
 from shared.serving import etags, idempotency
 
 if TYPE_CHECKING:
@@ -65,7 +72,11 @@ def _utc(value: Any) -> Any:
 
 
 def _conflict(message: str, current: str | None) -> Conflict:
-    return Conflict(message, code="version_conflict", details={"current_etag": etags.format_etag(current)} if current else None)
+    return Conflict(
+        message,
+        code="version_conflict",
+        details={"current_etag": etags.format_etag(current)} if current else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,9 @@ class Precondition:
     fields: dict[str, Any]
 
 
-def _claim(db: Client, ref: DocumentReference, claim_id: str, pre: Precondition, now: datetime) -> dict[str, Any]:
+def _claim(
+    db: Client, ref: DocumentReference, claim_id: str, pre: Precondition, now: datetime
+) -> dict[str, Any]:
     from shared.store.txn import run_transaction
 
     def txn(transaction: Transaction) -> dict[str, Any]:
@@ -117,7 +130,9 @@ def _release(db: Client, ref: DocumentReference, claim_id: str) -> None:
     except (Contention, gexc.GoogleAPIError) as exc:
         import logging
 
-        logging.getLogger("tributary.serving.actions").warning("claim not released (it expires)", extra={"error": type(exc).__name__})
+        logging.getLogger("tributary.serving.actions").warning(
+            "claim not released (it expires)", extra={"error": type(exc).__name__}
+        )
 
 
 @dataclass
@@ -147,8 +162,16 @@ def _vendor_version_differs(stream: Stream[Any], current_raw: dict[str, Any], st
 
 
 def perform(
-    db: Client, settings: Any, connection: Connection, connector: Connector, action: Action, key: str,
-    change: BaseModel, pre: Precondition, request_id: str, attempt: Attempt,
+    db: Client,
+    settings: Any,
+    connection: Connection,
+    connector: Connector,
+    action: Action,
+    key: str,
+    change: BaseModel,
+    pre: Precondition,
+    request_id: str,
+    attempt: Attempt,
 ) -> Outcome:
     from shared.store.records import Provenance, content_hash, get_record, records_collection, safe_doc_id
     from shared.sync.ingest import ingest, prepare
@@ -163,24 +186,38 @@ def perform(
             if action.read is not None:
                 current = action.read(vendor, key)
                 if _vendor_version_differs(stream, current, stored):
-                    ingest(db, connection.id, stream, [current], Provenance("write_back", request_id, f"{action.name}:read"))
+                    ingest(
+                        db,
+                        connection.id,
+                        stream,
+                        [current],
+                        Provenance("write_back", request_id, f"{action.name}:read"),
+                    )
                     fresh = get_record(db, connection.id, stream.name, key) or {}
-                    raise _conflict(f"The record changed in {connector.title} since the last sync; re-read it and retry.",
-                                    (fresh.get("_sync") or {}).get("hash"))
+                    raise _conflict(
+                        f"The record changed in {connector.title} since the last sync; re-read it and retry.",
+                        (fresh.get("_sync") or {}).get("hash"),
+                    )
             attempt.acted = True
             answer = action.perform(vendor, key, change)
-        result = ingest(db, connection.id, stream, [answer], Provenance("write_back", request_id, action.name))
+        result = ingest(
+            db, connection.id, stream, [answer], Provenance("write_back", request_id, action.name)
+        )
     finally:
         _release(db, ref, claim_id)
     mine = prepare(stream, [answer]).items
     if not mine:
-        raise UpstreamError(f"{connector.title} answered with a record we cannot read.", code="vendor_invalid_record")
+        raise UpstreamError(
+            f"{connector.title} answered with a record we cannot read.", code="vendor_invalid_record"
+        )
     doc = get_record(db, connection.id, stream.name, key)
     current = ((doc or {}).get("_sync") or {}).get("hash")
     if doc is None or (key not in result.written and current != content_hash(mine[0].content or {})):
         raise _conflict(
             f"The record changed while the change was in flight; {connector.title} has the change, and the store "
-            "has a newer version still. Re-read the record.", current)
+            "has a newer version still. Re-read the record.",
+            current,
+        )
     return Outcome(doc, etags.record_etag(doc))
 
 
@@ -210,12 +247,17 @@ def run(call: Call[Any, Any]) -> Response:
     connection = manageable(client, call.principal, call.path["connection_id"])
     connector = catalog.connector_for(connection.vendor)
     action = catalog.action_of(connector, call.path["action"])
-    body = parse_body(catalog.action_model(connector.vendor, action.name), call.request, call.settings.max_body_bytes)
+    body = parse_body(
+        catalog.action_model(connector.vendor, action.name), call.request, call.settings.max_body_bytes
+    )
     key = getattr(body, "key")
     pre = Precondition(
         etag=etags.parse_if_match(call.request.headers.get("If-Match")),
-        fields={stored: getattr(body, given) for given, stored in action.alt_preconditions.items()
-                if getattr(body, given, None) is not None},
+        fields={
+            stored: getattr(body, given)
+            for given, stored in action.alt_preconditions.items()
+            if getattr(body, given, None) is not None
+        },
     )
     if pre.etag is None and not pre.fields:
         raise PreconditionRequired("Send the record's ETag in If-Match to change it.")
@@ -223,13 +265,20 @@ def run(call: Call[Any, Any]) -> Response:
     claimed = None
     if idem_key is not None:
         print_ = idempotency.fingerprint([body.model_dump(mode="json"), pre.etag])
-        claimed = idempotency.begin(client, connection.id, call.principal.subject, action.name, idem_key, print_)
+        claimed = idempotency.begin(
+            client, connection.id, call.principal.subject, action.name, idem_key, print_
+        )
         if claimed.replay is not None:
-            headers = {"Idempotent-Replayed": "true", **({"ETag": claimed.replay.etag} if claimed.replay.etag else {})}
+            headers = {
+                "Idempotent-Replayed": "true",
+                **({"ETag": claimed.replay.etag} if claimed.replay.etag else {}),
+            }
             return json_response(claimed.replay.body, claimed.replay.status, call.request_id, headers)
     attempt = Attempt()
     try:
-        outcome = perform(client, call.settings, connection, connector, action, key, body, pre, call.request_id, attempt)
+        outcome = perform(
+            client, call.settings, connection, connector, action, key, body, pre, call.request_id, attempt
+        )
     except Exception as exc:
         if claimed is not None:
             settle_failure(claimed, exc, attempt, call.request_id)

@@ -121,19 +121,40 @@ def query_model(vendor: str, stream_name: str) -> type[ListQuery]:
     fields: dict[str, Any] = {}
     for item in serving.filters:
         if item.op == "range":
-            fields[f"{item.name}_from"] = (When, Field(None, description=f"{item.description or item.field}: from (ISO date or instant, inclusive)"))
-            fields[f"{item.name}_to"] = (When, Field(None, description=f"{item.description or item.field}: to (ISO date: the whole day; instant: inclusive)"))
+            fields[f"{item.name}_from"] = (
+                When,
+                Field(
+                    None,
+                    description=f"{item.description or item.field}: from (ISO date or instant, inclusive)",
+                ),
+            )
+            fields[f"{item.name}_to"] = (
+                When,
+                Field(
+                    None,
+                    description=f"{item.description or item.field}: to (ISO date: the whole day; instant: inclusive)",
+                ),
+            )
         elif item.annotation is str or item.op == "prefix":
-            fields[item.name] = (str | None, Field(None, min_length=1, max_length=item.max_length, description=item.description or None))
+            fields[item.name] = (
+                str | None,
+                Field(None, min_length=1, max_length=item.max_length, description=item.description or None),
+            )
         else:
             fields[item.name] = (item.annotation | None, Field(None, description=item.description or None))
     sort_names = tuple(s.name for s in serving.sorts)
     fields["sort"] = (Literal[sort_names], Field(serving.default.name, description="Sort field"))  # type: ignore[valid-type]
     fields["order"] = (Literal["asc", "desc"], Field(serving.default_order, description="Sort direction"))
     fields["limit"] = (int, Field(serving.default_limit, ge=1, le=serving.max_limit, description="Page size"))
-    fields["cursor"] = (str | None, Field(None, max_length=MAX_CURSOR_CHARS, description="next_cursor of the previous page"))
+    fields["cursor"] = (
+        str | None,
+        Field(None, max_length=MAX_CURSOR_CHARS, description="next_cursor of the previous page"),
+    )
     fields["live"] = (bool, Field(False, description="Ask the vendor directly instead of the synced store"))
-    fields["include_deleted"] = (bool, Field(False, description="Also list records the vendor deleted (deleted=true)"))
+    fields["include_deleted"] = (
+        bool,
+        Field(False, description="Also list records the vendor deleted (deleted=true)"),
+    )
     return create_model(f"{camel(vendor)}{camel(stream_name)}Query", __base__=ListQuery, **fields)
 
 
@@ -155,14 +176,19 @@ def page_model(vendor: str, stream_name: str) -> type[BaseModel]:
         vendor=(Literal[vendor], vendor),  # type: ignore[valid-type]
         stream=(Literal[stream_name], stream_name),  # type: ignore[valid-type]
         items=(list[item], ...),  # type: ignore[valid-type]
-        next_cursor=(str | None, Field(None, description="Pass as `cursor` for the next page; null on the last")),
+        next_cursor=(
+            str | None,
+            Field(None, description="Pass as `cursor` for the next page; null on the last"),
+        ),
     )
 
 
 class ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: DocId = Field(..., description="The record's key (its id, as in /records/{connection_id}/{stream}/{key})")
+    key: DocId = Field(
+        ..., description="The record's key (its id, as in /records/{connection_id}/{stream}/{key})"
+    )
 
 
 @lru_cache(maxsize=None)

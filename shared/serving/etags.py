@@ -34,7 +34,13 @@ def record_etag(doc: dict[str, Any]) -> str:
 
 
 def list_etag(
-    *, uid: str, role: str | None, connection_id: str, stream: str, params: Iterable[tuple[str, str]], marker: str
+    *,
+    uid: str,
+    role: str | None,
+    connection_id: str,
+    stream: str,
+    params: Iterable[tuple[str, str]],
+    marker: str,
 ) -> str:
     from shared import __version__
 

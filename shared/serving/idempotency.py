@@ -81,7 +81,9 @@ def key_of(header: str | None) -> str | None:
 
 
 def fingerprint(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(payload, sort_keys=True, default=str, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 def _ref(db: Client, connection_id: str, uid: str, action: str, key: str) -> DocumentReference:
@@ -95,8 +97,9 @@ def _utc(value: Any) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
-def begin(db: Client, connection_id: str, uid: str, action: str, key: str, print_: str,
-          now: datetime | None = None) -> Claimed:
+def begin(
+    db: Client, connection_id: str, uid: str, action: str, key: str, print_: str, now: datetime | None = None
+) -> Claimed:
     """Claim the key, or answer what a request with it already got (422/409 as above)."""
     from shared.errors import ServiceUnavailable
     from shared.store.txn import Contention, run_transaction
@@ -112,28 +115,45 @@ def begin(db: Client, connection_id: str, uid: str, action: str, key: str, print
                 raise IdempotencyKeyReused()
             if data.get("state") == "done":
                 answer = data.get("response") or {}
-                return Claimed(ref, Stored(int(answer["status"]), json.loads(answer["body"]), answer.get("etag")))
+                return Claimed(
+                    ref, Stored(int(answer["status"]), json.loads(answer["body"]), answer.get("etag"))
+                )
             lease = _utc(data.get("lease_until"))
             if lease is not None and lease > now:
                 raise InProgress(headers={"Retry-After": str(max(1, int((lease - now).total_seconds())))})
-        transaction.set(ref, {
-            "state": "in_progress", "fingerprint": print_, "action": action, "lease_until": now + LEASE,
-            "created_at": (data or {}).get("created_at", now), "_expires_at": now + KEY_TTL,
-            "attempts": int((data or {}).get("attempts", 0)) + 1,
-        })
+        transaction.set(
+            ref,
+            {
+                "state": "in_progress",
+                "fingerprint": print_,
+                "action": action,
+                "lease_until": now + LEASE,
+                "created_at": (data or {}).get("created_at", now),
+                "_expires_at": now + KEY_TTL,
+                "attempts": int((data or {}).get("attempts", 0)) + 1,
+            },
+        )
         return Claimed(ref)
 
     try:
         return run_transaction(db, txn)
     except Contention:
-        raise ServiceUnavailable("Too many requests with this Idempotency-Key at once; retry.", code="contention") from None
+        raise ServiceUnavailable(
+            "Too many requests with this Idempotency-Key at once; retry.", code="contention"
+        ) from None
 
 
 def finish(ref: DocumentReference, answer: Stored) -> None:
-    ref.update({
-        "state": "done",
-        "response": {"status": answer.status, "body": json.dumps(answer.body, default=str), "etag": answer.etag},
-    })
+    ref.update(
+        {
+            "state": "done",
+            "response": {
+                "status": answer.status,
+                "body": json.dumps(answer.body, default=str),
+                "etag": answer.etag,
+            },
+        }
+    )
 
 
 def release(ref: DocumentReference) -> None:

@@ -43,7 +43,11 @@ def index_for(collection: str, spec: PageQuery) -> Index | None:
 
 
 def index_key(index: Index) -> tuple[Any, ...]:
-    return (index["collectionGroup"], index["queryScope"], tuple((f["fieldPath"], f["order"]) for f in index["fields"]))
+    return (
+        index["collectionGroup"],
+        index["queryScope"],
+        tuple((f["fieldPath"], f["order"]) for f in index["fields"]),
+    )
 
 
 def dedupe(indexes: Iterable[Index]) -> list[Index]:
@@ -82,7 +86,9 @@ def view_indexes(connector: Connector) -> list[Index]:
 
 
 def field_overrides(stream: Stream[Any]) -> list[dict[str, Any]]:
-    overrides: list[dict[str, Any]] = [{"collectionGroup": stream.name, "fieldPath": TTL_FIELD, "ttl": True, "indexes": []}]
+    overrides: list[dict[str, Any]] = [
+        {"collectionGroup": stream.name, "fieldPath": TTL_FIELD, "ttl": True, "indexes": []}
+    ]
     unindexed = list(stream.serving.unindexed) if stream.serving else []
     if stream.keep_raw:
         unindexed.append("raw")

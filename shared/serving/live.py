@@ -34,9 +34,12 @@ class LiveNotSupported(BadRequest):
 
 def signature(vendor: str, stream: str, c: Criteria) -> str:
     shape = {
-        "s": f"{vendor}/{stream}", "e": c.equals, "p": c.prefixes,
+        "s": f"{vendor}/{stream}",
+        "e": c.equals,
+        "p": c.prefixes,
         "r": {k: [str(v) for v in pair] for k, pair in c.ranges.items()},
-        "o": [c.sort.name, c.direction], "n": c.limit,
+        "o": [c.sort.name, c.direction],
+        "n": c.limit,
     }
     payload = json.dumps(shape, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -68,7 +71,9 @@ def mapped(stream: Stream[Any], raw: Any, title: str) -> dict[str, Any]:
         doc = stream.mapper(stream.raw_model.model_validate(raw))
     except ValidationError as exc:
         raise UpstreamError(
-            f"{title} sent a record we cannot read.", code="vendor_invalid_record", details={"errors": exc.error_count()}
+            f"{title} sent a record we cannot read.",
+            code="vendor_invalid_record",
+            details={"errors": exc.error_count()},
         ) from None
     return {**doc, "id": doc.get("id") or stream.record_key(raw), "deleted": False}
 

@@ -45,15 +45,23 @@ def _titles(members: list[tuple[Connector, Any]]) -> str:
 def describe(stream: Stream[Any]) -> str:
     serving = stream.serving
     assert serving is not None
-    lines = [f"Sorts: {', '.join(s.name for s in serving.sorts)} (default {serving.default.name} {serving.default_order})."]
-    lines.append("Filter combinations served from the store (others are 400 unsupported_query; live=true takes any):")
+    lines = [
+        f"Sorts: {', '.join(s.name for s in serving.sorts)} (default {serving.default.name} {serving.default_order})."
+    ]
+    lines.append(
+        "Filter combinations served from the store (others are 400 unsupported_query; live=true takes any):"
+    )
     for combination in serving.combinations:
         filters = " + ".join(combination.filters) or "no filter"
-        lines.append(f"- {filters}: sort {', '.join(sorts_of(serving, combination))}; order {', '.join(combination.directions)}")
+        lines.append(
+            f"- {filters}: sort {', '.join(sorts_of(serving, combination))}; order {', '.join(combination.directions)}"
+        )
     if serving.searchable:
         lines.append(f"Prefix search (case-insensitive) on: {', '.join(serving.searchable)}.")
-    lines.append("Deleted records are hidden unless include_deleted=true. The answer's ETag changes when anything in "
-                 "the stream changes: poll with If-None-Match for a 304 that costs one read.")
+    lines.append(
+        "Deleted records are hidden unless include_deleted=true. The answer's ETag changes when anything in "
+        "the stream changes: poll with If-None-Match for a 304 that costs one read."
+    )
     if serving.live is None:
         lines.append("live=true is not supported (400 live_not_supported).")
     return "\n".join(lines)
@@ -67,17 +75,19 @@ def list_variants() -> list[Variant]:
     variants = []
     for name, members in _streams().items():
         pages = [catalog.page_model(c.vendor, s.name) for c, s in members]
-        variants.append(Variant(
-            path=f"/{{connection_id}}/{name}",
-            name=f"list_{name.replace('-', '_')}",
-            summary=f"List {name} ({_titles(members)})",
-            description="\n\n".join(f"{c.title}: {describe(s)}" for c, s in members),
-            query=tuple(catalog.query_model(c.vendor, s.name) for c, s in members),
-            response=_union(f"{catalog.camel(name)}Page", pages, "vendor"),
-            headers={"If-None-Match": IF_NONE_MATCH},
-            bare=NOT_MODIFIED,
-            errors=(429, 502, 503),
-        ))
+        variants.append(
+            Variant(
+                path=f"/{{connection_id}}/{name}",
+                name=f"list_{name.replace('-', '_')}",
+                summary=f"List {name} ({_titles(members)})",
+                description="\n\n".join(f"{c.title}: {describe(s)}" for c, s in members),
+                query=tuple(catalog.query_model(c.vendor, s.name) for c, s in members),
+                response=_union(f"{catalog.camel(name)}Page", pages, "vendor"),
+                headers={"If-None-Match": IF_NONE_MATCH},
+                bare=NOT_MODIFIED,
+                errors=(429, 502, 503),
+            )
+        )
     return variants
 
 
@@ -89,17 +99,19 @@ def record_variants() -> list[Variant]:
     variants = []
     for name, members in _streams().items():
         records = [catalog.record_model(c.vendor, s.name) for c, s in members]
-        variants.append(Variant(
-            path=f"/{{connection_id}}/{name}/{{key}}",
-            name=f"get_{name.replace('-', '_')}",
-            summary=f"One of {name} ({_titles(members)}), with its ETag",
-            description="The ETag is the record's version: send it in If-Match to change the record through "
-                        "an action, or in If-None-Match to get 304 while it is unchanged.",
-            query=(RecordQuery,),
-            response=_union(f"{catalog.camel(name)}Record", records),
-            headers={"If-None-Match": IF_NONE_MATCH},
-            bare=NOT_MODIFIED,
-        ))
+        variants.append(
+            Variant(
+                path=f"/{{connection_id}}/{name}/{{key}}",
+                name=f"get_{name.replace('-', '_')}",
+                summary=f"One of {name} ({_titles(members)}), with its ETag",
+                description="The ETag is the record's version: send it in If-Match to change the record through "
+                "an action, or in If-None-Match to get 304 while it is unchanged.",
+                query=(RecordQuery,),
+                response=_union(f"{catalog.camel(name)}Record", records),
+                headers={"If-None-Match": IF_NONE_MATCH},
+                bare=NOT_MODIFIED,
+            )
+        )
     return variants
 
 
@@ -109,20 +121,24 @@ def action_variants() -> list[Variant]:
     for name, members in actions.items():
         bodies = [catalog.action_model(c.vendor, a.name) for c, a in members]
         records = [catalog.record_model(c.vendor, a.stream) for c, a in members]
-        variants.append(Variant(
-            path=f"/{{connection_id}}/{name}",
-            name=name.replace("-", "_"),
-            summary=" / ".join(f"{c.title}: {a.summary or a.name}" for c, a in members),
-            description="The vendor first, then the store. If-Match names the record's ETag (428 without it, "
-                        "409 version_conflict when it is not current, with details.current_etag). An "
-                        "Idempotency-Key makes a retry answer what the first request got without acting "
-                        "again (409 in_progress while it runs, 422 when reused for another request).",
-            body=_union(f"{catalog.camel(name)}Request", bodies),
-            response=_union(f"{catalog.camel(name)}Result", records),
-            headers={"If-Match": "The record's ETag (its version)",
-                     "Idempotency-Key": "A key unique to this change (1-255 visible ASCII characters)"},
-            errors=(409, 422, 428, 429, 502, 503),
-        ))
+        variants.append(
+            Variant(
+                path=f"/{{connection_id}}/{name}",
+                name=name.replace("-", "_"),
+                summary=" / ".join(f"{c.title}: {a.summary or a.name}" for c, a in members),
+                description="The vendor first, then the store. If-Match names the record's ETag (428 without it, "
+                "409 version_conflict when it is not current, with details.current_etag). An "
+                "Idempotency-Key makes a retry answer what the first request got without acting "
+                "again (409 in_progress while it runs, 422 when reused for another request).",
+                body=_union(f"{catalog.camel(name)}Request", bodies),
+                response=_union(f"{catalog.camel(name)}Result", records),
+                headers={
+                    "If-Match": "The record's ETag (its version)",
+                    "Idempotency-Key": "A key unique to this change (1-255 visible ASCII characters)",
+                },
+                errors=(409, 422, 428, 429, 502, 503),
+            )
+        )
     return variants
 
 
@@ -130,15 +146,17 @@ def view_variants() -> list[Variant]:
     variants = []
     views = _by_name([(c, v) for c in catalog.all_connectors() for v in c.views])
     for name, members in views.items():
-        variants.append(Variant(
-            path=f"/{{connection_id}}/{name}",
-            name=name.replace("-", "_"),
-            summary=" / ".join(f"{c.title}: {v.summary or v.name}" for c, v in members),
-            query=tuple(v.query_model for _, v in members),
-            response=_union(f"{catalog.camel(name)}View", [v.response_model for _, v in members]),
-            headers={"If-None-Match": IF_NONE_MATCH},
-            bare=NOT_MODIFIED,
-        ))
+        variants.append(
+            Variant(
+                path=f"/{{connection_id}}/{name}",
+                name=name.replace("-", "_"),
+                summary=" / ".join(f"{c.title}: {v.summary or v.name}" for c, v in members),
+                query=tuple(v.query_model for _, v in members),
+                response=_union(f"{catalog.camel(name)}View", [v.response_model for _, v in members]),
+                headers={"If-None-Match": IF_NONE_MATCH},
+                bare=NOT_MODIFIED,
+            )
+        )
     return variants
 
 
@@ -152,10 +170,12 @@ def proxy_description() -> str:
 
 
 def proxy_variants() -> list[Variant]:
-    return [Variant(
-        path="/{connection_id}/{path}",
-        name="get",
-        summary="Read-only pass-through to the connection's vendor (allow-listed paths)",
-        description=proxy_description(),
-        errors=(429, 502, 503),
-    )]
+    return [
+        Variant(
+            path="/{connection_id}/{path}",
+            name="get",
+            summary="Read-only pass-through to the connection's vendor (allow-listed paths)",
+            description=proxy_description(),
+            errors=(429, 502, 503),
+        )
+    ]

@@ -38,7 +38,9 @@ MIN_SECRET_CHARS = 8
 def patterns(proxy: Proxy) -> tuple[re.Pattern[str], ...]:
     reserved = "|".join(re.escape(word) for word in proxy.reserved)
     segment = (f"(?!(?:{reserved})$)" if reserved else "") + proxy.id_pattern
-    return tuple(re.compile("^" + re.escape(t).replace(re.escape("{id}"), segment) + "$") for t in proxy.paths)
+    return tuple(
+        re.compile("^" + re.escape(t).replace(re.escape("{id}"), segment) + "$") for t in proxy.paths
+    )
 
 
 def allowed(connector: Connector, path: str | None) -> str:
@@ -90,7 +92,9 @@ def forward(client: VendorClient, path: str, params: dict[str, list[str]]) -> tu
     title = client.connector.title
     response = client.respond(PageRequest(path=path, params=params), passthrough=(404,))
     if len(response.content) > MAX_BODY_BYTES:
-        raise VendorRejected(f"{title}'s answer is too large for the proxy.", details={"vendor_status": response.status_code})
+        raise VendorRejected(
+            f"{title}'s answer is too large for the proxy.", details={"vendor_status": response.status_code}
+        )
     try:
         body = response.json() if response.content else None
     except ValueError:

@@ -36,7 +36,9 @@ def day_start(value: date | datetime) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
 
 
-def bounds(lower: date | datetime | None, upper: date | datetime | None) -> tuple[datetime | None, datetime | None]:
+def bounds(
+    lower: date | datetime | None, upper: date | datetime | None
+) -> tuple[datetime | None, datetime | None]:
     """[lower, upper) for a `*_from` / `*_to` pair."""
     low = day_start(lower) if lower is not None else None
     high = None
@@ -99,7 +101,9 @@ def served_combination(serving: Serving, c: Criteria) -> Combination:
         {"filters": list(k.filters), "sorts": list(sorts_of(serving, k)), "orders": list(k.directions)}
         for k in serving.combinations
     ]
-    raise UnsupportedQuery(details={"filters": sorted(used), "sort": c.sort.name, "order": c.direction, "served": served})
+    raise UnsupportedQuery(
+        details={"filters": sorted(used), "sort": c.sort.name, "order": c.direction, "served": served}
+    )
 
 
 def page_query(serving: Serving, c: Criteria) -> PageQuery:
@@ -119,7 +123,9 @@ def page_query(serving: Serving, c: Criteria) -> PageQuery:
                 ranges.append((item.field, ">=", low))
             if high is not None:
                 ranges.append((item.field, "<", high))
-    return PageQuery(sort=c.sort.field, direction=c.direction, equals=tuple(equals), ranges=tuple(ranges), limit=c.limit)
+    return PageQuery(
+        sort=c.sort.field, direction=c.direction, equals=tuple(equals), ranges=tuple(ranges), limit=c.limit
+    )
 
 
 def matches(serving: Serving, c: Criteria, doc: dict[str, Any]) -> bool:
@@ -155,5 +161,11 @@ def criteria_for_shape(serving: Serving, filters: tuple[str, ...], sort: str, di
             prefixes[name] = "x"
         else:
             ranges[name] = (sample, sample + timedelta(days=1))
-    return Criteria(sort=serving.sort(sort), direction=direction, limit=1,  # type: ignore[arg-type]
-                    equals=equals, prefixes=prefixes, ranges=ranges)
+    return Criteria(
+        sort=serving.sort(sort),
+        direction=direction,
+        limit=1,  # type: ignore[arg-type]
+        equals=equals,
+        prefixes=prefixes,
+        ranges=ranges,
+    )

@@ -89,7 +89,9 @@ def page(
     return result
 
 
-def get(db: Client, connection_id: str, stream: str, key: str, *, include_deleted: bool = False) -> dict[str, Any]:
+def get(
+    db: Client, connection_id: str, stream: str, key: str, *, include_deleted: bool = False
+) -> dict[str, Any]:
     """One record by its vendor key (404 when absent, or deleted and not asked for)."""
     from shared.store.records import get_record, safe_doc_id
 

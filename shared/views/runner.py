@@ -42,7 +42,15 @@ def answer(db: Client, connection_id: str, view: View, query: Any, marker: str) 
         return json.loads(stored["body"])
     body = view.compute(db, connection_id, query).model_dump(mode="json", by_alias=True)
     now = datetime.now(timezone.utc)
-    ref.set({"view": view.name, "marker": marker, "body": json.dumps(body), "computed_at": now, "_expires_at": now + KEEP})
+    ref.set(
+        {
+            "view": view.name,
+            "marker": marker,
+            "body": json.dumps(body),
+            "computed_at": now,
+            "_expires_at": now + KEEP,
+        }
+    )
     return body
 
 
@@ -62,8 +70,14 @@ def serve(call: Call[Any, Any]) -> Response:
     # stream a view of that name may read is part of the ETag (one read per candidate)
     streams = sorted({v.stream for c in catalog.all_connectors() for v in c.views if v.name == name})
     markers = {s: newest_change(client, connection_id, s) for s in streams}
-    etag = etags.list_etag(uid=principal.subject, role=principal.role, connection_id=connection_id, stream=f"view:{name}",
-                           params=call.request.args.items(multi=True), marker="|".join(markers.values()))
+    etag = etags.list_etag(
+        uid=principal.subject,
+        role=principal.role,
+        connection_id=connection_id,
+        stream=f"view:{name}",
+        params=call.request.args.items(multi=True),
+        marker="|".join(markers.values()),
+    )
     if etags.none_match(call.request.headers.get("If-None-Match"), etag):
         return not_modified(call, etag)
     connection = readable(client, principal, connection_id)

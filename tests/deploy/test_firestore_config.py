@@ -12,12 +12,18 @@ from tests.deploy.conftest import REPO
 
 
 def test_committed_rules_and_indexes_are_current() -> None:
-    result = subprocess.run([sys.executable, "-m", "devtools.firestore_config", "--check"], cwd=REPO,
-                            env={**__import__("os").environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "devtools.firestore_config", "--check"],
+        cwd=REPO,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, (
         "firestore.rules / firestore.indexes.json are stale: run `python -m devtools.firestore_config` and commit them\n"
-        + result.stdout + result.stderr
+        + result.stdout
+        + result.stderr
     )
     assert "composite indexes per stream" in result.stdout
 
@@ -40,10 +46,17 @@ def test_every_served_query_shape_has_its_composite_index() -> None:
             for combination in serving.combinations:
                 for sort in sorts_of(serving, combination):
                     for direction in combination.directions:
-                        spec = page_query(serving, criteria_for_shape(serving, combination.filters, sort, direction))
+                        spec = page_query(
+                            serving, criteria_for_shape(serving, combination.filters, sort, direction)
+                        )
                         index = index_for(stream.name, spec)
                         checked += 1
-                        assert index is None or index_key(index) in have, (connector.vendor, stream.name, combination, sort)
+                        assert index is None or index_key(index) in have, (
+                            connector.vendor,
+                            stream.name,
+                            combination,
+                            sort,
+                        )
         for view in connector.views:
             for spec in view.indexes:
                 assert (spec.collection, "COLLECTION", spec.fields) in have
@@ -62,7 +75,11 @@ def test_limits_ttl_and_unindexed_maps() -> None:
     for connector in all_connectors():
         for stream in connector.streams:
             assert overrides[(stream.name, "_expires_at")] == {
-                "collectionGroup": stream.name, "fieldPath": "_expires_at", "ttl": True, "indexes": []}
+                "collectionGroup": stream.name,
+                "fieldPath": "_expires_at",
+                "ttl": True,
+                "indexes": [],
+            }
     for stream in ("contacts", "companies", "conversations"):
         assert overrides[(stream, "custom_attributes")]["indexes"] == []
 

@@ -30,7 +30,9 @@ class ReadCounter:
         self.calls.append((kind, billed))
 
 
-def _counting(counter: ReadCounter, kind: str, rpc: Callable[..., Any], is_document: Callable[[Any], bool]) -> Callable[..., Any]:
+def _counting(
+    counter: ReadCounter, kind: str, rpc: Callable[..., Any], is_document: Callable[[Any], bool]
+) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Iterator[Any]:
         documents = 0
         try:
@@ -52,5 +54,7 @@ def count_reads(client: Any) -> ReadCounter:
     api.batch_get_documents = _counting(
         counter, "lookup", api.batch_get_documents, lambda r: r._pb.HasField("found") or bool(r._pb.missing)
     )
-    api.run_aggregation_query = _counting(counter, "aggregation", api.run_aggregation_query, lambda r: r._pb.HasField("result"))
+    api.run_aggregation_query = _counting(
+        counter, "aggregation", api.run_aggregation_query, lambda r: r._pb.HasField("result")
+    )
     return counter

@@ -34,16 +34,29 @@ def create_connection(
 
     owner = {"kind": "user", "uid": owner_uid, "email": owner_uid} if owner_uid else {"kind": "org"}
     now = datetime.now(timezone.utc)
-    db.collection("connections").document(connection_id).set({
-        "id": connection_id, "vendor": vendor, "owner": owner, "name": name or connection_id,
-        "config": {"base_url": base_url}, "selection": {"streams": None, "fields": {}}, "status": "connected",
-        "created_at": now, "updated_at": now, "has_credentials": True,
-    })
+    db.collection("connections").document(connection_id).set(
+        {
+            "id": connection_id,
+            "vendor": vendor,
+            "owner": owner,
+            "name": name or connection_id,
+            "config": {"base_url": base_url},
+            "selection": {"streams": None, "fields": {}},
+            "status": "connected",
+            "created_at": now,
+            "updated_at": now,
+            "has_credentials": True,
+        }
+    )
     store.save_credentials(db, crypto.Keyring.parse(TEST_CREDENTIALS_KEYS), connection_id, credentials)
 
 
-def seed(db: Any, connection_id: str, vendor: str, stream: str, raws: list[dict[str, Any]], run_id: str = "seed") -> IngestResult:
+def seed(
+    db: Any, connection_id: str, vendor: str, stream: str, raws: list[dict[str, Any]], run_id: str = "seed"
+) -> IngestResult:
     """Store raw vendor records as a sync page would (validate, map, newer-wins upsert)."""
-    result = ingest(db, connection_id, connector(vendor).stream(stream), raws, Provenance("sync", run_id, "seed"))
+    result = ingest(
+        db, connection_id, connector(vendor).stream(stream), raws, Provenance("sync", run_id, "seed")
+    )
     assert result.counts.failed == 0, result
     return result

@@ -29,22 +29,34 @@ ADMIN = "ada@example.com"
 
 def generate(module: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **EXTRA, "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
 
 def test_rules_indexes_queue_schedule_and_manifest(tmp_path: Path) -> None:
-    report = generate("devtools.firestore_config", "--rules", str(tmp_path / "rules"), "--indexes", str(tmp_path / "indexes")).stdout
+    report = generate(
+        "devtools.firestore_config",
+        "--rules",
+        str(tmp_path / "rules"),
+        "--indexes",
+        str(tmp_path / "indexes"),
+    ).stdout
     assert "acme/widgets" in report
     rules = (tmp_path / "rules").read_text()
     assert "'acme': ['contacts', 'widgets']" in rules
     indexes = json.loads((tmp_path / "indexes").read_text())
     widget_indexes = [i for i in indexes["indexes"] if i["collectionGroup"] == "widgets"]
-    assert {"fieldPath": "color", "order": "ASCENDING"} in widget_indexes[0]["fields"] and len(widget_indexes) == 5
+    assert {"fieldPath": "color", "order": "ASCENDING"} in widget_indexes[0]["fields"] and len(
+        widget_indexes
+    ) == 5
     overrides = {(o["collectionGroup"], o["fieldPath"]): o for o in indexes["fieldOverrides"]}
-    assert overrides[("widgets", "_expires_at")]["ttl"] is True and overrides[("widgets", "specs")]["indexes"] == []
+    assert (
+        overrides[("widgets", "_expires_at")]["ttl"] is True
+        and overrides[("widgets", "specs")]["indexes"] == []
+    )
 
     generate("devtools.deploy_manifest", "--out", str(tmp_path / "manifest.json"))
     manifest = json.loads((tmp_path / "manifest.json").read_text())
@@ -56,10 +68,14 @@ def test_rules_indexes_queue_schedule_and_manifest(tmp_path: Path) -> None:
 
 
 def test_openapi_types_its_streams_and_actions() -> None:
-    code = ("import json; from devtools.openapi import render; from openapi_spec_validator import validate; "
-            "d = json.loads(render()); validate(d); print(json.dumps(d))")
+    code = (
+        "import json; from devtools.openapi import render; from openapi_spec_validator import validate; "
+        "d = json.loads(render()); validate(d); print(json.dumps(d))"
+    )
     env = {**os.environ, **EXTRA, "PYTHONPATH": str(REPO)}
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     document = json.loads(out.stdout)
     paths = document["paths"]
@@ -69,7 +85,9 @@ def test_openapi_types_its_streams_and_actions() -> None:
     # two vendors serve "contacts": one path, the page discriminated by vendor
     contacts = document["components"]["schemas"]["ContactsPage"]
     assert contacts["discriminator"]["propertyName"] == "vendor"
-    assert {"AcmeContactsPage", "IntercomContactsPage"} <= {s["$ref"].rsplit("/", 1)[1] for s in contacts["oneOf"]}
+    assert {"AcmeContactsPage", "IntercomContactsPage"} <= {
+        s["$ref"].rsplit("/", 1)[1] for s in contacts["oneOf"]
+    }
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +112,21 @@ def acme(log_dir: Path, identity: IdentityServer, firestore_host: str) -> Iterat
         registry._found.cache_clear()
     port = free_port()
     base = f"http://127.0.0.1:{port}/{PROJECT}/{REGION}"
-    env = {**os.environ, **base_env(base, identity), **EXTRA, "PYTHONPATH": str(REPO), "FIRESTORE_EMULATOR_HOST": firestore_host}
-    proc = ManagedProcess("functions-acme", [sys.executable, "-m", "devtools.functions_server", "--port", str(port)],
-                          port=port, env=env, log_dir=log_dir, cwd=REPO).start()
+    env = {
+        **os.environ,
+        **base_env(base, identity),
+        **EXTRA,
+        "PYTHONPATH": str(REPO),
+        "FIRESTORE_EMULATOR_HOST": firestore_host,
+    }
+    proc = ManagedProcess(
+        "functions-acme",
+        [sys.executable, "-m", "devtools.functions_server", "--port", str(port)],
+        port=port,
+        env=env,
+        log_dir=log_dir,
+        cwd=REPO,
+    ).start()
     token = identity.identity.id_token(ADMIN, role="admin")
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
         yield {"api": api, "vendor": vendor, "db": db}
@@ -110,11 +140,23 @@ def test_records_live_proxy_and_actions(acme: dict[str, Any]) -> None:
     assert red.status_code == 200, red.text
     assert [w["id"] for w in red.json()["items"]] == ["w9", "w6", "w3"] and red.json()["vendor"] == "acme"
     assert "name_lower" not in red.json()["items"][0]
-    assert api.get(f"/records/{CONN}/widgets", params={"color": "red"},
-                   headers={"If-None-Match": red.headers["ETag"]}).status_code == 304
-    made = api.get(f"/records/{CONN}/widgets", params={"color": "blue", "made_from": "2025-12-04", "made_to": "2025-12-07"})
+    assert (
+        api.get(
+            f"/records/{CONN}/widgets",
+            params={"color": "red"},
+            headers={"If-None-Match": red.headers["ETag"]},
+        ).status_code
+        == 304
+    )
+    made = api.get(
+        f"/records/{CONN}/widgets",
+        params={"color": "blue", "made_from": "2025-12-04", "made_to": "2025-12-07"},
+    )
     assert [w["id"] for w in made.json()["items"]] == ["w5"]
-    assert api.get(f"/records/{CONN}/widgets", params={"made_from": "2025-12-04"}).json()["error"]["code"] == "unsupported_query"
+    assert (
+        api.get(f"/records/{CONN}/widgets", params={"made_from": "2025-12-04"}).json()["error"]["code"]
+        == "unsupported_query"
+    )
     live = api.get(f"/records/{CONN}/widgets", params={"live": "true", "name": "widget 0", "color": "green"})
     assert [w["id"] for w in live.json()["items"]] == ["w7", "w4", "w1"]
 
@@ -124,9 +166,20 @@ def test_records_live_proxy_and_actions(acme: dict[str, Any]) -> None:
     assert api.get(f"/proxy/{CONN}/widgets/search").json()["error"]["code"] == "path_not_allowed"
 
     etag = api.get(f"/records/{CONN}/widgets/w2").headers["ETag"]
-    renamed = api.post(f"/actions/{CONN}/rename-widget", headers={"If-Match": etag}, json={"key": "w2", "name": "Sprocket"})
+    renamed = api.post(
+        f"/actions/{CONN}/rename-widget", headers={"If-Match": etag}, json={"key": "w2", "name": "Sprocket"}
+    )
     assert renamed.status_code == 200, renamed.text
     assert renamed.json()["name"] == "Sprocket" and vendor.widgets["w2"]["name"] == "Sprocket"
-    assert api.get(f"/records/{CONN}/widgets", params={"name": "sprock", "sort": "name"}).json()["items"][0]["id"] == "w2"
-    assert api.post(f"/actions/{CONN}/rename-widget", headers={"If-Match": etag},
-                    json={"key": "w2", "name": "Cog"}).json()["error"]["code"] == "version_conflict"
+    assert (
+        api.get(f"/records/{CONN}/widgets", params={"name": "sprock", "sort": "name"}).json()["items"][0][
+            "id"
+        ]
+        == "w2"
+    )
+    assert (
+        api.post(
+            f"/actions/{CONN}/rename-widget", headers={"If-Match": etag}, json={"key": "w2", "name": "Cog"}
+        ).json()["error"]["code"]
+        == "version_conflict"
+    )

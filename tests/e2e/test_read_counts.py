@@ -29,14 +29,20 @@ def counted(firestore_host: str) -> Iterator[tuple[Any, ReadCounter]]:
     from google.cloud import firestore
 
     client = firestore.Client(project=PROJECT)
-    create_connection(client, CONN, "intercom", base_url="http://127.0.0.1:9", credentials={"access_token": "unused"})
+    create_connection(
+        client, CONN, "intercom", base_url="http://127.0.0.1:9", credentials={"access_token": "unused"}
+    )
     seed.seed_all(client, CONN)
     yield client, count_reads(client)
 
 
 @pytest.fixture()
-def call(counted: tuple[Any, ReadCounter], settings_env: dict[str, str], identity: IdentityServer,
-         monkeypatch: pytest.MonkeyPatch) -> Any:
+def call(
+    counted: tuple[Any, ReadCounter],
+    settings_env: dict[str, str],
+    identity: IdentityServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
     """call(function, path, params, headers) -> (response, reads it cost)."""
     from devtools.functions_catalog import load_endpoints
     from shared.store import client as store_client
@@ -47,11 +53,15 @@ def call(counted: tuple[Any, ReadCounter], settings_env: dict[str, str], identit
     token = identity.identity.id_token(MEMBER)
     app = Flask("read-counts")
 
-    def run(function: str, path: str, params: dict[str, Any] | None = None,
-            headers: dict[str, str] | None = None) -> tuple[Any, int]:
+    def run(
+        function: str, path: str, params: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[Any, int]:
         counter.reset()
-        with app.test_request_context(path=path, query_string=params or {},
-                                      headers={"Authorization": f"Bearer {token}", **(headers or {})}):
+        with app.test_request_context(
+            path=path,
+            query_string=params or {},
+            headers={"Authorization": f"Bearer {token}", **(headers or {})},
+        ):
             from flask import request
 
             response = endpoints[function].dispatch(request)
@@ -73,11 +83,19 @@ def test_an_unchanged_list_costs_one_read(call: Any, counted: tuple[Any, ReadCou
         assert polled.status_code == 304 and reads == 1
     # the same holds for a list of any length
     everything, _ = call("records", f"/{CONN}/contacts", {"limit": 200})
-    polled, reads = call("records", f"/{CONN}/contacts", {"limit": 200}, {"If-None-Match": everything.headers["ETag"]})
+    polled, reads = call(
+        "records", f"/{CONN}/contacts", {"limit": 200}, {"If-None-Match": everything.headers["ETag"]}
+    )
     assert polled.status_code == 304 and reads == 1
 
     client, _ = counted
-    seed.seed(client, CONN, "contacts", [dict(seed.CONTACTS[0], updated_at=seed.at(50), name="Ada L.")], run_id="poll")
+    seed.seed(
+        client,
+        CONN,
+        "contacts",
+        [dict(seed.CONTACTS[0], updated_at=seed.at(50), name="Ada L.")],
+        run_id="poll",
+    )
     changed, reads = call("records", f"/{CONN}/contacts", params, {"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["ETag"] != etag and reads == cold
     assert changed.get_json()["items"][0]["name"] == "Ada L."
@@ -96,5 +114,7 @@ def test_one_record_and_a_view(call: Any) -> None:
     assert cold == 1 + 1 + 1 + 10, cold
     stored, warm = call("views", f"/{CONN}/conversation-stats", params)
     assert stored.get_json() == computed.get_json() and warm == 3  # precomputed: no scan
-    polled, reads = call("views", f"/{CONN}/conversation-stats", params, {"If-None-Match": computed.headers["ETag"]})
+    polled, reads = call(
+        "views", f"/{CONN}/conversation-stats", params, {"If-None-Match": computed.headers["ETag"]}
+    )
     assert polled.status_code == 304 and reads == 1

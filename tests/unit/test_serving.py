@@ -22,7 +22,9 @@ def serving(stream: str):  # type: ignore[no-untyped-def]
 def test_query_models_follow_the_declaration() -> None:
     model = catalog.query_model("intercom", "contacts")
     assert model.__name__ == "IntercomContactsQuery"
-    assert {"email", "name", "role", "sort", "order", "limit", "cursor", "live", "include_deleted"} == set(model.model_fields)
+    assert {"email", "name", "role", "sort", "order", "limit", "cursor", "live", "include_deleted"} == set(
+        model.model_fields
+    )
     q = model.model_validate({"email": "  Ada@Example.COM ", "limit": "5"})
     assert (q.sort, q.order, q.limit) == ("updated_at", "desc", 5)
     c = queries.criteria(serving("contacts"), q)
@@ -40,10 +42,15 @@ def test_query_models_follow_the_declaration() -> None:
 
 def test_only_declared_combinations_are_served() -> None:
     model = catalog.query_model("intercom", "contacts")
-    ok = queries.criteria(serving("contacts"), model.model_validate({"role": "lead", "name": "ad", "sort": "created_at"}))
+    ok = queries.criteria(
+        serving("contacts"), model.model_validate({"role": "lead", "name": "ad", "sort": "created_at"})
+    )
     assert queries.served_combination(serving("contacts"), ok).filters == ("role", "name")
     spec = queries.page_query(serving("contacts"), ok)
-    assert spec.equals == (("role", "lead"),) and spec.ranges == (("name_lower", ">=", "ad"), ("name_lower", "<", "ad\uf8ff"))
+    assert spec.equals == (("role", "lead"),) and spec.ranges == (
+        ("name_lower", ">=", "ad"),
+        ("name_lower", "<", "ad\uf8ff"),
+    )
     refused = queries.criteria(serving("contacts"), model.model_validate({"email": "a@b.c", "sort": "name"}))
     with pytest.raises(queries.UnsupportedQuery) as caught:
         queries.served_combination(serving("contacts"), refused)
@@ -59,9 +66,22 @@ def test_etags() -> None:
     for bad in ('W/"abc"', '"a", "b"', '""'):
         with pytest.raises(BadRequest):
             etags.parse_if_match(bad)
-    base = {"uid": "u1", "role": "member", "connection_id": "c", "stream": "contacts", "params": [("a", "1")], "marker": "m"}
+    base = {
+        "uid": "u1",
+        "role": "member",
+        "connection_id": "c",
+        "stream": "contacts",
+        "params": [("a", "1")],
+        "marker": "m",
+    }
     tag = etags.list_etag(**base)  # type: ignore[arg-type]
-    for change in ({"uid": "u2"}, {"role": "admin"}, {"params": [("a", "2")]}, {"marker": "m2"}, {"stream": "admins"}):
+    for change in (
+        {"uid": "u2"},
+        {"role": "admin"},
+        {"params": [("a", "2")]},
+        {"marker": "m2"},
+        {"stream": "admins"},
+    ):
         assert etags.list_etag(**{**base, **change}) != tag  # type: ignore[arg-type]
     assert etags.list_etag(**{**base, "params": [("a", "1")]}) == tag  # type: ignore[arg-type]
 
@@ -69,11 +89,24 @@ def test_etags() -> None:
 def test_proxy_allow_list_and_redaction() -> None:
     assert proxy.allowed(INTERCOM, "contacts/abc_1-2") == "/contacts/abc_1-2"
     assert proxy.allowed(INTERCOM, "/admins/") == "/admins"
-    for path in ("contacts", "contacts/search", "contacts/a/b", "contacts/..", "", None, "me", "contacts/a%2Fb"):
+    for path in (
+        "contacts",
+        "contacts/search",
+        "contacts/a/b",
+        "contacts/..",
+        "",
+        None,
+        "me",
+        "contacts/a%2Fb",
+    ):
         with pytest.raises(Forbidden):
             proxy.allowed(INTERCOM, path)
     body = {"a": "token-12345678", "b": ["x token-12345678 y"], "token-12345678": 1}
-    assert proxy.redact(body, ["token-12345678"]) == {"a": "[redacted]", "b": ["x [redacted] y"], "[redacted]": 1}
+    assert proxy.redact(body, ["token-12345678"]) == {
+        "a": "[redacted]",
+        "b": ["x [redacted] y"],
+        "[redacted]": 1,
+    }
     assert proxy.redact({"a": "b"}, ["token-12345678"]) == {"a": "b"}
     assert proxy.query_params([("x", "1"), ("x", "2"), ("y", "3")]) == {"x": ["1", "2"], "y": ["3"]}
     with pytest.raises(Forbidden):
@@ -132,6 +165,6 @@ def test_an_idempotency_key_keeps_a_failure_only_once_the_vendor_may_have_acted(
     settle_failure(Claimed(released), VendorUnavailable(), before, "r1")  # type: ignore[arg-type]
     settle_failure(Claimed(kept), VendorUnavailable(), after, "r2")  # type: ignore[arg-type]
     assert released.calls == [("delete", None)]
-    (kind, data), = kept.calls
+    ((kind, data),) = kept.calls
     assert kind == "update" and data["state"] == "done" and data["response"]["status"] == 503  # type: ignore[index]
     assert '"vendor_unavailable"' in data["response"]["body"]  # type: ignore[index]

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared.vendors.auth import BearerToken
-from shared.vendors.connector import ConnectionConfig, Connector, Proxy, RequestSpec, Schedule, Slice, Stream, Sweep
+from shared.vendors.connector import (
+    ConnectionConfig,
+    Connector,
+    Proxy,
+    RequestSpec,
+    Schedule,
+    Slice,
+    Stream,
+    Sweep,
+)
 from shared.vendors.intercom import mappers, serving
 from shared.vendors.intercom.actions import CONTACT_CUSTOM_ATTRIBUTES
 from shared.vendors.intercom.raw import RawAdmin, RawCompany, RawContact, RawConversation

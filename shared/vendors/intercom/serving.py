@@ -108,15 +108,19 @@ def _query(filters: list[dict[str, Any]], neutral: dict[str, Any]) -> dict[str, 
     return {"operator": "AND", "value": filters}
 
 
-def _search(client: VendorClient, path: str, records_key: str, query: dict[str, Any], criteria: Criteria,
-            after: Any) -> LivePage:
+def _search(
+    client: VendorClient, path: str, records_key: str, query: dict[str, Any], criteria: Criteria, after: Any
+) -> LivePage:
     from shared.vendors.pagination import PageRequest, dig
 
     pagination: dict[str, Any] = {"per_page": min(criteria.limit, MAX_SEARCH_PAGE)}
     if after is not None:
         pagination["starting_after"] = after
-    body = {"query": query, "pagination": pagination,
-            "sort": {"field": criteria.sort.name, "order": _order(criteria.direction)}}
+    body = {
+        "query": query,
+        "pagination": pagination,
+        "sort": {"field": criteria.sort.name, "order": _order(criteria.direction)},
+    }
     response = client.fetch(PageRequest(method="POST", path=path, json_body=body))
     records = response.get(records_key)
     return LivePage(records if isinstance(records, list) else [], dig(response, "pages.next.starting_after"))
@@ -140,7 +144,9 @@ def search_conversations(client: VendorClient, criteria: Criteria, after: Any) -
         filters.append({"field": "state", "operator": "=", "value": criteria.equals["state"]})
     if "admin_id" in criteria.equals:
         admin = criteria.equals["admin_id"]
-        filters.append({"field": "admin_assignee_id", "operator": "=", "value": int(admin) if admin.isdigit() else admin})
+        filters.append(
+            {"field": "admin_assignee_id", "operator": "=", "value": int(admin) if admin.isdigit() else admin}
+        )
     lower, upper = criteria.ranges.get("created", (None, None))
     # Intercom compares whole seconds and reads `>` loosely: ask wide, the records function cuts exactly.
     if lower is not None:
@@ -148,7 +154,9 @@ def search_conversations(client: VendorClient, criteria: Criteria, after: Any) -
     if upper is not None:
         filters.append({"field": "created_at", "operator": "<", "value": int(upper.timestamp()) + 1})
     neutral = {"field": "created_at", "operator": ">", "value": 0}
-    return _search(client, "/conversations/search", "conversations", _query(filters, neutral), criteria, after)
+    return _search(
+        client, "/conversations/search", "conversations", _query(filters, neutral), criteria, after
+    )
 
 
 def list_companies(client: VendorClient, criteria: Criteria, after: Any) -> LivePage:
@@ -165,7 +173,9 @@ def list_companies(client: VendorClient, criteria: Criteria, after: Any) -> Live
             raise InvalidCursor()
         request = PageRequest(path="/companies", params={"name": name})
     else:
-        request = PageRequest(path="/companies", params={"page": after or 1, "per_page": min(criteria.limit, MAX_COMPANY_PAGE)})
+        request = PageRequest(
+            path="/companies", params={"page": after or 1, "per_page": min(criteria.limit, MAX_COMPANY_PAGE)}
+        )
     try:
         response = client.fetch(request)
     except VendorNotFound:
@@ -183,12 +193,23 @@ def list_companies(client: VendorClient, criteria: Criteria, after: Any) -> Live
 CONTACTS = Serving(
     model=Contact,
     filters=(
-        Filter("email", "email_lower", lower=True, strip=True, max_length=320, description="Exact email, case-insensitive"),
+        Filter(
+            "email",
+            "email_lower",
+            lower=True,
+            strip=True,
+            max_length=320,
+            description="Exact email, case-insensitive",
+        ),
         Filter("name", "name_lower", op="prefix", description="Name prefix, case-insensitive"),
         Filter("role", "role", annotation=Literal["user", "lead"], description="Contact role"),
     ),
-    sorts=(Sort("updated_at", "updated_at"), Sort("created_at", "created_at"), Sort("last_seen_at", "last_seen_at"),
-           Sort("name", "name_lower")),
+    sorts=(
+        Sort("updated_at", "updated_at"),
+        Sort("created_at", "created_at"),
+        Sort("last_seen_at", "last_seen_at"),
+        Sort("name", "name_lower"),
+    ),
     combinations=(
         Combination(),
         Combination(("email",), sorts=("updated_at",), directions=("desc",)),
@@ -202,7 +223,11 @@ CONTACTS = Serving(
 
 COMPANIES = Serving(
     model=Company,
-    filters=(Filter("name", "name_lower", op="prefix", description="Name prefix, case-insensitive (live: exact name)"),),
+    filters=(
+        Filter(
+            "name", "name_lower", op="prefix", description="Name prefix, case-insensitive (live: exact name)"
+        ),
+    ),
     sorts=(Sort("name", "name_lower"), Sort("updated_at", "updated_at")),
     combinations=(Combination(), Combination(("name",), sorts=("name",))),
     default_order="asc",
