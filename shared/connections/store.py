@@ -51,7 +51,6 @@ COLLECTION = "connections"
 PRIVATE = "private"
 CREDENTIALS_DOC = "credentials"
 #: Firestore retries a contended transaction this many times
-TXN_ATTEMPTS = 10
 #: statuses the engine may plan runs for (the others wait for a person)
 SCHEDULABLE = (ConnectionStatus.connected,)
 
