@@ -142,4 +142,5 @@ def build_document(endpoints: list[Endpoint]) -> dict[str, Any]:
 
 
 def load_document() -> dict[str, Any]:
-    return json.loads(DOCUMENT_PATH.read_text())
+    document: dict[str, Any] = json.loads(DOCUMENT_PATH.read_text())
+    return document

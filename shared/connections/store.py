@@ -21,6 +21,7 @@ interrupted, the connection stays ``deleting`` and deleting again finishes the j
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -168,7 +169,7 @@ def rewrap_credentials(db: Client, keyring: crypto.Keyring) -> int:
     count = 0
     for doc in db.collection(COLLECTION).list_documents():
         ref = credentials_ref(db, doc.id)
-        if run_transaction(db, lambda t, ref=ref, cid=doc.id: rewrap_one(t, ref, cid), rounds=3):
+        if run_transaction(db, functools.partial(rewrap_one, ref=ref, connection_id=doc.id), rounds=3):
             count += 1
     return count
 

@@ -4,15 +4,16 @@ Adding a vendor adds that module; nothing here changes."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
-from functools import lru_cache
+from functools import cache
 
 import shared.vendors
 from shared.errors import NotFound
 from shared.vendors.connector import Connector
 
 
-@lru_cache(maxsize=None)
+@cache
 def vendors() -> tuple[str, ...]:
     found = []
     for module in pkgutil.iter_modules(shared.vendors.__path__):
@@ -25,7 +26,8 @@ def connector(vendor: str) -> Connector:
     if vendor not in vendors():
         raise NotFound(f"No connector for {vendor!r}.", code="unknown_vendor", details={"known": list(vendors())})
     module = importlib.import_module(f"shared.vendors.{vendor}.connector")
-    return module.CONNECTOR
+    found: Connector = module.CONNECTOR
+    return found
 
 
 def all_connectors() -> list[Connector]:

@@ -376,7 +376,7 @@ def test_patch_custom_attributes_intercom_first_with_etags(live_api: httpx.Clien
     assert_error(live_api.patch(path, headers=admin, json=change), 428, "precondition_required")
     assert_error(live_api.patch(path, headers={**admin, "If-Match": '"0000"'}, json=change), 409, "version_conflict")
     assert_error(live_api.patch(path, headers={**admin, "If-Match": etag}, json={"attributes": {}}), 400, "validation_failed")
-    assert_error(live_api.patch(f"/intercom-contacts/nobody/custom-attributes", headers={**admin, "If-Match": etag},
+    assert_error(live_api.patch("/intercom-contacts/nobody/custom-attributes", headers={**admin, "If-Match": etag},
                                 json=change), 404, "not_found")
 
     done = live_api.patch(path, headers={**admin, "If-Match": etag}, json=change)
