@@ -52,7 +52,7 @@ def time_first_request(directory: Path) -> float:
                 return time.perf_counter() - started
             except httpx.ConnectError:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{directory.name} exited with {proc.returncode}")
+                    raise RuntimeError(f"{directory.name} exited with {proc.returncode}") from None
                 time.sleep(0.005)
     finally:
         proc.terminate()

@@ -203,9 +203,7 @@ def build() -> tuple[str, str, dict[str, int]]:
             "declare fewer combinations"
         )
     if len(document["fieldOverrides"]) > FIELD_OVERRIDE_LIMIT:
-        raise SystemExit(
-            f"{len(document['fieldOverrides'])} field overrides: Firestore allows {FIELD_OVERRIDE_LIMIT}"
-        )
+        raise SystemExit(f"{len(document['fieldOverrides'])} field overrides: Firestore allows {FIELD_OVERRIDE_LIMIT}")
     return render_rules(found), render_indexes(document), counts
 
 
@@ -221,9 +219,7 @@ def report(counts: dict[str, int], total_overrides: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m devtools.firestore_config", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m devtools.firestore_config", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when a committed file is stale")
     parser.add_argument("--rules", type=Path, default=RULES)
     parser.add_argument("--indexes", type=Path, default=INDEXES)

@@ -30,6 +30,6 @@ def load_endpoints() -> dict[str, Endpoint]:
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
-        endpoint = getattr(module, "endpoint")
+        endpoint = module.endpoint
         endpoints[deployed_name(directory)] = endpoint
     return endpoints

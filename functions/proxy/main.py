@@ -18,9 +18,7 @@ endpoint = Endpoint(
 )
 
 
-@endpoint.route(
-    "GET", "/{connection_id}/{path}", auth=Users(), errors=(403, 429, 502, 503), params={"path": str}
-)
+@endpoint.route("GET", "/{connection_id}/{path}", auth=Users(), errors=(403, 429, 502, 503), params={"path": str})
 @documented(proxy_variants)
 def proxy(call: Call) -> Response:
     """Org connections: admins; personal ones: their owner and admins."""

@@ -39,7 +39,7 @@ _SLICE = 64 * 1024
 def _settle(request: Request, data: bytes) -> None:
     """Make `data` what the rest of this process sees as the body (werkzeug caches
     get_data() in `_cached_data` and returns the cache instead of reading the stream)."""
-    request._cached_data = data  # type: ignore[attr-defined]
+    request._cached_data = data
 
 
 def refuse_declared_length(request: Request, limit: int) -> None:

@@ -71,7 +71,7 @@ def documented(variants: Callable[[], list[Variant]]) -> Callable[[H], H]:
     """Document a generic route as the Variants `variants()` lists (called at build time)."""
 
     def mark(handler: H) -> H:
-        setattr(handler, "openapi_variants", variants)
+        setattr(handler, "openapi_variants", variants)  # noqa: B010 - H is any handler type
         return handler
 
     return mark
@@ -243,4 +243,5 @@ def build_document(endpoints: list[Endpoint]) -> dict[str, Any]:
 
 
 def load_document() -> dict[str, Any]:
-    return json.loads(DOCUMENT_PATH.read_text())
+    document: dict[str, Any] = json.loads(DOCUMENT_PATH.read_text())
+    return document

@@ -48,7 +48,7 @@ def _firebase_app(project_id: str, certs_url: str | None) -> App:
     from firebase_admin import credentials
     from google.auth.credentials import AnonymousCredentials
 
-    class VerifyOnlyCredential(credentials.Base):
+    class VerifyOnlyCredential(credentials.Base):  # type: ignore[misc]
         """Verifying ID tokens needs no credential; this keeps firebase-admin from loading ADC."""
 
         def get_credential(self) -> Any:

@@ -46,6 +46,7 @@ from urllib.parse import urlencode
 from shared.connections import store
 from shared.connections.models import Connection, ConnectionStatus, LastError
 from shared.errors import BadRequest, ValidationFailed
+from shared.store.txn import run_transaction
 from shared.vendors.auth import OAuth2, RequestAuth, StaticAuth, WireAuth
 from shared.vendors.errors import VendorAuthFailed, VendorRejected, VendorUnavailable
 
@@ -291,12 +292,12 @@ def consume_state(db: Client, state: str, now: datetime) -> dict[str, Any]:
         transaction.delete(ref)
         return snapshot.to_dict() or {}
 
-    record = store.run_transaction(db, take)
+    record = run_transaction(db, take)
     if record is None:
         raise OAuthStateInvalid()
     if record["expires_at"] <= now:
         raise OAuthStateExpired()
-    return record  # type: ignore[no-any-return]
+    return record
 
 
 def complete_install(
@@ -538,7 +539,7 @@ class ConnectionAuth:
             return store.decrypt_snapshot(self.keyring, self.connection_id, snapshot)
 
         # this write must land: the vendor has already rotated the refresh token it holds
-        return store.run_transaction(self.db, write, rounds=10)
+        return run_transaction(self.db, write, rounds=10)
 
     def _release(self) -> None:
         from google.cloud import firestore
@@ -549,7 +550,7 @@ class ConnectionAuth:
             if lock.get("holder") == self.holder:
                 transaction.update(self._ref, {"refresh_lock": firestore.DELETE_FIELD})
 
-        store.run_transaction(self.db, release, rounds=5)
+        run_transaction(self.db, release, rounds=5)
 
 
 def request_auth(

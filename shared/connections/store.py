@@ -21,11 +21,10 @@ interrupted, the connection stays ``deleting`` and deleting again finishes the j
 
 from __future__ import annotations
 
-import random
+import functools
 import secrets
-import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared import crypto
@@ -39,7 +38,8 @@ from shared.connections.models import (
     Owner,
     StreamSelection,
 )
-from shared.errors import Conflict, NotFound, ServiceUnavailable
+from shared.errors import Conflict, NotFound
+from shared.store.txn import Contention, run_transaction
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, DocumentReference, DocumentSnapshot, Transaction
@@ -52,13 +52,12 @@ COLLECTION = "connections"
 PRIVATE = "private"
 CREDENTIALS_DOC = "credentials"
 #: Firestore retries a contended transaction this many times
-TXN_ATTEMPTS = 10
 #: statuses the engine may plan runs for (the others wait for a person)
 SCHEDULABLE = (ConnectionStatus.connected,)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id(vendor: str) -> str:
@@ -75,40 +74,7 @@ def credentials_ref(db: Client, connection_id: str) -> DocumentReference:
     return ref
 
 
-class StoreContention(ServiceUnavailable):
-    """A transaction kept losing to concurrent writers of the same documents (retry)."""
-
-    default_code = "store_contention"
-    default_message = "The connection is being changed concurrently; retry."
-
-
-def run_transaction(
-    db: Client,
-    fn: Callable[[Transaction], T],
-    *,
-    attempts: int = TXN_ATTEMPTS,
-    rounds: int = 1,
-    backoff_s: float = 0.05,
-) -> T:
-    """`fn` in a Firestore transaction (the client retries aborted commits `attempts` times
-    without pausing); `rounds` more tries after a short jittered pause each. Exhausted
-    contention becomes StoreContention (503), not a bare ValueError."""
-    from google.api_core import exceptions as gexc
-    from google.cloud import firestore
-
-    step = firestore.transactional(fn)
-    for round_ in range(rounds):
-        try:
-            result: T = step(db.transaction(max_attempts=attempts))
-            return result
-        except gexc.Aborted:
-            pass
-        except ValueError as exc:  # the client's "Failed to commit transaction in N attempts."
-            if not isinstance(exc.__cause__, gexc.Aborted) and "Failed to commit transaction" not in str(exc):
-                raise
-        if round_ + 1 < rounds:
-            time.sleep(backoff_s * (round_ + 1) * (0.5 + random.random()))
-    raise StoreContention()
+StoreContention = Contention  # the store-wide contention error (shared.store.txn)
 
 
 def _not_found(connection_id: str) -> NotFound:
@@ -203,7 +169,7 @@ def rewrap_credentials(db: Client, keyring: crypto.Keyring) -> int:
     count = 0
     for doc in db.collection(COLLECTION).list_documents():
         ref = credentials_ref(db, doc.id)
-        if run_transaction(db, lambda t, ref=ref, cid=doc.id: rewrap_one(t, ref, cid), rounds=3):
+        if run_transaction(db, functools.partial(rewrap_one, ref=ref, connection_id=doc.id), rounds=3):
             count += 1
     return count
 

@@ -87,9 +87,7 @@ class Precondition:
     fields: dict[str, Any]
 
 
-def _claim(
-    db: Client, ref: DocumentReference, claim_id: str, pre: Precondition, now: datetime
-) -> dict[str, Any]:
+def _claim(db: Client, ref: DocumentReference, claim_id: str, pre: Precondition, now: datetime) -> dict[str, Any]:
     from shared.store.txn import run_transaction
 
     def txn(transaction: Transaction) -> dict[str, Any]:
@@ -200,23 +198,19 @@ def perform(
                     )
             attempt.acted = True
             answer = action.perform(vendor, key, change)
-        result = ingest(
-            db, connection.id, stream, [answer], Provenance("write_back", request_id, action.name)
-        )
+        result = ingest(db, connection.id, stream, [answer], Provenance("write_back", request_id, action.name))
     finally:
         _release(db, ref, claim_id)
     mine = prepare(stream, [answer]).items
     if not mine:
-        raise UpstreamError(
-            f"{connector.title} answered with a record we cannot read.", code="vendor_invalid_record"
-        )
+        raise UpstreamError(f"{connector.title} answered with a record we cannot read.", code="vendor_invalid_record")
     doc = get_record(db, connection.id, stream.name, key)
-    current = ((doc or {}).get("_sync") or {}).get("hash")
-    if doc is None or (key not in result.written and current != content_hash(mine[0].content or {})):
+    stored_hash = ((doc or {}).get("_sync") or {}).get("hash")
+    if doc is None or (key not in result.written and stored_hash != content_hash(mine[0].content or {})):
         raise _conflict(
             f"The record changed while the change was in flight; {connector.title} has the change, and the store "
             "has a newer version still. Re-read the record.",
-            current,
+            stored_hash,
         )
     return Outcome(doc, etags.record_etag(doc))
 
@@ -247,10 +241,9 @@ def run(call: Call[Any, Any]) -> Response:
     connection = manageable(client, call.principal, call.path["connection_id"])
     connector = catalog.connector_for(connection.vendor)
     action = catalog.action_of(connector, call.path["action"])
-    body = parse_body(
-        catalog.action_model(connector.vendor, action.name), call.request, call.settings.max_body_bytes
-    )
-    key = getattr(body, "key")
+    body = parse_body(catalog.action_model(connector.vendor, action.name), call.request, call.settings.max_body_bytes)
+    assert isinstance(body, catalog.ActionBody)
+    key = body.key
     pre = Precondition(
         etag=etags.parse_if_match(call.request.headers.get("If-Match")),
         fields={
@@ -265,9 +258,7 @@ def run(call: Call[Any, Any]) -> Response:
     claimed = None
     if idem_key is not None:
         print_ = idempotency.fingerprint([body.model_dump(mode="json"), pre.etag])
-        claimed = idempotency.begin(
-            client, connection.id, call.principal.subject, action.name, idem_key, print_
-        )
+        claimed = idempotency.begin(client, connection.id, call.principal.subject, action.name, idem_key, print_)
         if claimed.replay is not None:
             headers = {
                 "Idempotent-Replayed": "true",

@@ -11,7 +11,7 @@ share a name in the document.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
@@ -113,7 +113,7 @@ class ListQuery(BaseModel):
         return self
 
 
-@lru_cache(maxsize=None)
+@cache
 def query_model(vendor: str, stream_name: str) -> type[ListQuery]:
     stream = served_stream(connector_for(vendor), stream_name)
     serving = stream.serving
@@ -142,8 +142,8 @@ def query_model(vendor: str, stream_name: str) -> type[ListQuery]:
             )
         else:
             fields[item.name] = (item.annotation | None, Field(None, description=item.description or None))
-    sort_names = tuple(s.name for s in serving.sorts)
-    fields["sort"] = (Literal[sort_names], Field(serving.default.name, description="Sort field"))  # type: ignore[valid-type]
+    sort_names: Any = Literal[tuple(s.name for s in serving.sorts)]  # the declared sorts, as a type
+    fields["sort"] = (sort_names, Field(serving.default.name, description="Sort field"))
     fields["order"] = (Literal["asc", "desc"], Field(serving.default_order, description="Sort direction"))
     fields["limit"] = (int, Field(serving.default_limit, ge=1, le=serving.max_limit, description="Page size"))
     fields["cursor"] = (
@@ -158,7 +158,7 @@ def query_model(vendor: str, stream_name: str) -> type[ListQuery]:
     return create_model(f"{camel(vendor)}{camel(stream_name)}Query", __base__=ListQuery, **fields)
 
 
-@lru_cache(maxsize=None)
+@cache
 def record_model(vendor: str, stream_name: str) -> type[ServedRecord]:
     """The stream's response model under a vendor-qualified name."""
     stream = served_stream(connector_for(vendor), stream_name)
@@ -168,14 +168,16 @@ def record_model(vendor: str, stream_name: str) -> type[ServedRecord]:
     return create_model(name, __base__=model, __doc__=model.__doc__ or f"One {vendor} {stream_name} record.")
 
 
-@lru_cache(maxsize=None)
+@cache
 def page_model(vendor: str, stream_name: str) -> type[BaseModel]:
-    item = record_model(vendor, stream_name)
+    item: Any = list[record_model(vendor, stream_name)]  # type: ignore[misc]
+    vendor_type: Any = Literal[vendor]
+    stream_type: Any = Literal[stream_name]
     return create_model(
         f"{camel(vendor)}{camel(stream_name)}Page",
-        vendor=(Literal[vendor], vendor),  # type: ignore[valid-type]
-        stream=(Literal[stream_name], stream_name),  # type: ignore[valid-type]
-        items=(list[item], ...),  # type: ignore[valid-type]
+        vendor=(vendor_type, vendor),
+        stream=(stream_type, stream_name),
+        items=(item, ...),
         next_cursor=(
             str | None,
             Field(None, description="Pass as `cursor` for the next page; null on the last"),
@@ -186,12 +188,10 @@ def page_model(vendor: str, stream_name: str) -> type[BaseModel]:
 class ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    key: DocId = Field(
-        ..., description="The record's key (its id, as in /records/{connection_id}/{stream}/{key})"
-    )
+    key: DocId = Field(..., description="The record's key (its id, as in /records/{connection_id}/{stream}/{key})")
 
 
-@lru_cache(maxsize=None)
+@cache
 def action_model(vendor: str, action_name: str) -> type[BaseModel]:
     """The action's body: `key` plus the action's input fields."""
     action = action_of(connector_for(vendor), action_name)

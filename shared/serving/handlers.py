@@ -70,9 +70,7 @@ def list_records(call: Call[Any, Any]) -> Response:
     live = call.request.args.get("live", "").lower() in ("true", "1", "yes")
     etag = None
     if not live:
-        etag = _list_etag(
-            call, connection_id, stream_name, records.newest_change(client, connection_id, stream_name)
-        )
+        etag = _list_etag(call, connection_id, stream_name, records.newest_change(client, connection_id, stream_name))
         if etags.none_match(call.request.headers.get("If-None-Match"), etag):
             return not_modified(call, etag)
     connection = readable(client, call.principal, connection_id)
@@ -87,16 +85,12 @@ def list_records(call: Call[Any, Any]) -> Response:
         from shared.sync.runtime import open_vendor_client
 
         with open_vendor_client(client, call.settings, connection) as vendor:
-            docs, next_cursor = live_page(
-                vendor, connector.vendor, connector.title, stream, criteria, query.cursor
-            )
+            docs, next_cursor = live_page(vendor, connector.vendor, connector.title, stream, criteria, query.cursor)
         body = page_model(items=docs, next_cursor=next_cursor)
         return json_response(body.model_dump(mode="json"), 200, call.request_id)
     queries.served_combination(stream.serving, criteria)
     spec = queries.page_query(stream.serving, criteria)
-    found = records.page(
-        client, connection.id, stream.name, spec, query.cursor, include_deleted=query.include_deleted
-    )
+    found = records.page(client, connection.id, stream.name, spec, query.cursor, include_deleted=query.include_deleted)
     body = page_model(items=found.docs, next_cursor=found.next_cursor)
     headers = {"ETag": etag or "", "Cache-Control": REVALIDATE}
     return json_response(body.model_dump(mode="json"), 200, call.request_id, headers)
@@ -119,9 +113,7 @@ def get_record(call: Call[Any, Any]) -> Response:
     connector = catalog.connector_for(connection.vendor)
     stream = catalog.served_stream(connector, call.path["stream"])
     query = parse_query(OneQuery, call.request)
-    doc = records.get(
-        client, connection.id, stream.name, call.path["key"], include_deleted=query.include_deleted
-    )
+    doc = records.get(client, connection.id, stream.name, call.path["key"], include_deleted=query.include_deleted)
     etag = etags.record_etag(doc)
     if etags.none_match(call.request.headers.get("If-None-Match"), etag):
         return not_modified(call, etag)

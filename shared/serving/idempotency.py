@@ -81,9 +81,7 @@ def key_of(header: str | None) -> str | None:
 
 
 def fingerprint(payload: Any) -> str:
-    return hashlib.sha256(
-        json.dumps(payload, sort_keys=True, default=str, separators=(",", ":")).encode()
-    ).hexdigest()
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
 
 
 def _ref(db: Client, connection_id: str, uid: str, action: str, key: str) -> DocumentReference:
@@ -115,9 +113,7 @@ def begin(
                 raise IdempotencyKeyReused()
             if data.get("state") == "done":
                 answer = data.get("response") or {}
-                return Claimed(
-                    ref, Stored(int(answer["status"]), json.loads(answer["body"]), answer.get("etag"))
-                )
+                return Claimed(ref, Stored(int(answer["status"]), json.loads(answer["body"]), answer.get("etag")))
             lease = _utc(data.get("lease_until"))
             if lease is not None and lease > now:
                 raise InProgress(headers={"Retry-After": str(max(1, int((lease - now).total_seconds())))})

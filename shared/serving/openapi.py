@@ -9,6 +9,7 @@ and bodies are anyOf; query parameters are merged by name.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, Field, RootModel
@@ -22,7 +23,7 @@ IF_NONE_MATCH = "The ETag of the answer you have: 304 when it is still current"
 NOT_MODIFIED = {304: "Not modified: If-None-Match names the current ETag (no body)"}
 
 
-def _union(name: str, models: list[type[BaseModel]], discriminator: str | None = None) -> type[BaseModel]:
+def _union(name: str, models: Sequence[type[BaseModel]], discriminator: str | None = None) -> type[BaseModel]:
     if len(models) == 1:
         return models[0]
     union: Any = Union[tuple(models)]  # noqa: UP007 - a runtime Union of the vendors' models
@@ -48,9 +49,7 @@ def describe(stream: Stream[Any]) -> str:
     lines = [
         f"Sorts: {', '.join(s.name for s in serving.sorts)} (default {serving.default.name} {serving.default_order})."
     ]
-    lines.append(
-        "Filter combinations served from the store (others are 400 unsupported_query; live=true takes any):"
-    )
+    lines.append("Filter combinations served from the store (others are 400 unsupported_query; live=true takes any):")
     for combination in serving.combinations:
         filters = " + ".join(combination.filters) or "no filter"
         lines.append(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import Forbidden
@@ -34,13 +34,11 @@ MAX_BODY_BYTES = 5_000_000
 MIN_SECRET_CHARS = 8
 
 
-@lru_cache(maxsize=None)
+@cache
 def patterns(proxy: Proxy) -> tuple[re.Pattern[str], ...]:
     reserved = "|".join(re.escape(word) for word in proxy.reserved)
     segment = (f"(?!(?:{reserved})$)" if reserved else "") + proxy.id_pattern
-    return tuple(
-        re.compile("^" + re.escape(t).replace(re.escape("{id}"), segment) + "$") for t in proxy.paths
-    )
+    return tuple(re.compile("^" + re.escape(t).replace(re.escape("{id}"), segment) + "$") for t in proxy.paths)
 
 
 def allowed(connector: Connector, path: str | None) -> str:

@@ -15,11 +15,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from pydantic import BaseModel
-
 from shared.errors import BadRequest
 from shared.store.queries import PageQuery
-from shared.vendors.connector import Combination, Criteria, Serving
+from shared.vendors.connector import Combination, Criteria, Direction, Serving
 
 #: just below the end of the Unicode BMP: every string with the prefix sorts before prefix + this
 PREFIX_END = "\uf8ff"
@@ -36,9 +34,7 @@ def day_start(value: date | datetime) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
 
 
-def bounds(
-    lower: date | datetime | None, upper: date | datetime | None
-) -> tuple[datetime | None, datetime | None]:
+def bounds(lower: date | datetime | None, upper: date | datetime | None) -> tuple[datetime | None, datetime | None]:
     """[lower, upper) for a `*_from` / `*_to` pair."""
     low = day_start(lower) if lower is not None else None
     high = None
@@ -49,7 +45,7 @@ def bounds(
     return low, high
 
 
-def criteria(serving: Serving, query: BaseModel) -> Criteria:
+def criteria(serving: Serving, query: Any) -> Criteria:
     """The parsed query (a catalog.query_model) in the declaration's terms, values normalized."""
     equals: dict[str, Any] = {}
     prefixes: dict[str, str] = {}
@@ -72,9 +68,9 @@ def criteria(serving: Serving, query: BaseModel) -> Criteria:
             value = value.lower()
         equals[item.name] = value
     return Criteria(
-        sort=serving.sort(getattr(query, "sort")),
-        direction=getattr(query, "order"),
-        limit=getattr(query, "limit"),
+        sort=serving.sort(query.sort),
+        direction=query.order,
+        limit=query.limit,
         equals=equals,
         prefixes=prefixes,
         ranges=ranges,
@@ -146,7 +142,7 @@ def matches(serving: Serving, c: Criteria, doc: dict[str, Any]) -> bool:
     return True
 
 
-def criteria_for_shape(serving: Serving, filters: tuple[str, ...], sort: str, direction: str) -> Criteria:
+def criteria_for_shape(serving: Serving, filters: tuple[str, ...], sort: str, direction: Direction) -> Criteria:
     """A Criteria with placeholder values for these filters: the query's shape, for deriving
     the index it needs (values never matter to an index)."""
     sample = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -164,7 +160,7 @@ def criteria_for_shape(serving: Serving, filters: tuple[str, ...], sort: str, di
     return Criteria(
         sort=serving.sort(sort),
         direction=direction,
-        limit=1,  # type: ignore[arg-type]
+        limit=1,
         equals=equals,
         prefixes=prefixes,
         ranges=ranges,

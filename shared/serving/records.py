@@ -19,6 +19,7 @@ document read, so nothing is skipped or repeated.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import NotFound
@@ -52,7 +53,7 @@ def newest_change(db: Client, connection_id: str, stream: str) -> str:
     )
     for snap in query.stream():
         committed = ((snap.to_dict() or {}).get("_sync") or {}).get("committed_at")
-        stamp = committed.isoformat() if hasattr(committed, "isoformat") else str(committed)
+        stamp = committed.isoformat() if isinstance(committed, datetime) else str(committed)
         return f"{stamp}|{snap.id}"
     return "empty"
 
@@ -89,9 +90,7 @@ def page(
     return result
 
 
-def get(
-    db: Client, connection_id: str, stream: str, key: str, *, include_deleted: bool = False
-) -> dict[str, Any]:
+def get(db: Client, connection_id: str, stream: str, key: str, *, include_deleted: bool = False) -> dict[str, Any]:
     """One record by its vendor key (404 when absent, or deleted and not asked for)."""
     from shared.store.records import get_record, safe_doc_id
 

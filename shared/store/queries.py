@@ -159,7 +159,7 @@ def cursor_position(query: PageQuery, token: str) -> dict[str, Any]:
     if not _safe_doc_id(doc_id):
         raise InvalidCursor()
     try:
-        position = {name: _decode(value) for name, value in zip(fields, values)}
+        position = {name: _decode(value) for name, value in zip(fields, values, strict=True)}
     except ValueError:
         raise InvalidCursor() from None
     position[DOC_ID] = doc_id

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from shared.store.client import condition
 from shared.store import records
+from shared.store.client import condition
 from shared.store.records import Provenance
 from shared.sync import state
 from shared.sync.ingest import tombstone

@@ -78,8 +78,8 @@ def plan_chains(
         incremental = mode == "auto" and hwm is not None and not sweep_due and (
             stream.incremental is not None or (stream.windows is not None and stream.windows.applies_to == "always"))
         end = now.timestamp()
-        if incremental:
-            since = hwm - stream.lookback_s
+        if incremental and hwm is not None:
+            since = float(hwm) - stream.lookback_s
             if stream.windows is not None and stream.windows.applies_to == "always":
                 chains += _windows(stream, since, end, "incremental")
             else:
@@ -192,7 +192,7 @@ def recover(
         if point is None:
             task = ChunkTask(connection_id=connection_id, run_id=run_id, stream=chain["stream"],
                              partition=chain["partition"], page=int(chain.get("last_page") or 0))
-            run_created = (state.run_ref(db, connection_id, run_id).get().to_dict() or {}).get("created_at")
+            run_created: datetime = (state.run_ref(db, connection_id, run_id).get().to_dict() or {})["created_at"]
             stream = connector.stream(chain["stream"])
             state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
             continue

@@ -6,7 +6,6 @@ from __future__ import annotations
 from shared.tasks import QueueSpec
 from shared.vendors.connector import Connector
 
-
 #: attempts per task; with the backoff below they span about 22 minutes (the lease outlives it)
 MAX_ATTEMPTS = 12
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from shared.store.client import condition
 from shared.store import records
+from shared.store.client import condition
 from shared.store.records import Provenance
 from shared.sync.api import RedriveResult
 from shared.sync.ingest import ingest
@@ -22,7 +22,7 @@ MAX_REDRIVE = 2000
 def redrive(db: Client, connector: Connector, connection_id: str, *, request_id: str, stream: str | None = None) -> RedriveResult:
     query = records.dead_letters(db, connection_id)
     if stream:
-        query = query.where(filter=condition("stream", "==", stream))  # type: ignore[assignment]
+        query = query.where(filter=condition("stream", "==", stream))
     attempted = stored = 0
     for snap in query.limit(MAX_REDRIVE).stream():
         letter = snap.to_dict() or {}

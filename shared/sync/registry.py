@@ -12,9 +12,10 @@ and manifest entries with no edit outside its folder. Outside local/test environ
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pkgutil
-from functools import lru_cache
+from functools import cache
 
 import shared.vendors
 from shared.errors import NotFound
@@ -34,7 +35,7 @@ def _extra_packages() -> list[str]:
     return names
 
 
-@lru_cache(maxsize=None)
+@cache
 def _found() -> dict[str, str]:
     """vendor -> module defining its connector (module name, or module:index into CONNECTORS)."""
     found: dict[str, str] = {}
@@ -59,7 +60,8 @@ def connector(vendor: str) -> Connector:
         raise NotFound(f"No connector for {vendor!r}.", code="unknown_vendor", details={"known": list(vendors())})
     module_name, _, index = location.partition(":")
     module = importlib.import_module(module_name)
-    return module.CONNECTORS[int(index)] if index else module.CONNECTOR
+    found: Connector = module.CONNECTORS[int(index)] if index else module.CONNECTOR
+    return found
 
 
 def all_connectors() -> list[Connector]:

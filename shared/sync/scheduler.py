@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from shared.store.client import condition
 from shared.errors import Conflict, NotFound, ServiceUnavailable
-from shared.store.client import db
+from shared.store.client import condition, db
 from shared.sync import planner, state
 
 if TYPE_CHECKING:

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from shared.store.client import condition
 from shared.errors import Conflict, NotFound
+from shared.store.client import condition
 from shared.store.txn import run_transaction
 from shared.sync.models import ChunkTask, Counts, Mode, Run, RunError, RunStatus, StreamRun, Trigger, chain_id
 

@@ -110,7 +110,7 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
         if not last_attempt:
             raise RetryLater(f"Firestore is busy: {type(exc).__name__}") from exc
         return _give_up(task, ctx, deps, "store_unavailable", f"Firestore kept failing: {type(exc).__name__}")
-    except Exception as exc:  # noqa: BLE001 - the last attempt must end the chain, whatever broke
+    except Exception as exc:
         if not last_attempt:
             raise
         log.exception("chunk failed on its last attempt", extra={"run_id": task.run_id, "chain": task.chain_id})

@@ -39,7 +39,8 @@ def answer(db: Client, connection_id: str, view: View, query: Any, marker: str) 
     snap = ref.get()
     stored = snap.to_dict() if snap.exists else None
     if stored and stored.get("marker") == marker:
-        return json.loads(stored["body"])
+        kept: dict[str, Any] = json.loads(stored["body"])
+        return kept
     body = view.compute(db, connection_id, query).model_dump(mode="json", by_alias=True)
     now = datetime.now(timezone.utc)
     ref.set(

@@ -46,9 +46,7 @@ def test_every_served_query_shape_has_its_composite_index() -> None:
             for combination in serving.combinations:
                 for sort in sorts_of(serving, combination):
                     for direction in combination.directions:
-                        spec = page_query(
-                            serving, criteria_for_shape(serving, combination.filters, sort, direction)
-                        )
+                        spec = page_query(serving, criteria_for_shape(serving, combination.filters, sort, direction))
                         index = index_for(stream.name, spec)
                         checked += 1
                         assert index is None or index_key(index) in have, (

@@ -21,8 +21,8 @@ from google.cloud import tasks_v2
 from google.oauth2 import id_token
 
 from devtools.cloudtasks_emulator.backoff import RetryPolicy, backoff_seconds, should_give_up
-from shared.tasks import QueueSpec, enqueue, ensure_queue, task_id_for, tasks_client
 from devtools.identity import IdentityServer
+from shared.tasks import QueueSpec, enqueue, ensure_queue, task_id_for, tasks_client
 from tests.devtools.conftest import RecordTarget, RunningEmulator, start_emulator, wait_until
 
 PROJECT = "tributary-test"

@@ -162,7 +162,7 @@ def test_scroll_registry_keeps_a_used_scroll_alive() -> None:
     now = [0.0]
     registry = ScrollRegistry(idle_seconds=60, page_size=2, clock=lambda: now[0])
     ids, param = registry.next_page(None, lambda: ["a", "b", "c", "d", "e"])
-    for step in range(3):
+    for _ in range(3):
         now[0] += 59  # each use restarts the idle minute
         more, same = registry.next_page(param, list)
         assert same == param

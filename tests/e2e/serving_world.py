@@ -55,8 +55,6 @@ def seed(
     db: Any, connection_id: str, vendor: str, stream: str, raws: list[dict[str, Any]], run_id: str = "seed"
 ) -> IngestResult:
     """Store raw vendor records as a sync page would (validate, map, newer-wins upsert)."""
-    result = ingest(
-        db, connection_id, connector(vendor).stream(stream), raws, Provenance("sync", run_id, "seed")
-    )
+    result = ingest(db, connection_id, connector(vendor).stream(stream), raws, Provenance("sync", run_id, "seed"))
     assert result.counts.failed == 0, result
     return result

@@ -312,7 +312,7 @@ def test_concurrent_refreshes_call_the_token_endpoint_once(db: Any, kit: tuple[O
         try:
             changed = auth.refresh()  # as after a 401
             results.append((changed, auth.current().headers["Authorization"]))
-        except BaseException as exc:  # collected and re-raised below
+        except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]

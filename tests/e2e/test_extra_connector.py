@@ -49,14 +49,9 @@ def test_rules_indexes_queue_schedule_and_manifest(tmp_path: Path) -> None:
     assert "'acme': ['contacts', 'widgets']" in rules
     indexes = json.loads((tmp_path / "indexes").read_text())
     widget_indexes = [i for i in indexes["indexes"] if i["collectionGroup"] == "widgets"]
-    assert {"fieldPath": "color", "order": "ASCENDING"} in widget_indexes[0]["fields"] and len(
-        widget_indexes
-    ) == 5
+    assert {"fieldPath": "color", "order": "ASCENDING"} in widget_indexes[0]["fields"] and len(widget_indexes) == 5
     overrides = {(o["collectionGroup"], o["fieldPath"]): o for o in indexes["fieldOverrides"]}
-    assert (
-        overrides[("widgets", "_expires_at")]["ttl"] is True
-        and overrides[("widgets", "specs")]["indexes"] == []
-    )
+    assert overrides[("widgets", "_expires_at")]["ttl"] is True and overrides[("widgets", "specs")]["indexes"] == []
 
     generate("devtools.deploy_manifest", "--out", str(tmp_path / "manifest.json"))
     manifest = json.loads((tmp_path / "manifest.json").read_text())
@@ -73,9 +68,7 @@ def test_openapi_types_its_streams_and_actions() -> None:
         "d = json.loads(render()); validate(d); print(json.dumps(d))"
     )
     env = {**os.environ, **EXTRA, "PYTHONPATH": str(REPO)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
-    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     document = json.loads(out.stdout)
     paths = document["paths"]
@@ -85,9 +78,7 @@ def test_openapi_types_its_streams_and_actions() -> None:
     # two vendors serve "contacts": one path, the page discriminated by vendor
     contacts = document["components"]["schemas"]["ContactsPage"]
     assert contacts["discriminator"]["propertyName"] == "vendor"
-    assert {"AcmeContactsPage", "IntercomContactsPage"} <= {
-        s["$ref"].rsplit("/", 1)[1] for s in contacts["oneOf"]
-    }
+    assert {"AcmeContactsPage", "IntercomContactsPage"} <= {s["$ref"].rsplit("/", 1)[1] for s in contacts["oneOf"]}
 
 
 @pytest.fixture(scope="module")
@@ -172,10 +163,7 @@ def test_records_live_proxy_and_actions(acme: dict[str, Any]) -> None:
     assert renamed.status_code == 200, renamed.text
     assert renamed.json()["name"] == "Sprocket" and vendor.widgets["w2"]["name"] == "Sprocket"
     assert (
-        api.get(f"/records/{CONN}/widgets", params={"name": "sprock", "sort": "name"}).json()["items"][0][
-            "id"
-        ]
-        == "w2"
+        api.get(f"/records/{CONN}/widgets", params={"name": "sprock", "sort": "name"}).json()["items"][0]["id"] == "w2"
     )
     assert (
         api.post(

@@ -29,9 +29,7 @@ def counted(firestore_host: str) -> Iterator[tuple[Any, ReadCounter]]:
     from google.cloud import firestore
 
     client = firestore.Client(project=PROJECT)
-    create_connection(
-        client, CONN, "intercom", base_url="http://127.0.0.1:9", credentials={"access_token": "unused"}
-    )
+    create_connection(client, CONN, "intercom", base_url="http://127.0.0.1:9", credentials={"access_token": "unused"})
     seed.seed_all(client, CONN)
     yield client, count_reads(client)
 
@@ -83,9 +81,7 @@ def test_an_unchanged_list_costs_one_read(call: Any, counted: tuple[Any, ReadCou
         assert polled.status_code == 304 and reads == 1
     # the same holds for a list of any length
     everything, _ = call("records", f"/{CONN}/contacts", {"limit": 200})
-    polled, reads = call(
-        "records", f"/{CONN}/contacts", {"limit": 200}, {"If-None-Match": everything.headers["ETag"]}
-    )
+    polled, reads = call("records", f"/{CONN}/contacts", {"limit": 200}, {"If-None-Match": everything.headers["ETag"]})
     assert polled.status_code == 304 and reads == 1
 
     client, _ = counted
@@ -114,7 +110,5 @@ def test_one_record_and_a_view(call: Any) -> None:
     assert cold == 1 + 1 + 1 + 10, cold
     stored, warm = call("views", f"/{CONN}/conversation-stats", params)
     assert stored.get_json() == computed.get_json() and warm == 3  # precomputed: no scan
-    polled, reads = call(
-        "views", f"/{CONN}/conversation-stats", params, {"If-None-Match": computed.headers["ETag"]}
-    )
+    polled, reads = call("views", f"/{CONN}/conversation-stats", params, {"If-None-Match": computed.headers["ETag"]})
     assert polled.status_code == 304 and reads == 1

@@ -95,9 +95,7 @@ def sandbox(log_dir: Path) -> Any:
     ).start()
     url = f"http://127.0.0.1:{port}"
     front = RecordingFront(url)
-    with httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"}, timeout=30
-    ) as direct:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"}, timeout=30) as direct:
         yield {"url": url, "front": front, "direct": direct}
     front.stop()
     proc.stop()
@@ -132,23 +130,14 @@ def member(identity: IdentityServer, store: Any) -> dict[str, str]:
 # -- contacts ------------------------------------------------------------------------------------
 
 
-def test_contacts_email_filter_is_exact_and_case_insensitive(
-    api: httpx.Client, member: dict[str, str]
-) -> None:
+def test_contacts_email_filter_is_exact_and_case_insensitive(api: httpx.Client, member: dict[str, str]) -> None:
     body = api.get(f"{RECORDS}/contacts", headers=member, params={"email": "ADA.lovelace@example.COM"}).json()
     assert [c["id"] for c in body["items"]] == ["c01"]
     assert body["next_cursor"] is None and body["vendor"] == "intercom" and body["stream"] == "contacts"
     item = body["items"][0]
     assert item["email"] == "Ada.Lovelace@Example.com" and item["custom_attributes"] == {"plan": "free"}
-    assert (
-        "_sync" not in item
-        and "email_lower" not in item
-        and "name_lower" not in item
-        and item["deleted"] is False
-    )
-    assert (
-        api.get(f"{RECORDS}/contacts", headers=member, params={"email": "ada@example"}).json()["items"] == []
-    )
+    assert "_sync" not in item and "email_lower" not in item and "name_lower" not in item and item["deleted"] is False
+    assert api.get(f"{RECORDS}/contacts", headers=member, params={"email": "ada@example"}).json()["items"] == []
 
 
 def test_contacts_name_prefix_role_and_sorts(api: httpx.Client, member: dict[str, str]) -> None:
@@ -173,9 +162,7 @@ def test_contacts_name_prefix_role_and_sorts(api: httpx.Client, member: dict[str
 def test_contacts_cursor_walk_returns_every_record_once(api: httpx.Client, member: dict[str, str]) -> None:
     for sort in ("updated_at", "created_at", "last_seen_at", "name"):
         for order in ("asc", "desc"):
-            items, pages = walk(
-                api, f"{RECORDS}/contacts", member, {"sort": sort, "order": order, "limit": 4}
-            )
+            items, pages = walk(api, f"{RECORDS}/contacts", member, {"sort": sort, "order": order, "limit": 4})
             ids = [c["id"] for c in items]
             assert sorted(ids) == sorted(c["id"] for c in seed.CONTACTS), (sort, order)
             assert len(ids) == len(set(ids)) and pages == -(-len(ids) // 4)
@@ -194,9 +181,7 @@ def test_bad_cursor_bad_query_and_combinations_not_served(api: httpx.Client, mem
         response = api.get(f"{RECORDS}/contacts", headers=member, params={"cursor": cursor})
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] in ("invalid_cursor", "validation_failed")
-    assert_error(
-        api.get(f"{RECORDS}/contacts", headers=member, params={"cursor": "garbage!"}), 400, "invalid_cursor"
-    )
+    assert_error(api.get(f"{RECORDS}/contacts", headers=member, params={"cursor": "garbage!"}), 400, "invalid_cursor")
     # a valid cursor of another query (other sort) is refused, not misapplied
     first = api.get(f"{RECORDS}/contacts", headers=member, params={"limit": 2, "sort": "created_at"}).json()
     assert first["next_cursor"]
@@ -221,9 +206,7 @@ def test_bad_cursor_bad_query_and_combinations_not_served(api: httpx.Client, mem
         400,
         "unsupported_query",
     )
-    assert {"filters": ["email"], "sorts": ["updated_at"], "orders": ["desc"]} in body["error"]["details"][
-        "served"
-    ]
+    assert {"filters": ["email"], "sorts": ["updated_at"], "orders": ["desc"]} in body["error"]["details"]["served"]
 
 
 def test_contact_by_id_and_404(api: httpx.Client, member: dict[str, str]) -> None:
@@ -244,9 +227,7 @@ def test_companies(api: httpx.Client, member: dict[str, str]) -> None:
     body = api.get(f"{RECORDS}/companies", headers=member, params={"name": "ACME"}).json()
     assert [c["name"] for c in body["items"]] == ["Acme", "ACME Europe", "acme labs"]
     items, pages = walk(api, f"{RECORDS}/companies", member, {"limit": 2})
-    assert [c["name"].lower() for c in items] == sorted(
-        c["name"].lower() for c in seed.COMPANIES
-    ) and pages == 4
+    assert [c["name"].lower() for c in items] == sorted(c["name"].lower() for c in seed.COMPANIES) and pages == 4
     assert api.get(f"{RECORDS}/companies/co3", headers=member).json()["name"] == "Beta Corp"
     assert_error(api.get(f"{RECORDS}/companies/co99", headers=member), 404, "not_found")
 
@@ -294,11 +275,7 @@ def test_conversations_filters_sorts_pages(api: httpx.Client, member: dict[str, 
     )
     assert sorted(c["id"] for c in items) == [f"v{n}" for n in range(1, 9)] and pages == 3
     conv = api.get(f"{RECORDS}/conversations/v4", headers=member).json()
-    assert (
-        conv["state"] == "snoozed"
-        and conv["admin_assignee_id"] == "102"
-        and conv["created_day"] == "2025-12-11"
-    )
+    assert conv["state"] == "snoozed" and conv["admin_assignee_id"] == "102" and conv["created_day"] == "2025-12-11"
     assert conv["time_to_admin_reply_s"] == 30
     assert_error(api.get(f"{RECORDS}/conversations/v99", headers=member), 404, "not_found")
     for params in (
@@ -306,9 +283,7 @@ def test_conversations_filters_sorts_pages(api: httpx.Client, member: dict[str, 
         {"created_from": "yesterday"},
         {"created_from": "2025-12-12", "created_to": "2025-12-10"},
     ):
-        assert_error(
-            api.get(f"{RECORDS}/conversations", headers=member, params=params), 400, "validation_failed"
-        )
+        assert_error(api.get(f"{RECORDS}/conversations", headers=member, params=params), 400, "validation_failed")
 
 
 def test_conversation_stats(api: httpx.Client, member: dict[str, str]) -> None:
@@ -337,9 +312,7 @@ def test_conversation_stats(api: httpx.Client, member: dict[str, str]) -> None:
     )
     assert again.status_code == 304 and again.content == b""
 
-    one = api.get(
-        path, headers=member, params={"from": "2025-12-10", "to": "2025-12-12", "admin_id": "101"}
-    ).json()
+    one = api.get(path, headers=member, params={"from": "2025-12-10", "to": "2025-12-12", "admin_id": "101"}).json()
     assert one["total"] == 4 and [d["count"] for d in one["by_day"]] == [2, 0, 2]
     assert one["first_response"] == {"replied": 4, "median_s": 180.0, "p90_s": 600.0}
 
@@ -368,16 +341,11 @@ def test_list_etag_304_until_the_stream_changes(
     assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == etag
     # bound to the query and to the caller: another query or another person gets the full answer
     assert (
-        api.get(
-            f"{RECORDS}/contacts", headers={**member, "If-None-Match": etag}, params={"role": "lead"}
-        ).status_code
+        api.get(f"{RECORDS}/contacts", headers={**member, "If-None-Match": etag}, params={"role": "lead"}).status_code
         == 200
     )
     other = bearer(identity, OTHER)
-    assert (
-        api.get(f"{RECORDS}/contacts", headers={**other, "If-None-Match": etag}, params=params).status_code
-        == 200
-    )
+    assert api.get(f"{RECORDS}/contacts", headers={**other, "If-None-Match": etag}, params=params).status_code == 200
     # any change in the stream (here a contact that is not even in this list) changes the ETag
     changed = dict(seed.CONTACTS[2], updated_at=seed.at(40), name="Bob Browne")
     seed.seed(store, CONN, "contacts", [changed], run_id="etag-test")
@@ -387,16 +355,11 @@ def test_list_etag_304_until_the_stream_changes(
     one = api.get(f"{RECORDS}/contacts/c03", headers=member)
     assert one.json()["name"] == "Bob Browne"
     assert (
-        api.get(
-            f"{RECORDS}/contacts/c03", headers={**member, "If-None-Match": one.headers["ETag"]}
-        ).status_code
-        == 304
+        api.get(f"{RECORDS}/contacts/c03", headers={**member, "If-None-Match": one.headers["ETag"]}).status_code == 304
     )
 
 
-def test_deleted_records_are_hidden_unless_asked(
-    api: httpx.Client, member: dict[str, str], store: Any
-) -> None:
+def test_deleted_records_are_hidden_unless_asked(api: httpx.Client, member: dict[str, str], store: Any) -> None:
     from shared.store.records import Provenance
     from shared.sync.ingest import tombstone
     from shared.sync.registry import connector
@@ -417,9 +380,7 @@ def test_deleted_records_are_hidden_unless_asked(
     assert_error(api.get(f"{RECORDS}/companies/co0", headers=member), 404, "not_found")
     gone = api.get(f"{RECORDS}/companies/co0", headers=member, params={"include_deleted": "true"}).json()
     assert gone["deleted"] is True and gone["id"] == "co0"
-    listed = api.get(f"{RECORDS}/companies", headers=member, params={"include_deleted": "true"}).json()[
-        "items"
-    ]
+    listed = api.get(f"{RECORDS}/companies", headers=member, params={"include_deleted": "true"}).json()["items"]
     assert {c["id"] for c in listed if c["deleted"]} == {"co0", "co1"} and len(listed) == len(seed.COMPANIES)
     stale = api.get(
         f"{RECORDS}/companies",
@@ -491,11 +452,7 @@ class RecordingFront:
                 upstream = self._http.request(
                     request.method,
                     request.full_path if request.query_string else request.path,
-                    headers={
-                        k: v
-                        for k, v in request.headers.items()
-                        if k.lower() not in ("host", "content-length")
-                    },
+                    headers={k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")},
                     content=request.get_data(),
                 )
                 response = Response(upstream.content, upstream.status_code, mimetype="application/json")
@@ -510,9 +467,7 @@ class RecordingFront:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         import threading
 
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -539,9 +494,7 @@ def test_live_contacts_match_intercom_in_the_stored_shape(
     member = bearer(identity)
     direct = sandbox["direct"]
     raw = direct.get("/contacts", params={"per_page": 5}).json()["data"][2]
-    body = api.get(
-        f"{RECORDS}/contacts", headers=member, params={"live": "true", "email": raw["email"].upper()}
-    ).json()
+    body = api.get(f"{RECORDS}/contacts", headers=member, params={"live": "true", "email": raw["email"].upper()}).json()
     assert [c["id"] for c in body["items"]] == [raw["id"]]
     stored_shape = set(api.get(f"{RECORDS}/contacts/c01", headers=member).json())
     assert set(body["items"][0]) == stored_shape  # no _sync, no search copies: the same shape
@@ -549,9 +502,7 @@ def test_live_contacts_match_intercom_in_the_stored_shape(
 
     users = {
         c["id"]
-        for c in _search_all(
-            direct, "/contacts/search", "data", {"field": "role", "operator": "=", "value": "user"}
-        )
+        for c in _search_all(direct, "/contacts/search", "data", {"field": "role", "operator": "=", "value": "user"})
     }
     items, pages = walk(api, f"{RECORDS}/contacts", member, {"live": "true", "role": "user", "limit": 7})
     ids = [c["id"] for c in items]
@@ -566,16 +517,12 @@ def test_live_contacts_match_intercom_in_the_stored_shape(
         member,
         {"live": "true", "name": prefix.lower(), "sort": "name", "order": "asc"},
     )
-    assert raw["id"] in {c["id"] for c in named} and all(
-        c["name"].lower().startswith(prefix.lower()) for c in named
-    )
+    assert raw["id"] in {c["id"] for c in named} and all(c["name"].lower().startswith(prefix.lower()) for c in named)
 
     store_cursor = api.get(f"{RECORDS}/contacts", headers=member, params={"limit": 1}).json()["next_cursor"]
     response = api.get(f"{RECORDS}/contacts", headers=member, params={"live": "true", "cursor": store_cursor})
     assert_error(response, 400, "invalid_cursor")
-    assert_error(
-        api.get(f"{RECORDS}/admins", headers=member, params={"live": "true"}), 400, "live_not_supported"
-    )
+    assert_error(api.get(f"{RECORDS}/admins", headers=member, params={"live": "true"}), 400, "live_not_supported")
 
 
 def test_live_conversations_and_companies(
@@ -601,9 +548,7 @@ def test_live_conversations_and_companies(
     assert created == sorted(created)
 
     first = direct.get("/companies", params={"per_page": 3}).json()["data"][1]
-    body = api.get(
-        f"{RECORDS}/companies", headers=member, params={"live": "true", "name": first["name"]}
-    ).json()
+    body = api.get(f"{RECORDS}/companies", headers=member, params={"live": "true", "name": first["name"]}).json()
     assert [c["id"] for c in body["items"]] == [first["id"]] and body["next_cursor"] is None
     none = api.get(
         f"{RECORDS}/companies", headers=member, params={"live": "true", "name": "No Such Company Ltd"}
@@ -612,11 +557,7 @@ def test_live_conversations_and_companies(
     # Intercom lists only companies with users (the sandbox too): the same set, in pages of 5
     listed = {c["id"] for c in direct.get("/companies", params={"per_page": 60}).json()["data"]}
     companies, pages = walk(api, f"{RECORDS}/companies", member, {"live": "true", "limit": 5})
-    assert (
-        {c["id"] for c in companies} == listed
-        and len(companies) == len(listed)
-        and pages == -(-len(listed) // 5)
-    )
+    assert {c["id"] for c in companies} == listed and len(companies) == len(listed) and pages == -(-len(listed) // 5)
 
 
 def _stored_from_sandbox(store: Any, direct: httpx.Client, contact_id: str) -> None:
@@ -639,9 +580,7 @@ def test_action_custom_attributes_intercom_first_with_etags(
     etag = current.headers["ETag"]
     assert_error(api.post(ACTION, headers={**member, "If-Match": etag}, json=change), 403, "role_required")
     assert_error(api.post(ACTION, headers=admin, json=change), 428, "precondition_required")
-    assert_error(
-        api.post(ACTION, headers={**admin, "If-Match": '"0000"'}, json=change), 409, "version_conflict"
-    )
+    assert_error(api.post(ACTION, headers={**admin, "If-Match": '"0000"'}, json=change), 409, "version_conflict")
     assert_error(
         api.post(ACTION, headers={**admin, "If-Match": etag}, json={"key": cid, "attributes": {}}),
         400,
@@ -665,16 +604,12 @@ def test_action_custom_attributes_intercom_first_with_etags(
     assert direct.get(f"/contacts/{cid}").json()["custom_attributes"]["seats"] == 12  # Intercom has it
     reread = api.get(f"{RECORDS}/contacts/{cid}", headers=member)  # and so does the store
     assert reread.headers["ETag"] == new_etag and reread.json()["custom_attributes"]["plan_tier"] == "gold"
-    stored = (
-        store.collection("connections").document(CONN).collection("contacts").document(cid).get().to_dict()
-    )
+    stored = store.collection("connections").document(CONN).collection("contacts").document(cid).get().to_dict()
     assert stored["_sync"]["source"]["kind"] == "write_back" and "_write_claim" not in stored
 
     # the old version is gone: no lost update
     assert_error(
-        api.post(
-            ACTION, headers={**admin, "If-Match": etag}, json={"key": cid, "attributes": {"plan_tier": "tin"}}
-        ),
+        api.post(ACTION, headers={**admin, "If-Match": etag}, json={"key": cid, "attributes": {"plan_tier": "tin"}}),
         409,
         "version_conflict",
     )
@@ -747,10 +682,7 @@ def test_concurrent_actions_from_one_version_one_wins(
     assert all(r.json()["error"]["code"] == "version_conflict" for r in results if r.status_code == 409)
     # Intercom and the store agree on the one change that was made
     assert direct.get(f"/contacts/{cid}").json()["custom_attributes"]["training_topic"] == winner
-    assert (
-        api.get(f"{RECORDS}/contacts/{cid}", headers=admin).json()["custom_attributes"]["training_topic"]
-        == winner
-    )
+    assert api.get(f"{RECORDS}/contacts/{cid}", headers=admin).json()["custom_attributes"]["training_topic"] == winner
 
 
 def test_idempotency_key_never_acts_twice(
@@ -774,9 +706,7 @@ def test_idempotency_key_never_acts_twice(
     assert puts() == 1
     replay = api.post(ACTION, headers=headers, json=change)  # a retry: the same answer, no second PUT
     assert (
-        replay.status_code == 200
-        and replay.json() == first.json()
-        and replay.headers["ETag"] == first.headers["ETag"]
+        replay.status_code == 200 and replay.json() == first.json() and replay.headers["ETag"] == first.headers["ETag"]
     )
     assert replay.headers["Idempotent-Replayed"] == "true" and puts() == 1
     assert_error(
@@ -831,12 +761,8 @@ def test_proxy_allow_list_and_credentials(
     one = api.get(f"{proxy}/contacts/{cid}", headers=admin, params={"foo": "bar", "x": ["1", "2"]})
     assert one.status_code == 200 and one.json()["id"] == cid
     seen = front.requests[-1]
-    assert (
-        seen["method"] == "GET" and seen["path"] == f"/contacts/{cid}" and seen["query"] == "foo=bar&x=1&x=2"
-    )
-    assert (
-        seen["headers"]["Authorization"] == f"Bearer {SANDBOX_TOKEN}"
-    )  # the connection's, never the caller's
+    assert seen["method"] == "GET" and seen["path"] == f"/contacts/{cid}" and seen["query"] == "foo=bar&x=1&x=2"
+    assert seen["headers"]["Authorization"] == f"Bearer {SANDBOX_TOKEN}"  # the connection's, never the caller's
     assert admin["Authorization"] not in json.dumps(seen["headers"])
 
     missing = api.get(f"{proxy}/contacts/nobody", headers=admin)

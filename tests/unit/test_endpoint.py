@@ -169,7 +169,7 @@ def test_json_log_line_carries_trace_and_request_id(client, capsys: pytest.Captu
         response = client.get("/busy", headers={"X-Cloud-Trace-Context": "0123456789abcdef0123456789abcdef/42;o=1"})
     finally:
         logger.removeHandler(handler)
-    line = next(l for l in capsys.readouterr().err.splitlines() if "request failed" in l)
+    line = next(text for text in capsys.readouterr().err.splitlines() if "request failed" in text)
     entry = json.loads(line)
     assert entry["severity"] == "WARNING"
     assert entry["logging.googleapis.com/trace"] == "projects/tributary-test/traces/0123456789abcdef0123456789abcdef"

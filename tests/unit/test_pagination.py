@@ -1,6 +1,16 @@
 from __future__ import annotations
 
-from shared.vendors.pagination import BodyCursor, follow, NextUrl, Offset, PageNumber, PageRequest, PageToken, QueryCursor, SinglePage
+from shared.vendors.pagination import (
+    BodyCursor,
+    NextUrl,
+    Offset,
+    PageNumber,
+    PageRequest,
+    PageToken,
+    QueryCursor,
+    SinglePage,
+    follow,
+)
 
 
 def test_query_cursor_follows_next_starting_after() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from shared.vendors.auth import BearerToken, StaticAuth
 from shared.vendors.errors import VendorAuthFailed, VendorRateLimited, VendorUnavailable
 from shared.vendors.http import VendorClient
-from shared.vendors.auth import BearerToken, StaticAuth
 from shared.vendors.intercom.connector import CONNECTOR, IntercomConfig
 from shared.vendors.pagination import PageRequest
 

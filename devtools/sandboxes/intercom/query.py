@@ -213,7 +213,9 @@ def _single(kind: str, node: dict[str, Any], lenient: bool) -> Predicate:
         if op not in ("=", "!=", "IN", "NIN"):
             raise QueryError(f"operator {op} does not apply to {name}")
         wanted = set(value) if isinstance(value, list) else {value}
-        hit: Predicate = lambda r: not wanted.isdisjoint(get(r))
+        def hit(r: Any) -> bool:
+            return not wanted.isdisjoint(get(r))
+
         return hit if op in ("=", "IN") else (lambda r: not hit(r))
     if not lenient and kind == "contacts" and field.kind == "date" and not isinstance(value, list):
         # Matched by UTC calendar day: `>` starts at the next day, `<` ends before the day.

@@ -154,9 +154,7 @@ def search_conversations(client: VendorClient, criteria: Criteria, after: Any) -
     if upper is not None:
         filters.append({"field": "created_at", "operator": "<", "value": int(upper.timestamp()) + 1})
     neutral = {"field": "created_at", "operator": ">", "value": 0}
-    return _search(
-        client, "/conversations/search", "conversations", _query(filters, neutral), criteria, after
-    )
+    return _search(client, "/conversations/search", "conversations", _query(filters, neutral), criteria, after)
 
 
 def list_companies(client: VendorClient, criteria: Criteria, after: Any) -> LivePage:
@@ -224,9 +222,7 @@ CONTACTS = Serving(
 COMPANIES = Serving(
     model=Company,
     filters=(
-        Filter(
-            "name", "name_lower", op="prefix", description="Name prefix, case-insensitive (live: exact name)"
-        ),
+        Filter("name", "name_lower", op="prefix", description="Name prefix, case-insensitive (live: exact name)"),
     ),
     sorts=(Sort("name", "name_lower"), Sort("updated_at", "updated_at")),
     combinations=(Combination(), Combination(("name",), sorts=("name",))),

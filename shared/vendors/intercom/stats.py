@@ -104,10 +104,7 @@ def summarize(q: StatsQuery, docs: Iterable[dict[str, Any]]) -> ConversationStat
             replies.append(float(seconds))
     replies.sort()
     span = (q.to - q.from_).days + 1
-    by_day = [
-        DayCount(day=d, count=days.get(d.isoformat(), 0))
-        for d in (q.from_ + timedelta(n) for n in range(span))
-    ]
+    by_day = [DayCount(day=d, count=days.get(d.isoformat(), 0)) for d in (q.from_ + timedelta(n) for n in range(span))]
     by_admin = [
         AdminCount(admin_id=admin, count=count)
         for admin, count in sorted(admins.items(), key=lambda kv: (-kv[1], kv[0] is None, kv[0] or ""))
