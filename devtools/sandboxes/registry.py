@@ -16,7 +16,7 @@ import importlib.util
 import os
 import pkgutil
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache
 
 import devtools.sandboxes
 from devtools.sandboxes.kit.descriptor import SandboxDescriptor
@@ -24,7 +24,7 @@ from devtools.sandboxes.kit.descriptor import SandboxDescriptor
 EXTRA_ENV = "TRIBUTARY_EXTRA_SANDBOXES"
 
 
-@lru_cache(maxsize=None)
+@cache
 def vendors() -> tuple[str, ...]:
     """The vendors with a sandbox in devtools/sandboxes (sorted)."""
     found = []
@@ -62,13 +62,18 @@ def extra_modules(raw: str | None = None) -> tuple[str, ...]:
 
 def all_sandboxes(extra: Iterable[str] | None = None) -> list[SandboxDescriptor]:
     """Every registered sandbox: the repository's, then those of `extra` modules (default:
-    TRIBUTARY_EXTRA_SANDBOXES). A vendor declared twice is an error, not a silent pick."""
+    TRIBUTARY_EXTRA_SANDBOXES). A vendor or a default port declared twice is an error, not
+    a silent pick."""
     found = [descriptor(v) for v in vendors()]
     for module_name in extra_modules() if extra is None else extra:
         found.extend(_declared(module_name))
-    seen: set[str] = set()
+    vendors_seen: set[str] = set()
+    ports_seen: dict[int, str] = {}
     for d in found:
-        if d.vendor in seen:
+        if d.vendor in vendors_seen:
             raise ValueError(f"two sandboxes for vendor {d.vendor!r}")
-        seen.add(d.vendor)
+        if d.default_port in ports_seen:  # the local stack starts them all at once
+            raise ValueError(f"{d.vendor} and {ports_seen[d.default_port]} both default to port {d.default_port}")
+        vendors_seen.add(d.vendor)
+        ports_seen[d.default_port] = d.vendor
     return found

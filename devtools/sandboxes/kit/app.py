@@ -157,7 +157,7 @@ class SandboxApp(Generic[S]):
         except (NotFound, MethodNotAllowed) as exc:
             route, handler, args = f"{request.method} <unknown>", None, {}
             unknown = exc
-        response = self._pipeline(request, environ, route, handler, args, unknown)
+        response = self._pipeline(request, environ, route, handler, dict(args), unknown)
         self.stats.record(route, response.status_code)
         return response
 

@@ -32,7 +32,7 @@ def build_server(app: WSGIApp, host: str, port: int, access_log: bool = False) -
     logging.getLogger("werkzeug").setLevel(logging.INFO if access_log else logging.WARNING)
     handler: type[WSGIRequestHandler] = WSGIRequestHandler if access_log else QuietHandler
     server = make_server(host, port, app, threaded=True, request_handler=handler)
-    server.daemon_threads = True
+    server.daemon_threads = True  # type: ignore[attr-defined]  # threaded=True: a ThreadingMixIn server
     return server
 
 
