@@ -51,8 +51,9 @@ class RateHeaders:
     limit: str | None = "X-RateLimit-Limit"
     remaining: str | None = "X-RateLimit-Remaining"
     reset: str | None = "X-RateLimit-Reset"
-    #: "epoch": unix seconds the window ends (Intercom, GitHub); "seconds": seconds left (IETF draft)
-    reset_style: Literal["epoch", "seconds"] = "epoch"
+    #: "epoch": unix seconds the window ends (Intercom, GitHub); "delta": seconds left (IETF draft),
+    #: the same words as shared.vendors.ratelimit.RateLimitHeaders, which reads them
+    reset_style: Literal["epoch", "delta"] = "epoch"
     #: add Retry-After (seconds) to 429 answers
     retry_after: bool = False
 
