@@ -286,3 +286,29 @@ def test_every_registered_sandbox_starts_from_its_descriptor(sandbox: SandboxDes
         proc.terminate()
         assert proc.wait(timeout=10) == 0, "SIGTERM must shut the sandbox down cleanly"
     assert f"{sandbox.vendor} sandbox stopped" in proc.stdout.read()
+
+
+def test_api_keys_in_a_header_or_the_query_and_server_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from werkzeug.test import EnvironBuilder
+
+    from devtools.sandboxes.kit.auth import ApiKeyAuth
+    from devtools.sandboxes.kit.cli import Env
+
+    def request(headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> Request:
+        return Request(EnvironBuilder(path="/x", headers=headers, query_string=query).get_environ())
+
+    auth = ApiKeyAuth(["k1"], header="X-Api-Key", query="api_token")
+    assert auth(request({"X-Api-Key": "k1"})) and auth(request(query={"api_token": "k1"}))
+    assert not auth(request({"X-Api-Key": "k2"})) and not auth(request()) and not auth(request({"X-Api-Key": ""}))
+    with pytest.raises(ValueError):
+        ApiKeyAuth(["k1"])
+    monkeypatch.setenv("DEMO_SANDBOX_RATE_LIMIT", "600")
+    monkeypatch.setenv("DEMO_SANDBOX_ERROR_STATUS", "503")
+    monkeypatch.setenv("DEMO_SANDBOX_TOKEN", "")
+    settings = Env("DEMO_SANDBOX_").server_settings()
+    assert (settings.rate_limit.per_minute, settings.faults.error_status, settings.token) == (600, 503, "sandbox-token")
+    monkeypatch.setenv("DEMO_SANDBOX_DROP_RATE", "2")
+    with pytest.raises(ValueError, match="drop_rate"):
+        Env("DEMO_SANDBOX_").server_settings()
