@@ -6,20 +6,21 @@ this process, or a subprocess started from its registry descriptor)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from werkzeug.wrappers import Request
+from werkzeug.wrappers import Request, Response
 
 from devtools.processes import free_port
 from devtools.sandboxes import registry
-from devtools.sandboxes.kit.app import Route, SandboxApp, WebhookSender
+from devtools.sandboxes.kit.app import WebhookMount
 from devtools.sandboxes.kit.cli import ServerSettings
 from devtools.sandboxes.kit.descriptor import Launch, SandboxDescriptor
 from devtools.sandboxes.kit.oauth import s256
@@ -187,33 +188,36 @@ def test_the_oauth_server_is_mounted_and_its_tokens_open_the_api(base_url: str, 
 class FakeSender:
     """The smallest webhook sender: what the app requires of kit/webhooks.py."""
 
-    def __init__(self, prefix: str = "/_sandbox/webhooks") -> None:
-        self.prefix = prefix
+    prefix = "/_sandbox/webhooks"
+
+    def __init__(self, claims: str = "/_sandbox/webhooks") -> None:
+        self.claims = claims
         self.sent: list[dict[str, Any]] = []
 
-    def control_routes(self) -> Sequence[Route]:
-        return (Route("GET", self.prefix, self.state), Route("POST", f"{self.prefix}/send/<topic>", self.send))
+    def handles(self, request: Request) -> bool:
+        return request.path == self.claims or request.path.startswith(self.claims + "/")
 
-    def state(self, app: SandboxApp[Any], request: Request) -> dict[str, Any]:
-        return {"sent": self.sent, "clock": app.now()}
-
-    def send(self, app: SandboxApp[Any], request: Request, topic: str) -> dict[str, Any]:
-        self.sent.append({"topic": topic, "body": request.get_json()})
-        return {"queued": len(self.sent)}
+    def dispatch(self, request: Request) -> Response:
+        if request.method == "POST":
+            self.sent.append({"path": request.path, "body": request.get_json()})
+        return Response(json.dumps({"sent": self.sent}), mimetype="application/json")
 
 
-def test_a_webhook_sender_is_held_and_its_control_routes_are_mounted() -> None:
+def test_a_webhook_sender_is_held_and_answers_its_control_paths() -> None:
     sender = FakeSender()
-    assert isinstance(sender, WebhookSender)
+    assert isinstance(sender, WebhookMount)
     app = create_app(Sizes(notes=3, people=1), webhooks=sender)
     assert app.webhooks is sender
     with BackgroundWSGI(app) as served, httpx.Client(base_url=served.base_url) as bare:
-        assert bare.post("/_sandbox/webhooks/send/note.updated", json={"id": "n00001"}).json() == {"queued": 1}
-        assert bare.get("/_sandbox/webhooks").json() == {
-            "sent": [{"topic": "note.updated", "body": {"id": "n00001"}}], "clock": 1_767_225_600}
+        sent = bare.post("/_sandbox/webhooks/send", json={"id": "n00001"}).json()
+        assert sent == {"sent": [{"path": "/_sandbox/webhooks/send", "body": {"id": "n00001"}}]}
+        assert bare.get("/_sandbox/webhooks").json() == sent
+        assert bare.get("/_sandbox/counts").json()["notes"] == 3, "the kit's controls are still there"
         assert bare.get("/_sandbox/stats").json()["requests"] == 0, "controls are not API requests"
-    with pytest.raises(ValueError, match="under /_sandbox/"):
-        create_app(webhooks=FakeSender(prefix="/webhooks"))
+    greedy = create_app(Sizes(notes=3, people=1), webhooks=FakeSender(claims="/v1"))
+    with BackgroundWSGI(greedy) as served:
+        assert httpx.get(f"{served.base_url}/v1/notes", headers=AUTH).json()["total"] == 3, \
+            "a sender is offered control paths only"
 
 
 def test_keyset_paging_descends_from_the_same_sort_and_refuses_foreign_cursors() -> None:

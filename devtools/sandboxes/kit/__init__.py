@@ -2,7 +2,7 @@
 and rendering (README.md shows a whole one).
 
     app.py         SandboxApp (auth -> rate limit -> faults -> checks -> handler), Vendor, Route,
-                   WebhookSender (the protocol a webhook sender implements)
+                   Mount / WebhookMount (handles + dispatch: what a webhook sender implements)
     dialect.py     Dialect: the vendor's error body, 401/429/5xx/404 wording, rate-limit headers
     auth.py        BearerAuth (static tokens and/or the mounted OAuth server's), ApiKeyAuth
     ratelimit.py   RateLimitConfig, RateLimiter (fixed windows), RateHeaders

@@ -10,8 +10,9 @@ fails and reports the same way and a test written against one knows the others.
 
 Paths and who handles them:
 
-    /_sandbox/...     controls (control.py, the vendor's own, the webhook sender's): no auth,
-                      no rate limit, no faults; handlers get (app, request, **path_args)
+    /_sandbox/...     controls (control.py and the vendor's own): no auth, no rate limit, no
+                      faults; handlers get (app, request, **path_args); the webhook sender's
+                      paths (webhooks.handles(request)) go to the sender
     <oauth.prefix>/   the mounted OAuth server (oauth.py), when there is one
     anything else     the vendor's API: handlers get (store, request, **path_args) and return
                       a JSON-able body (200), Encoded text, or a werkzeug Response
@@ -52,17 +53,24 @@ class Route(NamedTuple):
 
 
 @runtime_checkable
-class WebhookSender(Protocol):
-    """The extension point for a webhook sender (kit/webhooks.py).
+class Mount(Protocol):
+    """Something that answers a set of paths itself: the OAuth server (oauth.py) and the
+    webhook sender (webhooks.py) have this shape.
 
-    The app holds it as `app.webhooks` (vendor code reaches it there to hand it events) and
-    mounts its control routes with the others. Each path must start with /_sandbox/; each
-    handler is called as handler(app, request, **path_args) and returns a JSON-able body or
-    a Response, like every control handler. How events are queued, signed, delivered and
-    retried is the sender's own business.
+    The app offers it each request; when `handles(request)` is true, `dispatch(request)`
+    answers with no auth, no rate limit, no faults and no counting.
     """
 
-    def control_routes(self) -> Sequence[Route]: ...
+    def handles(self, request: Request) -> bool: ...
+
+    def dispatch(self, request: Request) -> Response: ...
+
+
+#: The extension point for a webhook sender (kit/webhooks.py): a Mount for its controls
+#: (target, signer, faults, log), offered only paths under /_sandbox/ and before the kit's own
+#: controls. The app holds it as `app.webhooks`, where vendor code (a control handler gets the
+#: app) hands it events; queuing, signing and delivery are the sender's own business.
+WebhookMount = Mount
 
 
 @dataclass(frozen=True)
@@ -91,11 +99,11 @@ def _rule_map(routes: Iterable[tuple[str, str, Handler]]) -> Map:
 
 class SandboxApp(Generic[S]):
     """A WSGI callable holding the vendor's store, the limiter, the fault injector, the
-    counters and the optional OAuth server and webhook sender."""
+    counters and the optional OAuth server and webhook sender (both Mounts)."""
 
     def __init__(self, vendor: Vendor[S], store: S, *, auth: Auth,
                  rate_limit: RateLimitConfig | None = None, faults: FaultConfig | None = None,
-                 fault_seed: int = 7, oauth: OAuthServer | None = None, webhooks: WebhookSender | None = None,
+                 fault_seed: int = 7, oauth: OAuthServer | None = None, webhooks: WebhookMount | None = None,
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.vendor = vendor
         self.store = store
@@ -106,11 +114,7 @@ class SandboxApp(Generic[S]):
         self.stats = Stats()
         self.oauth = oauth
         self.webhooks = webhooks
-        controls = [*control.ROUTES, *vendor.controls]
-        if oauth is not None:
-            controls.extend(control.OAUTH_ROUTES)
-        if webhooks is not None:
-            controls.extend(webhooks.control_routes())
+        controls = [*control.ROUTES, *vendor.controls, *(control.OAUTH_ROUTES if oauth is not None else ())]
         misplaced = [path for _, path, _ in controls if not path.startswith(CONTROL_PREFIX)]
         if misplaced:
             raise ValueError(f"control routes must live under {CONTROL_PREFIX}: {misplaced}")
@@ -120,7 +124,11 @@ class SandboxApp(Generic[S]):
     def __call__(self, environ: WSGIEnviron, start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         if request.path.startswith(CONTROL_PREFIX) or request.path == CONTROL_PREFIX.rstrip("/"):
-            response = self._control_call(request)
+            # the sender is offered control paths only, so it can never shadow the vendor's API
+            if self.webhooks is not None and self.webhooks.handles(request):
+                response = self.webhooks.dispatch(request)
+            else:
+                response = self._control_call(request)
         elif self.oauth is not None and self.oauth.handles(request):
             response = self.oauth.dispatch(request)
         else:
