@@ -152,7 +152,10 @@ def accounts(db: Client, connection_id: str, limit: int = 200) -> dict[str, Any]
 
 def chart(db: Client, connection_id: str, spec: ChartSpec) -> dict[str, Any]:
     """The spec's series, ready for a chart library: labels and one data list per series."""
-    days = _days(db, connection_id, spec.period)
+    return _series(_days(db, connection_id, spec.period), spec)
+
+
+def _series(days: dict[str, dict[str, Any]], spec: ChartSpec) -> dict[str, Any]:
     prefix = {"none": None, "priority": "p:", "agent": "a:"}[spec.group_by]
     wanted = [("p:" if dim == "priority" else "a:") + v for dim, vals in spec.filters.items() for v in vals]
     labels = sorted({_bucket_of(d, spec.bucket) for d in days})
@@ -173,10 +176,11 @@ def chart(db: Client, connection_id: str, spec: ChartSpec) -> dict[str, Any]:
 
 def trends(db: Client, connection_id: str, period: Period, bucket: Literal["day", "week"]) -> dict[str, Any]:
     """Created, resolved, breached and the medians per day or week: one chart's data."""
+    days = _days(db, connection_id, period)
     out: dict[str, Any] = {"labels": [], "series": []}
     for metric in ("created", "resolved", "breached", "first_response_median_s", "resolution_median_s"):
         spec = ChartSpec(metric=metric, period=period, bucket=bucket)  # type: ignore[arg-type]
-        answer = chart(db, connection_id, spec)
+        answer = _series(days, spec)
         out["labels"] = answer["labels"]
         out["series"].append({"name": metric, "data": answer["series"][0]["data"] if answer["series"] else []})
     return out
