@@ -51,7 +51,7 @@ def after_run(db: Client, connector: Connector, connection_id: str, run: Run) ->
         return False
     try:
         connector.after_run(db, connection_id, run)
-    except Exception:  # noqa: BLE001 - a hook's bug must not undo a finished run
+    except Exception:
         log.exception("after_run_failed", extra={"run_id": run.run_id, "vendor": connector.vendor})
         return False
     return True

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
-
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -91,7 +90,7 @@ class BusinessHours(BaseModel):
         return self
 
 
-def _default_sla() -> dict[str, SlaTarget]:
+def _default_sla() -> dict[Priority, SlaTarget]:
     hour = 3600
     return {
         "urgent": SlaTarget(first_response_s=hour, resolution_s=8 * hour),

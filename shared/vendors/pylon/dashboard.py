@@ -178,8 +178,9 @@ def trends(db: Client, connection_id: str, period: Period, bucket: Literal["day"
     """Created, resolved, breached and the medians per day or week: one chart's data."""
     days = _days(db, connection_id, period)
     out: dict[str, Any] = {"labels": [], "series": []}
-    for metric in ("created", "resolved", "breached", "first_response_median_s", "resolution_median_s"):
-        spec = ChartSpec(metric=metric, period=period, bucket=bucket)  # type: ignore[arg-type]
+    metrics: tuple[Metric, ...] = ("created", "resolved", "breached", "first_response_median_s", "resolution_median_s")
+    for metric in metrics:
+        spec = ChartSpec(metric=metric, period=period, bucket=bucket)
         answer = _series(days, spec)
         out["labels"] = answer["labels"]
         out["series"].append({"name": metric, "data": answer["series"][0]["data"] if answer["series"] else []})

@@ -136,8 +136,8 @@ def compute(issue: dict[str, Any], messages: list[dict[str, Any]], config: Pylon
     first_customer = customer[0] if customer else created
     response = next(((t, m) for t, m in agent if t > first_customer), None)
     hours = config.business_hours
-    priority = issue.get("priority") if issue.get("priority") in config.sla else config.default_priority
-    target = config.sla.get(priority)  # type: ignore[call-overload]
+    priority: Any = issue.get("priority") if issue.get("priority") in config.sla else config.default_priority
+    target = config.sla.get(priority)
     is_open = bool(issue.get("open", issue.get("state") != "closed"))
     resolved = None if is_open else _unix(issue.get("resolved_at"))
     last_customer = customer[-1] if customer else None

@@ -42,7 +42,7 @@ class PageAnswer(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-def _client_and_connection(call: Call) -> tuple[Any, str]:
+def _client_and_connection(call: Call[Any, Any]) -> tuple[Any, str]:
     from shared.connections.access import readable
     from shared.store.client import db
 
@@ -63,7 +63,7 @@ def _period(query: PeriodQuery) -> Period:
         raise ValidationFailed(str(exc).splitlines()[-1]) from None
 
 
-def serve(call: Call, page: str) -> PageAnswer:
+def serve(call: Call[Any, Any], page: str) -> PageAnswer:
     """The page's answer for the call's connection."""
     client, connection_id = _client_and_connection(call)
     now = time.time()
