@@ -254,6 +254,21 @@ class Serving:
 
 
 @dataclass(frozen=True)
+class MapContext:
+    """What a stream's `refine` step sees besides the mapped record: the connection's
+    config as stored (a plain dict) and the stored records of the sibling streams named in
+    `Stream.lookups` (stream -> key -> document), e.g. Pipedrive's custom-field definitions
+    that turn 40-character hash keys into names."""
+
+    config: dict[str, Any] = field(default_factory=dict)
+    lookups: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+
+#: (mapped document, context) -> the document to store
+Refine = Callable[[dict[str, Any], MapContext], dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Stream(Generic[Raw]):
     name: str
     full: RequestSpec
@@ -280,6 +295,10 @@ class Stream(Generic[Raw]):
     keep_raw: bool = False
     #: how the records function serves it (None: synced, not served)
     serving: Serving | None = None
+    #: a step after the mapper that needs the connection (its config, sibling streams'
+    #: records named in `lookups`): derived fields such as scores, custom fields by name
+    refine: Refine | None = None
+    lookups: tuple[str, ...] = ()
 
     def records(self, spec: RequestSpec, response: dict[str, Any]) -> list[Any]:
         found = dig(response, spec.records_path)
