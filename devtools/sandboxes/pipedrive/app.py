@@ -105,7 +105,7 @@ class PipedriveSandbox:
 
     def add_account(self, token: str, persons: int = 50, company: str = "acme") -> Account:
         account = Account(token=token, user_id=self.ids.take(), company=company)
-        seed(account, self.ids, persons, self.rng)
+        seed(account, self.ids, persons, self.rng, datetime.fromtimestamp(self.now(), tz=timezone.utc))
         self.accounts[token] = account
         return account
 

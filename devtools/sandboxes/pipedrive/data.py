@@ -16,7 +16,6 @@ from typing import Any
 
 FIRST = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Ken", "Margaret", "Linus", "Radia", "Tim", "Frances")
 LAST = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Thompson", "Hamilton", "Torvalds", "Perlman")
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def iso(value: datetime) -> str:
@@ -75,7 +74,9 @@ def _fields(company: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], l
     return persons, orgs, deals
 
 
-def seed(account: Account, ids: Ids, persons: int, rng: random.Random) -> None:
+def seed(account: Account, ids: Ids, persons: int, rng: random.Random, now: datetime) -> None:
+    """Records dated back from `now` (recency drives warmness)."""
+    T0 = now
     company = account.company
     account.person_fields, account.organization_fields, account.deal_fields = _fields(company)
     campaign, source = field_key(company, "Added to campaign"), field_key(company, "Lead source")

@@ -39,6 +39,7 @@ from shared.vendors.connector import (
 )
 from shared.vendors.pagination import Offset, PageRequest, QueryCursor
 from shared.vendors.pipedrive import mappers, serving
+from shared.vendors.pipedrive.activities import LOG_ACTIVITY
 from shared.vendors.pipedrive.my500 import MY_500
 from shared.vendors.pipedrive.raw import RawActivity, RawDeal, RawField, RawOrganization, RawPerson
 from shared.vendors.pipedrive.warmness import WarmnessConfig
@@ -168,4 +169,5 @@ CONNECTOR = Connector(
     schedule=Schedule(cron="*/30 * * * *"),
     proxy=PROXY,
     views=(MY_500,),
+    creates=(LOG_ACTIVITY,),
 )
