@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -22,6 +22,9 @@ from shared.vendors.auth import AuthStrategy, BearerToken
 from shared.vendors.pagination import PageRequest, Paginator, dig
 from shared.vendors.ratelimit import RateLimit
 from shared.vendors.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from shared.vendors.webhooks import WebhookScheme
 
 Raw = TypeVar("Raw", bound=BaseModel)
 
@@ -203,6 +206,8 @@ class Connector:
     ownership: Literal["org", "user"] = "org"
     #: base URLs a production connection may use (loopback is allowed outside production)
     base_urls: tuple[str, ...] = ()
+    #: how the vendor pushes changes (shared.vendors.webhooks); None: it does not
+    webhooks: WebhookScheme | None = None
 
     def validate_config(self, raw: dict[str, Any], *, environment: str) -> ConnectionConfig:
         """The connection's config as the connector's model, or InvalidConfig."""

@@ -13,6 +13,7 @@ from shared.vendors.auth import BearerToken
 from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Schedule, Slice, Stream, Sweep
 from shared.vendors.intercom import mappers
 from shared.vendors.intercom.raw import RawAdmin, RawCompany, RawContact, RawConversation
+from shared.vendors.intercom.webhooks import SCHEME as WEBHOOKS
 from shared.vendors.pagination import BodyCursor, PageRequest, QueryCursor, SinglePage
 from shared.vendors.ratelimit import RateLimit, RateLimitHeaders
 
@@ -132,4 +133,5 @@ CONNECTOR = Connector(
     ),
     streams=(CONTACTS, COMPANIES, ADMINS, CONVERSATIONS),
     schedule=Schedule(cron="0 5 * * *"),
+    webhooks=WEBHOOKS,
 )
