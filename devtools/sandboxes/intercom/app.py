@@ -16,6 +16,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from devtools.sandboxes.intercom import api, api_companies, api_workspace, control
+from devtools.sandboxes.intercom import webhooks as intercom_webhooks
 from devtools.sandboxes.intercom.config import SandboxConfig
 from devtools.sandboxes.intercom.limits import FaultInjector, RateLimiter, Stats
 from devtools.sandboxes.intercom.responses import ApiError, error_response, json_response
@@ -42,12 +43,16 @@ class SandboxApp:
         self.limiter = RateLimiter(config.rate_limit)
         self.faults = FaultInjector(config.faults, config.fault_seed)
         self.stats = Stats()
+        #: signed notifications of its changes (kit sender; /_sandbox/webhooks configures it)
+        self.webhooks = intercom_webhooks.make_sender()
         self._api = _rule_map(api.ROUTES + api_companies.ROUTES + api_workspace.ROUTES, "")
         self._control = _rule_map(control.ROUTES, "")
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
-        if request.path.startswith("/_sandbox/") or request.path == "/_sandbox":
+        if self.webhooks.handles(request):
+            response = self.webhooks.dispatch(request)
+        elif request.path.startswith("/_sandbox/") or request.path == "/_sandbox":
             response = self._control_call(request)
         else:
             response = self._api_call(request, environ)

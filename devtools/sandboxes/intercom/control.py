@@ -68,7 +68,11 @@ def rate_limit(app: SandboxApp, request: Request) -> dict[str, Any]:
 
 
 def mutate(app: SandboxApp, request: Request) -> dict[str, Any]:
-    return app.store.mutate(_ints(_body(request), MUTATE_KEYS))
+    from devtools.sandboxes.intercom.webhooks import notify_mutation
+
+    changes = app.store.mutate(_ints(_body(request), MUTATE_KEYS))
+    notify_mutation(app, changes)  # Intercom's notifications of them, when a target is configured
+    return changes
 
 
 def reset(app: SandboxApp, request: Request) -> dict[str, Any]:
