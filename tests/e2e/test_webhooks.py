@@ -270,3 +270,20 @@ def test_setup_shows_the_url_and_whether_the_secret_is_set(stack: SyncStack, cle
     other = stack.connect(name="No secret yet")
     response = deliver(stack, notification("ping", {"id": "p"}), connection_id=other)
     assert response.status_code == 401 and response.json()["error"]["code"] == "webhook_secret_missing"
+
+
+def test_id_only_events_are_fetched_and_a_vanished_record_becomes_a_tombstone(hooked: SyncStack) -> None:
+    contact_id = any_contact_id(hooked)
+    set_faults(hooked, drop_rate=1.0)  # the delete's own notification is lost: only the fetch can tell
+    with hooked.sandbox() as s:
+        changed = s.put(f"/contacts/{contact_id}", json={"name": "Changed At Intercom"}).json()
+        gone = s.post("/_sandbox/mutate", json={"contacts_deleted": 1}).json()["contacts_deleted"][0]
+    # contact.unarchived carries a stale copy here: the worker asks Intercom for the record
+    assert deliver(hooked, notification("contact.unarchived", {"type": "contact", "id": contact_id})).status_code == 200
+    assert deliver(hooked, notification("contact.unarchived", {"type": "contact", "id": gone})).status_code == 200
+    found = list(wait_processed(hooked, expected=2).values())
+    assert len(found) == 2 and all(d["status"] == "processed" and d["action"] == "fetch" for d in found)
+    assert all(d["outcome"]["written"] == 1 for d in found)
+    stored = hooked.stored("contacts")[contact_id]
+    assert stored["name"] == "Changed At Intercom" and stored["updated_at"].timestamp() == changed["updated_at"]
+    assert gone not in hooked.stored("contacts") and hooked.stored("contacts", include_deleted=True)[gone]["_deleted"]
