@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 PROJECT = "tributary-local"
 REGION = "europe-west1"
 SANDBOX_TOKEN = "sandbox-token"
+#: what the sandbox Intercom signs its webhooks with (Intercom: the app's client secret)
+SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
 ADMIN_EMAIL = "admin@example.com"
 #: the local stack's credentials KEK: fixed so stored credentials survive restarts (never a real key)
 DEV_CREDENTIALS_KEYS = "dev-1:E00qXjrv9L2myt0pjfyHLkTnoImAUe04gEEsE297yLI"
@@ -62,7 +64,34 @@ def create_queues(env: dict[str, str], sandbox_rpm: float) -> list[str]:
         spec = queue_spec(connector, requests_per_minute=sandbox_rpm if connector.vendor == "intercom" else None)
         ensure_queue(client, PROJECT, REGION, spec)
         names.append(f"{spec.name} ({spec.max_dispatches_per_second}/s, {spec.max_concurrent_dispatches} concurrent)")
+    names += create_webhook_queues(env)
     return names
+
+
+def create_webhook_queues(env: dict[str, str]) -> list[str]:
+    from shared.sync.registry import all_connectors
+    from shared.tasks import ensure_queue, tasks_client
+    from shared.webhooks.queues import queue_spec, webhook_connectors
+
+    client = tasks_client(env["CLOUD_TASKS_EMULATOR_HOST"])
+    names = []
+    for connector in webhook_connectors(all_connectors()):
+        spec = queue_spec(connector)
+        ensure_queue(client, PROJECT, REGION, spec)
+        names.append(f"{spec.name} ({spec.max_dispatches_per_second}/s)")
+    return names
+
+
+def hook_webhooks(functions_base: str, token: str, connection_id: str, intercom_url: str) -> str:
+    """The sandbox's changes (POST /_sandbox/mutate) reach the connection as signed webhooks:
+    the connection gets the sandbox app's client secret, the sandbox gets the URL."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=functions_base, headers=headers, timeout=30) as api:
+        api.put(f"/webhooks/{connection_id}/secret", json={"secret": SANDBOX_CLIENT_SECRET}).raise_for_status()
+        url = str(api.get(f"/webhooks/{connection_id}/setup").json()["url"])
+    httpx.post(f"{intercom_url}/_sandbox/webhooks", timeout=30,
+               json={"url": url, "signer": "hmac-sha1", "secret": SANDBOX_CLIENT_SECRET}).raise_for_status()
+    return url
 
 
 def ensure_connection(functions_base: str, token: str, intercom_url: str) -> str:
@@ -161,6 +190,7 @@ def main() -> int:
         queues = create_queues(env, args.rate_limit)
         token = identity.identity.id_token(ADMIN_EMAIL, role="admin", lifetime_s=3600)
         connection_id = ensure_connection(functions_base, token, intercom_url)
+        webhooks_url = hook_webhooks(functions_base, token, connection_id, intercom_url)
         print(
             "\nTributary is running locally:\n"
             f"  functions        {functions_base}/<name>   (e.g. /health, /openapi, /sync-status)\n"
@@ -169,6 +199,8 @@ def main() -> int:
             f"  queues           {', '.join(queues)}\n"
             f"  sandbox Intercom {intercom_url} (token {SANDBOX_TOKEN}; /_sandbox/stats)\n"
             f"  connection       {connection_id} (the sandbox Intercom, made through /connections)\n"
+            f"  webhooks         {webhooks_url} (the sandbox sends its changes, signed;\n"
+            f"                   try: curl -X POST {intercom_url}/_sandbox/mutate -d '{{\"contacts_updated\": 5}}')\n"
             f"  identity         {identity.base_url} (POST /mint/id-token {{\"email\": ..., \"role\": ...}})\n"
             f"  logs             {log_dir}\n\n"
             f"An admin token ({ADMIN_EMAIL}, 1 h):\n  export TOKEN={token}\n"
