@@ -15,6 +15,7 @@ is recorded (webhook.registration_error) and retried with POST /webhooks/{id}/re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
     from shared.connections.models import Connection
     from shared.crypto import Keyring
     from shared.vendors.connector import Connector
+    from shared.vendors.http import VendorClient
+
+#: (connection) -> a vendor client for it; None: shared.sync.runtime.open_vendor_client
+OpenClient = Callable[["Connection"], "VendorClient"]
 
 log = tlog.get_logger("tributary.webhooks.registration")
 FIELD = "webhook"
@@ -49,7 +54,8 @@ def state(db: Client, connection_id: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def after_create(settings: Settings, db: Client, keyring: Keyring, connector: Connector, connection: Connection) -> None:
+def after_create(settings: Settings, db: Client, keyring: Keyring, connector: Connector, connection: Connection,
+                 open_client: OpenClient | None = None) -> None:
     """Generate our secrets and register, where the scheme says so; never raises for the vendor."""
     scheme = connector.webhooks
     if scheme is None:
@@ -57,13 +63,21 @@ def after_create(settings: Settings, db: Client, keyring: Keyring, connector: Co
     if scheme.verifier.generated:
         webhook_secrets.save(db, keyring, connection.id, {f: webhook_secrets.generate() for f in scheme.verifier.secret_fields})
     if scheme.registrar is not None and connection.status.value == "connected":
-        register(settings, db, keyring, connector, connection)
+        register(settings, db, keyring, connector, connection, open_client)
 
 
-def register(settings: Settings, db: Client, keyring: Keyring, connector: Connector, connection: Connection) -> dict[str, Any]:
+def _opener(settings: Settings, db: Client, open_client: OpenClient | None) -> OpenClient:
+    if open_client is not None:
+        return open_client
+    from shared.sync.runtime import open_vendor_client
+
+    return lambda connection: open_vendor_client(db, settings, connection)
+
+
+def register(settings: Settings, db: Client, keyring: Keyring, connector: Connector, connection: Connection,
+             open_client: OpenClient | None = None) -> dict[str, Any]:
     """Register (again) with the vendor; the outcome is kept on the connection and returned."""
     from shared.connections.store import connection_ref
-    from shared.sync.runtime import open_vendor_client
 
     scheme = connector.webhooks
     if scheme is None or scheme.registrar is None:
@@ -73,7 +87,7 @@ def register(settings: Settings, db: Client, keyring: Keyring, connector: Connec
     url = endpoint_url(settings, connection.id)
     now = datetime.now(UTC)
     try:
-        with open_vendor_client(db, settings, connection) as client:
+        with _opener(settings, db, open_client)(connection) as client:
             registration = scheme.registrar.register(client, url, values, scheme.subscribed_topics)
         outcome: dict[str, Any] = {"registered": True, "registration": registration, "error": None, "at": now}
     except TributaryError as exc:  # the vendor refused, or the credentials cannot be used yet
@@ -83,10 +97,9 @@ def register(settings: Settings, db: Client, keyring: Keyring, connector: Connec
     return outcome
 
 
-def before_delete(settings: Settings, db: Client, connector: Connector, connection: Connection) -> None:
+def before_delete(settings: Settings, db: Client, connector: Connector, connection: Connection,
+                  open_client: OpenClient | None = None) -> None:
     """Remove the vendor's subscription, best effort (the delete goes on regardless)."""
-    from shared.sync.runtime import open_vendor_client
-
     scheme = connector.webhooks
     if scheme is None or scheme.registrar is None:
         return
@@ -94,7 +107,7 @@ def before_delete(settings: Settings, db: Client, connector: Connector, connecti
     if not registration:
         return
     try:
-        with open_vendor_client(db, settings, connection) as client:
+        with _opener(settings, db, open_client)(connection) as client:
             scheme.registrar.unregister(client, registration)
     except TributaryError as exc:
         log.warning("webhook unregistration failed", extra={"connection_id": connection.id, "code": exc.code})
