@@ -287,3 +287,33 @@ def test_id_only_events_are_fetched_and_a_vanished_record_becomes_a_tombstone(ho
     stored = hooked.stored("contacts")[contact_id]
     assert stored["name"] == "Changed At Intercom" and stored["updated_at"].timestamp() == changed["updated_at"]
     assert gone not in hooked.stored("contacts") and hooked.stored("contacts", include_deleted=True)[gone]["_deleted"]
+
+
+def test_hostile_deliveries_are_4xx_with_the_error_body(hooked: SyncStack) -> None:
+    import httpx
+
+    from tests.conftest import TASKS_SA
+    from tests.e2e.webhook_stack import signed
+
+    base = f"{hooked.functions_url}/webhooks"
+    for path_id in ("__x__", "__name__", "x" * 1501):
+        response = httpx.post(f"{base}/{path_id}", content=b"{}", headers=signed(b"{}"))
+        assert response.status_code == 400 and response.json()["error"]["code"] == "validation_failed"
+    for body in (b"[" * 100_000 + b"]" * 100_000, b'{"id": NaN}', b'{"id": 1, "id": 2}', b'{"a": "\xff"}',
+                 b'{"n": ' + b"9" * 5000 + b"}"):
+        response = deliver(hooked, body)
+        assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_json", body[:20]
+    big = b'{"x": "' + b"a" * (1024 * 1024) + b'"}'
+    assert deliver(hooked, big).status_code == 413
+    assert httpx.get(f"{base}/{hooked.connection_id}").status_code == 405
+    assert deliver(hooked, notification("ping", {}), connection_id="intercom-" + "f" * 12).status_code == 404
+
+    worker = f"{hooked.functions_url}/webhook-worker"
+    task = {"connection_id": hooked.connection_id, "delivery_id": "notif_never_seen"}
+    assert httpx.post(worker, json=task).status_code == 401
+    token = hooked.identity.identity.oidc_token(worker, TASKS_SA)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(worker, json={**task, "extra": 1}, headers=auth).status_code == 400
+    gone = httpx.post(worker, json=task, headers=auth)
+    assert gone.status_code == 200 and gone.json()["status"] == "gone"
+    assert deliveries(hooked) == {}
