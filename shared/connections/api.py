@@ -151,11 +151,11 @@ def _load(call: Call[Any, Any], connection_id: str) -> Connection:
 def create_connection(call: Call[Any, CreateConnection]) -> Connection:
     """Create a connection; OAuth ones start pending until oauth-start/oauth-callback."""
     from shared.connections import store
-    from shared.connections.connectors import find_connector
+    from shared.sync.registry import connector as find_connector
     from shared.webhooks.registration import after_create
 
     body = call.body
-    connector = find_connector(call.settings, body.vendor)
+    connector = find_connector(body.vendor)
     owner = access.owner_for_create(call.principal, body.owner)
     connection = store.create_connection(
         _db(call),
@@ -190,7 +190,7 @@ def get_connection(call: Call[Any, Any]) -> Connection:
 def update_connection(call: Call[Any, UpdateConnection]) -> Connection:
     """Rename, reconfigure, reselect streams, reschedule or replace credentials."""
     from shared.connections import store
-    from shared.connections.connectors import find_connector
+    from shared.sync.registry import connector as find_connector
 
     connection = access.require_manage(call.principal, _load(call, call.path["connection_id"]))
     changes = call.body.changes()
@@ -198,7 +198,7 @@ def update_connection(call: Call[Any, UpdateConnection]) -> Connection:
     return store.update_connection(
         _db(call),
         keyring,
-        find_connector(call.settings, connection.vendor),
+        find_connector(connection.vendor),
         connection.id,
         changes,
         environment=call.settings.environment,
@@ -216,20 +216,20 @@ def pause_connection(call: Call[Any, Any]) -> Connection:
 def resume_connection(call: Call[Any, Any]) -> Connection:
     """Schedule it again from now."""
     from shared.connections import store
-    from shared.connections.connectors import find_connector
+    from shared.sync.registry import connector as find_connector
 
     connection = access.require_manage(call.principal, _load(call, call.path["connection_id"]))
-    return store.resume_connection(_db(call), find_connector(call.settings, connection.vendor), connection.id)
+    return store.resume_connection(_db(call), find_connector(connection.vendor), connection.id)
 
 
 def delete_connection(call: Call[Any, Any]) -> None:
     """Hard-delete it with all its synced data, runs and credentials."""
     from shared.connections import store
-    from shared.connections.connectors import find_connector
+    from shared.sync.registry import connector as find_connector
     from shared.webhooks.registration import before_delete
 
     connection = access.require_manage(call.principal, _load(call, call.path["connection_id"]))
-    before_delete(call.settings, _db(call), find_connector(call.settings, connection.vendor), connection)
+    before_delete(call.settings, _db(call), find_connector(connection.vendor), connection)
     store.delete_connection(_db(call), connection.id)
 
 
@@ -241,10 +241,10 @@ def start_install(call: Call[Any, InstallStart]) -> InstallStarted:
     from datetime import timezone
 
     from shared.connections import oauth
-    from shared.connections.connectors import find_connector
+    from shared.sync.registry import connector as find_connector
 
     connection = access.require_install(call.principal, _load(call, call.body.connection_id))
-    strategy = oauth.strategy_of(find_connector(call.settings, connection.vendor))
+    strategy = oauth.strategy_of(find_connector(connection.vendor))
     now = datetime.now(timezone.utc)
     url = oauth.start_install(
         _db(call), call.settings, _keyring(call), connection, strategy, uid=call.principal.subject, now=now

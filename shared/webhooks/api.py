@@ -43,12 +43,12 @@ def _db(call: Call[Any, Any]) -> Client:
 
 
 def _connection(call: Call[Any, Any], *, manage: bool) -> tuple[Connection, Connector]:
-    from shared.connections.connectors import find_connector
+    from shared.sync.registry import connector as find_connector
     from shared.webhooks.receive import scheme_of
 
     load = access.manageable if manage else access.readable
     connection = load(_db(call), call.principal, call.path["connection_id"])
-    connector = find_connector(call.settings, connection.vendor)
+    connector = find_connector(connection.vendor)
     scheme_of(connector)
     return connection, connector
 

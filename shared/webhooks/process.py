@@ -149,15 +149,15 @@ def _fetch(deps: ProcessDeps, connection: Connection, connector: Connector, stre
 
 
 def deps_for(settings: Any) -> ProcessDeps:
-    from shared.connections.connectors import find_connector
     from shared.connections.store import get_connection
     from shared.store.client import db
+    from shared.sync.registry import connector as find_connector
     from shared.sync.runtime import open_vendor_client
 
     database = db(settings)
     return ProcessDeps(
         db=database,
         connection=lambda cid: get_connection(database, cid),
-        connector=lambda vendor: find_connector(settings, vendor),
+        connector=lambda vendor: find_connector(vendor),
         open_client=lambda connection: open_vendor_client(database, settings, connection),
     )

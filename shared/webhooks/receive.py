@@ -171,10 +171,10 @@ def _keyring(keys: str) -> Keyring:
 
 
 def deps_for(settings: Settings) -> ReceiveDeps:
-    from shared.connections.connectors import find_connector
     from shared.connections.store import get_connection
     from shared.crypto import CredentialsKeysMissing
     from shared.store.client import db
+    from shared.sync.registry import connector as find_connector
 
     database = db(settings)
 
@@ -187,7 +187,7 @@ def deps_for(settings: Settings) -> ReceiveDeps:
         db=database,
         keyring=keyring,
         connection=lambda cid: CONNECTIONS.get(cid, lambda c: get_connection(database, c)),
-        connector=lambda vendor: find_connector(settings, vendor),
+        connector=lambda vendor: find_connector(vendor),
         enqueue=delivery_enqueuer(settings),
     )
 

@@ -33,7 +33,8 @@ from devtools.sandboxes.intercom import render
 from devtools.sandboxes.kit.webhooks import Notification, WebhookSender
 
 if TYPE_CHECKING:
-    from devtools.sandboxes.intercom.app import SandboxApp
+    from devtools.sandboxes.intercom.store import Store
+    from devtools.sandboxes.kit.app import SandboxApp
 
 
 def prepare(payload: Any, attempt: int, age_s: float) -> Any:
@@ -81,10 +82,10 @@ def notification(topic: str, item: dict[str, Any], now: int | None = None) -> No
     return Notification(notification_id, topic, payload)
 
 
-def notify_mutation(app: SandboxApp, changes: dict[str, Any]) -> None:
+def notify_mutation(app: SandboxApp[Store], changes: dict[str, Any]) -> None:
     """Send the notifications of one /_sandbox/mutate (its answer names what changed)."""
     sender = app.webhooks
-    if not sender.configured:
+    if not isinstance(sender, WebhookSender) or not sender.configured:
         return
     store = app.store
     out: list[Notification] = []
