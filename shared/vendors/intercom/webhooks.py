@@ -83,9 +83,8 @@ SCHEME = WebhookScheme(
     registrar=None,
     setup_url="https://app.intercom.com/a/apps/_/developer-hub",
     setup_steps=(
-        "Open your app in Intercom's Developer Hub, then Configure > Webhooks.",
-        "Paste the URL below as the endpoint URL and subscribe to the topics listed.",
-        "Copy the app's client secret (Configure > Basic information) and save it with "
-        "PUT /webhooks/{connection_id}/secret: Intercom signs every notification with it.",
+        "Copy your app's client secret (Intercom Developer Hub, your app, Configure > Basic information) "
+        "and save it with PUT /webhooks/{connection_id}/secret: Intercom signs every notification with it.",
+        "Then Configure > Webhooks: paste the URL below as the endpoint URL and subscribe to the topics listed.",
     ),
 )
