@@ -46,6 +46,8 @@ PLATFORM_OVERRIDES: list[dict[str, Any]] = [
     {"collectionGroup": "oauth_states", "fieldPath": "expires_at", "ttl": True, "indexes": []},
     {"collectionGroup": "_idempotency", "fieldPath": "_expires_at", "ttl": True, "indexes": []},
     {"collectionGroup": "_views", "fieldPath": "_expires_at", "ttl": True, "indexes": []},
+    # shared.webhooks.deliveries: a delivery is remembered 7 days (dedupe), then removed
+    {"collectionGroup": "webhook_deliveries", "fieldPath": "expires_at", "ttl": True, "indexes": []},
 ]
 #: engine collections under connections/{id} that clients may read beside the streams
 CLIENT_READABLE = ("runs",)

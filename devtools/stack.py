@@ -32,6 +32,11 @@ REPO = Path(__file__).resolve().parent.parent
 PROJECT = "tributary-local"
 REGION = "europe-west1"
 ADMIN_EMAIL = "admin@example.com"
+#: what sandboxes sign their webhooks with when the vendor chooses the secret (Intercom: the
+#: app's client secret)
+SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
+#: the kit sender's signer for each verifier kind (shared.vendors.webhooks)
+SIGNERS = {"hmac": "hmac-sha1", "hubspot-v3": "hubspot-v3", "basic": "basic"}
 #: the local stack's credentials KEK: fixed so stored credentials survive restarts (never a real key)
 DEV_CREDENTIALS_KEYS = "dev-1:E00qXjrv9L2myt0pjfyHLkTnoImAUe04gEEsE297yLI"
 #: the stack's own ports; each sandbox listens on its descriptor's default_port
@@ -69,7 +74,46 @@ def create_queues(env: dict[str, str], sandbox_rpm: float, sandbox_vendors: set[
         spec = queue_spec(connector, requests_per_minute=sandbox_rpm if connector.vendor in sandbox_vendors else None)
         ensure_queue(client, PROJECT, REGION, spec)
         names.append(f"{spec.name} ({spec.max_dispatches_per_second}/s, {spec.max_concurrent_dispatches} concurrent)")
+    names += create_webhook_queues(env)
     return names
+
+
+def create_webhook_queues(env: dict[str, str]) -> list[str]:
+    from shared.sync.registry import all_connectors
+    from shared.tasks import ensure_queue, tasks_client
+    from shared.webhooks.queues import queue_spec, webhook_connectors
+
+    client = tasks_client(env["CLOUD_TASKS_EMULATOR_HOST"])
+    names = []
+    for connector in webhook_connectors(all_connectors()):
+        spec = queue_spec(connector)
+        ensure_queue(client, PROJECT, REGION, spec)
+        names.append(f"{spec.name} ({spec.max_dispatches_per_second}/s)")
+    return names
+
+
+def hook_webhooks(functions_base: str, token: str, connection_id: str, sandbox_base: str) -> str | None:
+    """A sandbox's changes reach its connection as signed webhooks: the connection gets its
+    secret, the sandbox's sender its URL. None when the vendor or its sandbox has no webhooks."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=functions_base, headers=headers, timeout=30) as api:
+        setup = api.get(f"/webhooks/{connection_id}/setup")
+        if setup.status_code == 404:
+            return None
+        setup.raise_for_status()
+        info = setup.json()
+        if info["secret_chosen_by"] == "vendor" and len(info["secret_fields"]) == 1:
+            api.put(f"/webhooks/{connection_id}/secret", json={"secret": SANDBOX_CLIENT_SECRET}).raise_for_status()
+            settings = {"secret": SANDBOX_CLIENT_SECRET}
+        else:
+            saved = api.put(f"/webhooks/{connection_id}/secret", json={"generate": True})
+            saved.raise_for_status()
+            values = saved.json()["generated"]
+            settings = {"username": values.get("webhook_username"), "password": values.get("webhook_password"),
+                        "secret": next(iter(values.values()))}
+    hooked = httpx.post(f"{sandbox_base}/_sandbox/webhooks", timeout=30,
+                        json={"url": info["url"], "signer": SIGNERS[info["verifier"]], **settings})
+    return str(info["url"]) if hooked.status_code == 200 else None
 
 
 def sandbox_url(sandbox: SandboxDescriptor) -> str:
@@ -201,6 +245,8 @@ def main() -> int:
         queues = create_queues(env, args.rate_limit, {s.vendor for s in sandboxes})
         token = identity.identity.id_token(ADMIN_EMAIL, role="admin", lifetime_s=3600)
         connections = ensure_connections(functions_base, token, sandboxes)
+        hooks = {s.vendor: hook_webhooks(functions_base, token, connections[s.vendor], sandbox_url(s))
+                 for s in sandboxes if s.vendor in connections}
         sandbox_lines = "".join(
             f"  {s.name:16} {sandbox_url(s)} (token {s.token}; /_sandbox/stats)"
             f"{', connection ' + connections[s.vendor] if s.vendor in connections else ''}\n"
@@ -215,6 +261,8 @@ def main() -> int:
             f"  queues           {', '.join(queues)}\n"
             f"{sandbox_lines}"
             f"  connections      one per sandbox, made through /connections\n"
+            + "".join(f"  webhooks         {vendor}: {url} (POST /_sandbox/mutate sends signed changes)\n"
+                      for vendor, url in hooks.items() if url) +
             f"  identity         {identity.base_url} (POST /mint/id-token {{\"email\": ..., \"role\": ...}})\n"
             f"  logs             {log_dir}\n\n"
             f"An admin token ({ADMIN_EMAIL}, 1 h):\n  export TOKEN={token}\n"

@@ -27,6 +27,7 @@ from shared.vendors.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from shared.vendors.http import VendorClient
+    from shared.vendors.webhooks import WebhookScheme
 
 Raw = TypeVar("Raw", bound=BaseModel)
 Direction = Literal["asc", "desc"]
@@ -455,6 +456,8 @@ class Connector:
     #: runs once per finished run that wrote records
     after_run: AfterRun | None = None
     creates: tuple[Create, ...] = ()
+    #: how the vendor pushes changes (shared.vendors.webhooks); None: it does not
+    webhooks: WebhookScheme | None = None
 
     def validate_config(self, raw: dict[str, Any], *, environment: str) -> ConnectionConfig:
         """The connection's config as the connector's model, or InvalidConfig."""
