@@ -1,0 +1,75 @@
+"""Customers and contacts, declared: where they live, their models, filters and sorts.
+
+A filter is (query parameter -> stored field, "eq" | "prefix"); prefix filters search a
+lower-cased copy the store keeps beside the field (Firestore has no case-insensitive
+match). Every list is ordered by one sort and the document id, so pages are keyset pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from shared.crm import models
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    singular: str
+    fields_model: type[BaseModel]
+    patch_model: type[BaseModel]
+    response_model: type[models.Meta]
+    #: query parameter -> (stored field, how it matches)
+    filters: dict[str, tuple[str, Literal["eq", "prefix"]]]
+    #: sort name -> stored field
+    sorts: dict[str, str]
+    default_sort: str = "updated_at"
+    #: filters served together (besides each alone and none), sorts allowed with a prefix
+    prefix_sorts: tuple[str, ...] = ("name",)
+    lowered: dict[str, Any] = field(default_factory=dict)
+
+    def lower_copies(self, doc: dict[str, Any]) -> dict[str, str | None]:
+        """The lower-cased search copies of a document's fields."""
+        return {name: make(doc) for name, make in self.lowered.items()}
+
+
+def _contact_name(doc: dict[str, Any]) -> str | None:
+    full = " ".join(part for part in (doc.get("first_name"), doc.get("last_name")) if part)
+    return (full or doc.get("email") or "").lower() or None
+
+
+CUSTOMERS = Kind(
+    name="customers",
+    singular="customer",
+    fields_model=models.CustomerFields,
+    patch_model=models.CustomerPatch,
+    response_model=models.Customer,
+    filters={
+        "name": ("name_lower", "prefix"),
+        "status": ("status", "eq"),
+        "owner_email": ("owner_email", "eq"),
+        "domain": ("domain", "eq"),
+    },
+    sorts={"updated_at": "updated_at", "created_at": "created_at", "name": "name_lower"},
+    lowered={"name_lower": lambda d: (d.get("name") or "").lower() or None},
+)
+
+CONTACTS = Kind(
+    name="contacts",
+    singular="contact",
+    fields_model=models.ContactFields,
+    patch_model=models.ContactPatch,
+    response_model=models.Contact,
+    filters={
+        "name": ("name_lower", "prefix"),
+        "email": ("email", "eq"),
+        "customer_id": ("customer_id", "eq"),
+    },
+    sorts={"updated_at": "updated_at", "created_at": "created_at", "name": "name_lower"},
+    lowered={"name_lower": _contact_name},
+)
+
+KINDS = {kind.name: kind for kind in (CUSTOMERS, CONTACTS)}
