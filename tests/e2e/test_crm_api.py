@@ -92,7 +92,10 @@ def test_two_clients_editing_at_once(api: httpx.Client, identity: IdentityServer
         barrier = threading.Barrier(2)
         results: dict[str, httpx.Response] = {}
 
-        def edit(who: str, headers: dict[str, str], v: int = version, r: int = round_) -> None:
+        def edit(
+            who: str, headers: dict[str, str], v: int = version, r: int = round_,
+            barrier: threading.Barrier = barrier, results: dict[str, httpx.Response] = results,
+        ) -> None:
             with httpx.Client(base_url=str(api.base_url), timeout=30) as client:
                 barrier.wait()
                 results[who] = client.patch(
