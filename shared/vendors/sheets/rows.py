@@ -27,11 +27,13 @@ ALIASES = {
     "submitted": "created", "submitted_at": "created", "date_added": "created",
 }
 RESERVED = {"key", "row"}
+#: aliases by their letters and digits only: "E-mail address", "Email Address", "email_address"
+_COMPACT = {name.replace("_", ""): field for name, field in ALIASES.items()}
 
 
 def normalize(header: Any) -> str:
     text = re.sub(r"[^0-9a-z]+", "_", str(header).strip().lower()).strip("_")
-    return ALIASES.get(text, text)
+    return _COMPACT.get(text.replace("_", ""), text)
 
 
 def to_records(values: list[list[Any]], first_row: int = 1) -> list[dict[str, Any]]:
