@@ -149,3 +149,14 @@ def audit(call: Call[Any, Any], kind: Kind) -> models.AuditPage:
 
     entries = store.audit(_db(call), kind, call.path["record_id"])
     return models.AuditPage(items=[models.AuditEntry.model_validate(e) for e in entries])
+
+
+def convert_lead(call: Call[Any, Any]) -> Response:
+    """A synced lead becomes a contact (once: a second conversion is 409 already_converted)."""
+    from shared.connections.access import readable
+    from shared.crm import leads
+    from shared.crm.kinds import CONTACTS
+
+    client = _db(call)
+    readable(client, call.principal, call.body.connection_id)
+    return _answer(call, CONTACTS, leads.convert(client, call.principal, call.body), 201)

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.api import Endpoint, Users
 from shared.crm import api, models
-from shared.crm.kinds import Kind
+from shared.crm.kinds import CONTACTS, Kind
+from shared.crm.leads import ConvertLead
 
 #: 404 unknown id, 409 stale version, 410 undo/sync token expired, 428 no If-Match
 _ERRORS = (404, 409, 410, 428)
@@ -49,3 +50,7 @@ def mount(endpoint: Endpoint, kind: Kind) -> None:
         bind(api.restore, "restore"))
     route("GET", "/{record_id}/audit", auth=member, response=models.AuditPage,
           summary=f"Who changed this {kind.singular}, newest first", errors=(404,))(bind(api.audit, "audit"))
+    if kind is CONTACTS:
+        route("POST", "/from-lead", auth=member, body=ConvertLead, response=models.Contact, status=201,
+              summary="Convert a synced lead into a contact (the lead records the contact's id)",
+              errors=(404, 409))(api.convert_lead)

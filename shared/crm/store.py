@@ -79,7 +79,7 @@ def version_of(if_match: str) -> int:
     return int(raw)
 
 
-def _now() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
@@ -98,7 +98,7 @@ def _audit(
     )
 
 
-def _run(db: Client, fn: Callable[[Transaction], dict[str, Any]]) -> dict[str, Any]:
+def run(db: Client, fn: Callable[[Transaction], dict[str, Any]]) -> dict[str, Any]:
     from shared.store.txn import run_transaction
 
     return run_transaction(db, fn, rounds=3)
@@ -114,37 +114,47 @@ def _check_customer(db: Client, transaction: Transaction, customer_id: str | Non
         )
 
 
-def create(db: Client, kind: Kind, who: Principal, fields: BaseModel, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def new_doc(
+    db: Client,
+    transaction: Transaction,
+    kind: Kind,
+    who: Principal,
+    ref: DocumentReference,
+    fields: BaseModel,
+    extra: dict[str, Any] | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Create `ref` (version 1) with its audit entry, inside `transaction`."""
     from google.cloud.firestore import SERVER_TIMESTAMP
 
     values = fields.model_dump(mode="json")
+    if kind is CONTACTS:
+        _check_customer(db, transaction, values.get("customer_id"))
+    doc = {
+        **values,
+        **(extra or {}),
+        "id": ref.id,
+        "version": 1,
+        "created_at": now,
+        "created_by": who.email,
+        "updated_at": now,
+        "updated_by": who.email,
+        "deleted": False,
+        "deleted_at": None,
+        "deleted_by": None,
+        "restore_until": None,
+        "_expires_at": None,
+    }
+    doc.update(kind.lower_copies(doc))
+    transaction.create(ref, {**doc, "changed_at": SERVER_TIMESTAMP})
+    _audit(transaction, ref, who, "create", 1, {k: {"before": None, "after": v} for k, v in values.items()}, now)
+    return doc
+
+
+def create(db: Client, kind: Kind, who: Principal, fields: BaseModel) -> dict[str, Any]:
     ref = collection(db, kind).document(new_id(kind))
-    now = _now()
-
-    def txn(transaction: Transaction) -> dict[str, Any]:
-        if kind is CONTACTS:
-            _check_customer(db, transaction, values.get("customer_id"))
-        doc = {
-            **values,
-            **(extra or {}),
-            "id": ref.id,
-            "version": 1,
-            "created_at": now,
-            "created_by": who.email,
-            "updated_at": now,
-            "updated_by": who.email,
-            "deleted": False,
-            "deleted_at": None,
-            "deleted_by": None,
-            "restore_until": None,
-            "_expires_at": None,
-        }
-        doc.update(kind.lower_copies(doc))
-        transaction.create(ref, {**doc, "changed_at": SERVER_TIMESTAMP})
-        _audit(transaction, ref, who, "create", 1, {k: {"before": None, "after": v} for k, v in values.items()}, now)
-        return doc
-
-    return public(_run(db, txn))
+    at = utcnow()
+    return public(run(db, lambda transaction: new_doc(db, transaction, kind, who, ref, fields, None, at)))
 
 
 def get(db: Client, kind: Kind, record_id: str, *, include_deleted: bool = False) -> dict[str, Any]:
@@ -181,7 +191,7 @@ def update(db: Client, kind: Kind, who: Principal, record_id: str, version: int,
 
     sent = patch.model_dump(mode="json", include=patch.model_fields_set)
     ref = collection(db, kind).document(record_id)
-    now = _now()
+    now = utcnow()
 
     def txn(transaction: Transaction) -> dict[str, Any]:
         doc = _current(db, kind, transaction, ref, version)
@@ -199,7 +209,7 @@ def update(db: Client, kind: Kind, who: Principal, record_id: str, version: int,
         _audit(transaction, ref, who, "update", new["version"], changes, now)
         return new
 
-    return public(_run(db, txn))
+    return public(run(db, txn))
 
 
 def _may_delete(who: Principal, doc: dict[str, Any]) -> None:
@@ -212,7 +222,7 @@ def delete(db: Client, kind: Kind, who: Principal, record_id: str, version: int)
     from google.cloud.firestore import SERVER_TIMESTAMP
 
     ref = collection(db, kind).document(record_id)
-    now = _now()
+    now = utcnow()
 
     def txn(transaction: Transaction) -> dict[str, Any]:
         doc = _current(db, kind, transaction, ref, version)
@@ -226,7 +236,7 @@ def delete(db: Client, kind: Kind, who: Principal, record_id: str, version: int)
         _audit(transaction, ref, who, "delete", new["version"], {"deleted": {"before": False, "after": True}}, now)
         return new
 
-    return public(_run(db, txn))
+    return public(run(db, txn))
 
 
 def restore(db: Client, kind: Kind, who: Principal, record_id: str, version: int) -> dict[str, Any]:
@@ -234,7 +244,7 @@ def restore(db: Client, kind: Kind, who: Principal, record_id: str, version: int
     from google.cloud.firestore import SERVER_TIMESTAMP
 
     ref = collection(db, kind).document(record_id)
-    now = _now()
+    now = utcnow()
 
     def txn(transaction: Transaction) -> dict[str, Any]:
         doc = _current(db, kind, transaction, ref, version)
@@ -250,7 +260,7 @@ def restore(db: Client, kind: Kind, who: Principal, record_id: str, version: int
         _audit(transaction, ref, who, "restore", new["version"], {"deleted": {"before": True, "after": False}}, now)
         return new
 
-    return public(_run(db, txn))
+    return public(run(db, txn))
 
 
 def audit(db: Client, kind: Kind, record_id: str, limit: int = 100) -> list[dict[str, Any]]:

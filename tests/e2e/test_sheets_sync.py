@@ -139,3 +139,29 @@ def test_leads_list_filters_and_quota(sheets: SyncStack) -> None:
                                                                                    ("ranges", "B1:B2")]).json()
         assert [v["values"] for v in batch["valueRanges"]] == [[["Lead ID"], ["L0001"]], [["Email"], [rows(stack)[1][1]]]]
         assert httpx.get(f"{stack.sandbox_urls['sheets']}/v4/spreadsheets/{SPREADSHEET_ID}/values/A1").status_code == 401
+
+
+def test_a_lead_becomes_a_contact(sheets: SyncStack) -> None:
+    stack = sheets
+    sync_now(stack)
+    with stack.api("member") as api:
+        listed = api.get(f"/records/{CONN}/leads")
+        lead = api.get(f"/records/{CONN}/leads/L0002").json()
+        made = api.post("/contacts/from-lead", json={"connection_id": CONN, "lead_key": "L0002"})
+        assert made.status_code == 201, made.text
+        contact = made.json()
+        assert contact["email"] == lead["email"] and contact["lead"] == {"connection_id": CONN, "key": "L0002"}
+        assert contact["first_name"] + " " + contact["last_name"] == lead["name"]
+        assert api.get(f"/records/{CONN}/leads/L0002").json()["contact_id"] == contact["id"]
+        # the leads list changed (its pollers see the conversion)
+        assert api.get(f"/records/{CONN}/leads", headers={"If-None-Match": listed.headers["ETag"]}).status_code == 200
+        again = api.post("/contacts/from-lead", json={"connection_id": CONN, "lead_key": "L0002"})
+        assert again.status_code == 409 and again.json()["error"]["details"]["contact_id"] == contact["id"]
+        assert api.post("/contacts/from-lead", json={"connection_id": CONN, "lead_key": "nope"}).status_code == 404
+    # the next sync of an edited row keeps the link
+    values = rows(stack)
+    values[2][5] = "qualified"
+    put_rows(stack, values)
+    sync_now(stack)
+    assert stack.stored("leads", CONN)["L0002"]["contact_id"] == contact["id"]
+    assert stack.stored("leads", CONN)["L0002"]["status"] == "qualified"
