@@ -31,6 +31,12 @@ class Kind:
     prefix_sorts: tuple[str, ...] = ("name",)
     lowered: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def collection(self) -> str:
+        """Its collection id, distinct from every vendor's stream names (indexes and TTL
+        policies are per collection id: an Intercom `contacts` must not share them)."""
+        return f"crm_{self.name}"
+
     def lower_copies(self, doc: dict[str, Any]) -> dict[str, str | None]:
         """The lower-cased search copies of a document's fields."""
         return {name: make(doc) for name, make in self.lowered.items()}
@@ -73,3 +79,28 @@ CONTACTS = Kind(
 )
 
 KINDS = {kind.name: kind for kind in (CUSTOMERS, CONTACTS)}
+
+
+def indexes() -> list[dict[str, Any]]:
+    """The composite indexes the lists need: each equality filter with each sort, both
+    directions (one filter at a time is served; a name prefix sorts by name, which needs
+    no composite index). For devtools/firestore_config.py."""
+    found = []
+    for kind in KINDS.values():
+        for stored, how in kind.filters.values():
+            if how != "eq":
+                continue
+            for sort in kind.sorts.values():
+                for order in ("ASCENDING", "DESCENDING"):
+                    found.append({
+                        "collectionGroup": kind.collection,
+                        "queryScope": "COLLECTION",
+                        "fields": [{"fieldPath": stored, "order": "ASCENDING"}, {"fieldPath": sort, "order": order}],
+                    })
+    return found
+
+
+def overrides() -> list[dict[str, Any]]:
+    """TTL policies: a deleted record is purged when its undo window ends."""
+    return [{"collectionGroup": kind.collection, "fieldPath": "_expires_at", "ttl": True, "indexes": []}
+            for kind in KINDS.values()]

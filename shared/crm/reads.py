@@ -88,6 +88,9 @@ def list_spec(kind: Kind, query: ListQuery) -> PageQuery:
     if unknown:
         raise UnsupportedQuery(f"{kind.name} cannot be filtered by {', '.join(unknown)}.",
                                details={"filters": sorted(kind.filters)})
+    given = [n for n in sent if getattr(query, n) is not None]
+    if len(given) > 1:
+        raise UnsupportedQuery("Filter by one field at a time.", details={"filters": sorted(kind.filters)})
     sort_name = query.sort or kind.default_sort
     if sort_name not in kind.sorts:
         raise UnsupportedQuery(f"sort must be one of {sorted(kind.sorts)}.", details={"sorts": sorted(kind.sorts)})

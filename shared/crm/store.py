@@ -1,8 +1,8 @@
 """Versioned writes of owned records, each in one Firestore transaction with its audit entry.
 
-    crm/org/{customers|contacts}/{id}          the record: fields, version, who and when,
+    crm/org/crm_{customers|contacts}/{id}      the record: fields, version, who and when,
                                                `changed_at` (commit time: the change marker)
-    crm/org/{kind}/{id}/audit/{version:08d}    who changed what (before/after per field)
+    crm/org/crm_{kind}/{id}/audit/{version:08d}    who changed what (before/after per field)
     crm/org/_idempotency/{hash}                create replays (shared.serving.idempotency)
 
 An update or delete names the version it is based on; the transaction reads the record
@@ -55,7 +55,7 @@ def root(db: Client) -> DocumentReference:
 
 
 def collection(db: Client, kind: Kind) -> CollectionReference:
-    return root(db).collection(kind.name)
+    return root(db).collection(kind.collection)
 
 
 def new_id(kind: Kind) -> str:
