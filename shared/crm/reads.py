@@ -102,6 +102,10 @@ def list_spec(kind: Kind, query: ListQuery) -> PageQuery:
             continue
         stored, how = kind.filters[name]
         if how == "eq":
+            if (sort_name, query.order) != kind.filtered_sort:
+                raise UnsupportedQuery(
+                    f"A {name} filter is served sorted by {kind.filtered_sort[0]} {kind.filtered_sort[1]} only.",
+                    details={"sort": kind.filtered_sort[0], "order": kind.filtered_sort[1]})
             equals.append((stored, value))
         else:
             if sort_name not in kind.prefix_sorts:

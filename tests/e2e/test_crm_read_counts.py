@@ -59,7 +59,7 @@ def test_polling_an_unchanged_list_costs_one_read(call: Any) -> None:
     first, cold = call("GET", "/")
     assert first.status_code == 200 and len(first.get_json()["items"]) == 50
     assert cold == 1 + 51, cold  # the marker, the page and one more to know there is a next
-    for params in ({}, {"status": "prospect", "sort": "name", "order": "asc"}):
+    for params in ({}, {"status": "prospect"}, {"name": "firm 1", "sort": "name"}):
         answer, _ = call("GET", "/", params)
         for _ in range(3):
             polled, reads = call("GET", "/", params, {"If-None-Match": answer.headers["ETag"]})
