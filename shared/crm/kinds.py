@@ -60,7 +60,6 @@ CUSTOMERS = Kind(
         "name": ("name_lower", "prefix"),
         "status": ("status", "eq"),
         "owner_email": ("owner_email", "eq"),
-        "domain": ("domain", "eq"),
     },
     sorts={"updated_at": "updated_at", "created_at": "created_at", "name": "name_lower"},
     lowered={"name_lower": lambda d: (d.get("name") or "").lower() or None},
@@ -74,7 +73,6 @@ CONTACTS = Kind(
     response_model=models.Contact,
     filters={
         "name": ("name_lower", "prefix"),
-        "email": ("email", "eq"),
         "customer_id": ("customer_id", "eq"),
     },
     sorts={"updated_at": "updated_at", "created_at": "created_at", "name": "name_lower"},

@@ -194,8 +194,6 @@ class ListQuery(_Strict):
     name: str | None = Field(None, min_length=1, max_length=100, description="Name prefix, any case")
     status: CustomerStatus | None = None
     owner_email: Email | None = None
-    domain: Domain | None = None
-    email: Email | None = None
     customer_id: DocId | None = Field(None, max_length=64)
 
 
