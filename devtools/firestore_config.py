@@ -108,7 +108,10 @@ def index_report(found: list[Any]) -> tuple[dict[str, Any], dict[str, int]]:
                 ],
             )
     add("platform", PLATFORM_INDEXES)
-    for override in PLATFORM_OVERRIDES:
+    from shared.crm import kinds as crm
+
+    add("crm", crm.indexes())
+    for override in [*PLATFORM_OVERRIDES, *crm.overrides()]:
         overrides.setdefault((override["collectionGroup"], override["fieldPath"]), override)
     document = {"indexes": indexes, "fieldOverrides": [overrides[k] for k in sorted(overrides)]}
     return document, counts
