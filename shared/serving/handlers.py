@@ -86,12 +86,15 @@ def list_records(call: Call[Any, Any]) -> Response:
 
         with open_vendor_client(client, call.settings, connection) as vendor:
             docs, next_cursor = live_page(vendor, connector.vendor, connector.title, stream, criteria, query.cursor)
+        if not getattr(query, "include_raw", False):
+            docs = [catalog.without_raw(doc) for doc in docs]
         body = page_model(items=docs, next_cursor=next_cursor)
         return json_response(body.model_dump(mode="json"), 200, call.request_id)
     queries.served_combination(stream.serving, criteria)
     spec = queries.page_query(stream.serving, criteria)
     found = records.page(client, connection.id, stream.name, spec, query.cursor, include_deleted=query.include_deleted)
-    body = page_model(items=found.docs, next_cursor=found.next_cursor)
+    docs = found.docs if getattr(query, "include_raw", False) else [catalog.without_raw(doc) for doc in found.docs]
+    body = page_model(items=docs, next_cursor=found.next_cursor)
     headers = {"ETag": etag or "", "Cache-Control": REVALIDATE}
     return json_response(body.model_dump(mode="json"), 200, call.request_id, headers)
 
@@ -100,6 +103,8 @@ class OneQuery(BaseModel):
     model_config = {"extra": "forbid"}
 
     include_deleted: bool = False
+    #: streams that keep the vendor's payload answer it under `raw` when asked
+    include_raw: bool = False
 
 
 def get_record(call: Call[Any, Any]) -> Response:
@@ -117,7 +122,8 @@ def get_record(call: Call[Any, Any]) -> Response:
     etag = etags.record_etag(doc)
     if etags.none_match(call.request.headers.get("If-None-Match"), etag):
         return not_modified(call, etag)
-    body = catalog.record_model(connector.vendor, stream.name).model_validate(doc)
+    served = doc if query.include_raw else catalog.without_raw(doc)
+    body = catalog.record_model(connector.vendor, stream.name).model_validate(served)
     return json_response(
         body.model_dump(mode="json"), 200, call.request_id, {"ETag": etag, "Cache-Control": REVALIDATE}
     )
