@@ -179,11 +179,6 @@ def record_model(vendor: str, stream_name: str) -> type[ServedRecord]:
     )
 
 
-def without_raw(doc: dict[str, Any]) -> dict[str, Any]:
-    """A stored document without the vendor's payload (answered only when asked for)."""
-    return {k: v for k, v in doc.items() if k != "raw"} if "raw" in doc else doc
-
-
 @cache
 def page_model(vendor: str, stream_name: str) -> type[BaseModel]:
     item: Any = list[record_model(vendor, stream_name)]  # type: ignore[misc]

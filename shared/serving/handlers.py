@@ -86,17 +86,19 @@ def list_records(call: Call[Any, Any]) -> Response:
 
         with open_vendor_client(client, call.settings, connection) as vendor:
             docs, next_cursor = live_page(vendor, connector.vendor, connector.title, stream, criteria, query.cursor)
-        if not getattr(query, "include_raw", False):
-            docs = [catalog.without_raw(doc) for doc in docs]
         body = page_model(items=docs, next_cursor=next_cursor)
-        return json_response(body.model_dump(mode="json"), 200, call.request_id)
+        return json_response(body.model_dump(mode="json", exclude=_lean(query)), 200, call.request_id)
     queries.served_combination(stream.serving, criteria)
     spec = queries.page_query(stream.serving, criteria)
     found = records.page(client, connection.id, stream.name, spec, query.cursor, include_deleted=query.include_deleted)
-    docs = found.docs if getattr(query, "include_raw", False) else [catalog.without_raw(doc) for doc in found.docs]
-    body = page_model(items=docs, next_cursor=found.next_cursor)
+    body = page_model(items=found.docs, next_cursor=found.next_cursor)
     headers = {"ETag": etag or "", "Cache-Control": REVALIDATE}
-    return json_response(body.model_dump(mode="json"), 200, call.request_id, headers)
+    return json_response(body.model_dump(mode="json", exclude=_lean(query)), 200, call.request_id, headers)
+
+
+def _lean(query: Any) -> Any:
+    """Leave the vendor's payload out of a page unless it was asked for (it is large)."""
+    return None if getattr(query, "include_raw", False) else {"items": {"__all__": {"raw"}}}
 
 
 class OneQuery(BaseModel):
@@ -122,8 +124,7 @@ def get_record(call: Call[Any, Any]) -> Response:
     etag = etags.record_etag(doc)
     if etags.none_match(call.request.headers.get("If-None-Match"), etag):
         return not_modified(call, etag)
-    served = doc if query.include_raw else catalog.without_raw(doc)
-    body = catalog.record_model(connector.vendor, stream.name).model_validate(served)
+    body = catalog.record_model(connector.vendor, stream.name).model_validate(doc)
     return json_response(
-        body.model_dump(mode="json"), 200, call.request_id, {"ETag": etag, "Cache-Control": REVALIDATE}
+        body.model_dump(mode="json", exclude=None if query.include_raw else {"raw"}), 200, call.request_id, {"ETag": etag, "Cache-Control": REVALIDATE}
     )
