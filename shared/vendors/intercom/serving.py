@@ -350,6 +350,8 @@ CONVERSATION_PARTS = Serving(
     sorts=(Sort("created_at", "created_at"),),
     combinations=(Combination(), Combination(("conversation_id",))),
     default_order="asc",
+    # message bodies are long HTML, never filtered on
+    unindexed=("body",),
 )
 
 TAGS = Serving(model=Tag, sorts=(Sort("name", "name_lower"),), default_order="asc")
