@@ -133,7 +133,7 @@ def test_full_sync_stores_every_record_exactly_once(fresh: SyncStack) -> None:
         requests = s.get("/_sandbox/stats").json()
     # one GET per conversation for the run (the checks above asked for a few more; a batch
     # retried after Firestore contention asks its 20 again)
-    asked = requests["by_path"]["GET /conversations/<conversation_id>"] - len(sample) - len(
+    asked = requests["requests_by_path"]["GET /conversations/<conversation_id>"] - len(sample) - len(
         sorted(conversations)[:: len(conversations) // 10])
     assert SIZE["conversations"] <= asked <= SIZE["conversations"] + 40
 
