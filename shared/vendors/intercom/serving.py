@@ -348,7 +348,8 @@ CONVERSATION_PARTS = Serving(
     model=ConversationPart,
     filters=(Filter("conversation_id", "parent_id", max_length=64, description="The conversation's parts"),),
     sorts=(Sort("created_at", "created_at"),),
-    combinations=(Combination(), Combination(("conversation_id",))),
+    # a conversation's parts read in time order: one composite index (asc only)
+    combinations=(Combination(), Combination(("conversation_id",), directions=("asc",))),
     default_order="asc",
     # message bodies are long HTML, never filtered on
     unindexed=("body",),
@@ -360,10 +361,10 @@ TEAMS = Serving(model=Team, sorts=(Sort("name", "name_lower"),), default_order="
 
 SEGMENTS = Serving(model=Segment, sorts=(Sort("name", "name_lower"),), default_order="asc")
 
+# A few dozen definitions: no filter (no composite index); sorted by id they come grouped
+# by model (`company:...`, `contact:...`, `conversation:...`).
 DATA_ATTRIBUTES = Serving(
     model=DataAttribute,
-    filters=(Filter("model", "model", annotation=Literal["contact", "company", "conversation"]),),
-    sorts=(Sort("name", "name"),),
-    combinations=(Combination(), Combination(("model",), sorts=("name",), directions=("asc",))),
+    sorts=(Sort("id", "id"), Sort("name", "name")),
     default_order="asc",
 )
