@@ -43,7 +43,7 @@ def run_transaction(
     fn: Callable[[Transaction], T],
     attempts: int = DEFAULT_ATTEMPTS,
     *,
-    rounds: int = 1,
+    rounds: int = 3,
     backoff_s: float = 0.05,
 ) -> T:
     """fn in a read-write transaction: the client retries an aborted commit `attempts`

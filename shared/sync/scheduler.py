@@ -60,7 +60,11 @@ def tick(settings: Settings, now: datetime | None = None) -> TickReport:
             connection = get_connection(database, connection_id)
         except NotFound:
             continue  # deleted while its run was in flight
-        outcome = recover_connection(settings, connection_id, connection.vendor, now)
+        try:
+            outcome = recover_connection(settings, connection_id, connection.vendor, now)
+        except ServiceUnavailable as exc:  # store contention: the next tick tries again
+            report.errors[connection_id] = exc.code
+            continue
         if outcome.action != "none":
             report.recovered[connection_id] = outcome.action
     for connection in due_connections(database, now):

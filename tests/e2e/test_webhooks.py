@@ -85,7 +85,8 @@ def mapped(stream_name: str, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if not k.startswith("_")}
+    """The mapped fields (the raw payload kept beside them is whatever the source sent)."""
+    return {k: v for k, v in doc.items() if not k.startswith("_") and k != "raw"}
 
 
 #: the sandbox changes a company's user_count when a contact is created or deleted without
