@@ -81,12 +81,12 @@ resource "google_cloudfunctions2_function" "fn" {
   }
 
   service_config {
-    available_memory               = each.value.memory
-    timeout_seconds                = each.value.timeout_s
-    max_instance_count             = each.value.max_instances
+    available_memory                 = each.value.memory
+    timeout_seconds                  = each.value.timeout_s
+    max_instance_count               = each.value.max_instances
     max_instance_request_concurrency = each.value.concurrency
     # Cloud Run serves more than one request per instance only with a whole CPU.
-    available_cpu = each.value.concurrency > 1 ? "1" : null
+    available_cpu                  = each.value.concurrency > 1 ? "1" : null
     min_instance_count             = 0
     service_account_email          = google_service_account.runtime.email
     all_traffic_on_latest_revision = true
