@@ -79,11 +79,14 @@ class ConsoleServer:
         self._server.server_close()
 
 
-def local_config(functions_base: str, identity_url: str, allowed_domains: list[str]) -> dict[str, Any]:
+def local_config(functions_base: str, identity_url: str, allowed_domains: list[str],
+                 sandboxes: dict[str, Any] | None = None) -> dict[str, Any]:
     """The console's config in local mode: sign-in goes to the local identity, which
-    mints real RS256 ID tokens the functions verify like Google's (no check is skipped)."""
+    mints real RS256 ID tokens the functions verify like Google's (no check is skipped).
+    `sandboxes` (vendor -> base_url and credentials) lets the add form fill them in."""
     domain = allowed_domains[0]
     return {
+        "sandboxes": sandboxes or {},
         "mode": "local",
         "environment": "local",
         "functionsBase": functions_base,

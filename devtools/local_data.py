@@ -14,6 +14,7 @@ data reuses the epoch of that data.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -21,6 +22,12 @@ from pathlib import Path
 from typing import Any
 
 EXPORT_NAME = "firestore_export"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def default_root() -> Path:
+    """.local/ of the checkout, or TRIBUTARY_LOCAL_DIR (tests run stacks in temporary ones)."""
+    return Path(os.environ.get("TRIBUTARY_LOCAL_DIR") or REPO / ".local")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from devtools import ports as portconf
 from devtools.console_server import ConsoleServer, local_config
 from devtools.emulators import EmulatorMissing, export_firestore, firestore_emulator, missing_prerequisites
 from devtools.identity import IdentityServer, LocalIdentity
-from devtools.local_data import EXPORT_NAME, LocalData
+from devtools.local_data import EXPORT_NAME, LocalData, default_root
 from devtools.processes import ManagedProcess, stop_all
 
 REPO = Path(__file__).resolve().parent.parent
@@ -162,6 +162,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clean", action="store_true",
                         help="start from an empty Firestore and a new sandbox (forgets .local/firestore-data)")
     parser.add_argument("--no-sync", action="store_true", help="start everything but do not run a first sync")
+    parser.add_argument("--no-connection", action="store_true",
+                        help="do not make the Intercom connection (add one in the console); implies --no-sync")
+    parser.add_argument("--data-dir", type=Path, default=default_root(),
+                        help="where the data, logs and stack.json live (default .local, or $TRIBUTARY_LOCAL_DIR)")
     parser.add_argument("--exit-after-sync", action="store_true", help="stop the stack once the first sync ends")
     sandbox = parser.add_argument_group("sandbox Intercom")
     sandbox.add_argument("--contacts", type=int, default=10_000)
@@ -204,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 2
 
-    data = LocalData(REPO / ".local")
+    data = LocalData(args.data_dir.resolve())
     if args.clean:
         data.clean()
     data.rotate_logs()
@@ -260,33 +264,39 @@ def main(argv: Sequence[str] | None = None) -> int:
                 port=ports["functions"], env=env, log_dir=data.logs, cwd=REPO,
             ).start()
         )
+        sandboxes = {} if target.real else {
+            "intercom": {"base_url": target.base_url, "credentials": {"access_token": SANDBOX_TOKEN}}}
         console = ConsoleServer(
-            local_config(functions_base, identity.base_url, [ALLOWED_DOMAIN]),
+            local_config(functions_base, identity.base_url, [ALLOWED_DOMAIN], sandboxes),
             port=ports["console"], connect=[f"http://127.0.0.1:{ports['functions']}", identity.base_url],
         ).start()
         queues = create_queues(env, None if target.real else args.rate_limit)
         token = identity.identity.id_token(ADMIN_EMAIL, role="admin", lifetime_s=3600)
-        connection_id = ensure_connection(functions_base, token, target)
+        connection_id = "" if args.no_connection else ensure_connection(functions_base, token, target)
         data.write_stack({"console": console_url, "functions": functions_base, "identity": identity.base_url,
                           "project": PROJECT, "connection_id": connection_id, "pid": os.getpid()})
-        print(
-            f"\nTributary is running locally. Open the console:\n\n  {console_url}\n\n"
-            f"  (sign in as {ADMIN_EMAIL} or member@{ALLOWED_DOMAIN}; the local identity mints the tokens)\n\n"
-            f"  vendor           {target.describe()}\n"
-            + (f"  sandbox          {epoch_note}; /_sandbox/stats\n" if epoch_note else "")
-            + f"  connection       {connection_id} ({target.connection_name}, made through /connections)\n"
-            f"  functions        {functions_base}/<name>   (e.g. /health, /openapi, /sync-status)\n"
-            f"  Firestore        {firestore_host} (emulator; data kept in {data.firestore_dir}, --clean forgets it)\n"
-            f"  Cloud Tasks      127.0.0.1:{ports['tasks']} (gRPC), status page http://127.0.0.1:{ports['tasks-http']}/\n"
-            f"  queues           {', '.join(queues)}\n"
-            f"  identity         {identity.base_url} (POST /mint/id-token {{\"email\": ..., \"role\": ...}})\n"
-            f"  logs             {data.logs} (this run; the last run's in logs/previous)\n\n"
-            f"A token for curl (or: python -m devtools.token --email {ADMIN_EMAIL} --role admin):\n"
-            f"  export TOKEN={token}\n"
-            f"  curl -H \"Authorization: Bearer $TOKEN\" {functions_base}/sync-status\n",
-            flush=True,
-        )
-        if not args.no_sync:
+        lines = [
+            "", "Tributary is running locally. Open the console:", "", f"  {console_url}", "",
+            f"  (sign in as {ADMIN_EMAIL} or member@{ALLOWED_DOMAIN}; the local identity mints the tokens)", "",
+            f"  vendor           {target.describe()}",
+        ]
+        if epoch_note:
+            lines.append(f"  sandbox          {epoch_note}; /_sandbox/stats")
+        lines.append(f"  connection       {connection_id} ({target.connection_name}, made through /connections)"
+                     if connection_id else "  connection       none made (--no-connection): add one in the console")
+        lines += [
+            f"  functions        {functions_base}/<name>   (e.g. /health, /openapi, /sync-status)",
+            f"  Firestore        {firestore_host} (emulator; data kept in {data.firestore_dir}, --clean forgets it)",
+            f"  Cloud Tasks      127.0.0.1:{ports['tasks']} (gRPC), status page http://127.0.0.1:{ports['tasks-http']}/",
+            f"  queues           {', '.join(queues)}",
+            f"  identity         {identity.base_url} (POST /mint/id-token {{\"email\": ..., \"role\": ...}})",
+            f"  logs             {data.logs} (this run; the last run's in logs/previous)", "",
+            f"A token for curl (or: python -m devtools.token --email {ADMIN_EMAIL} --role admin):",
+            f"  export TOKEN={token}",
+            f"  curl -H \"Authorization: Bearer $TOKEN\" {functions_base}/sync-status", "",
+        ]
+        print("\n".join(lines), flush=True)
+        if connection_id and not args.no_sync:
             watch_sync(functions_base, token, connection_id)
             if not args.exit_after_sync:  # saved now, so a crash later does not lose the sync
                 save_firestore(data, firestore_host)

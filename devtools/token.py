@@ -26,9 +26,8 @@ from pathlib import Path
 
 import httpx
 
-from devtools.local_data import LocalData
+from devtools.local_data import LocalData, default_root
 
-REPO = Path(__file__).resolve().parent.parent
 SECURETOKEN_URL = "https://securetoken.googleapis.com"
 
 
@@ -39,9 +38,9 @@ class TokenError(RuntimeError):
 def local_identity_url(explicit: str | None) -> str:
     if explicit:
         return explicit.rstrip("/")
-    stack = LocalData(REPO / ".local").read_stack()
+    stack = LocalData(default_root()).read_stack()
     if not stack or "identity" not in stack:
-        raise TokenError("No local stack is running (no .local/stack.json): start it with `make dev`, "
+        raise TokenError(f"No local stack is running (no {default_root() / 'stack.json'}): start it with `make dev`, "
                          "or pass --identity-url.")
     return str(stack["identity"]).rstrip("/")
 
