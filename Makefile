@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 CHECKOV := .venv-checkov/bin/checkov
 
-.PHONY: dev test unit bench bundles openapi manifest static clean
+.PHONY: dev test unit bench bundles openapi manifest rules indexes firestore static clean
 
 $(STAMP): requirements/runtime.txt requirements/dev.txt
 	@$(PYTHON) scripts/check_prereqs.py
@@ -41,11 +41,16 @@ bundles: $(STAMP)
 openapi: $(STAMP)
 	PYTHONPATH=. $(PY) -m devtools.openapi
 
-manifest: $(STAMP)
+manifest: $(STAMP) firestore
 	PYTHONPATH=. $(PY) -m devtools.deploy_manifest
+
+# firestore.rules and firestore.indexes.json from the connectors' declarations (one generator)
+firestore rules indexes: $(STAMP)
+	PYTHONPATH=. $(PY) -m devtools.firestore_config
 
 static: $(STAMP) $(CHECKOV)
 	PYTHONPATH=. $(PY) -m devtools.deploy_manifest --check
+	PYTHONPATH=. $(PY) -m devtools.firestore_config --check
 	PYTHONPATH=. $(PY) -m pytest tests/deploy -q
 
 clean:

@@ -293,8 +293,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  logs             {data.logs} (this run; the last run's in logs/previous)", "",
             f"A token for curl (or: python -m devtools.token --email {ADMIN_EMAIL} --role admin):",
             f"  export TOKEN={token}",
-            f"  curl -H \"Authorization: Bearer $TOKEN\" {functions_base}/sync-status", "",
+            f"  curl -H \"Authorization: Bearer $TOKEN\" {functions_base}/sync-status",
         ]
+        if connection_id:
+            lines += [
+                f"  curl -H \"Authorization: Bearer $TOKEN\" '{functions_base}/sync-runs?connection_id={connection_id}'",
+                f"  curl -H \"Authorization: Bearer $TOKEN\" '{functions_base}/records/{connection_id}/contacts?limit=5'",
+            ]
+        lines.append("")
         print("\n".join(lines), flush=True)
         if connection_id and not args.no_sync:
             watch_sync(functions_base, token, connection_id)

@@ -50,7 +50,7 @@ B = TypeVar("B", bound=BaseModel)
 
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)}")
 #: what a browser may send cross-origin (answered to a preflight)
-ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, If-Match, X-Request-Id"
+ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-Id"
 
 
 @dataclass
@@ -322,7 +322,7 @@ class Endpoint:
         response.vary.add("Origin")
         if origin.lower() in settings.cors_allowed_origins:
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = "ETag, X-Request-Id"
+            response.headers["Access-Control-Expose-Headers"] = "ETag, Idempotent-Replayed, X-Request-Id"
 
     def _routes_for(self, request: Request) -> list[tuple[Route, dict[str, str]]]:
         path = request.path or "/"

@@ -7,8 +7,11 @@ module, so the function that serves it loads no other function's code at cold st
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -18,6 +21,7 @@ from shared.api.endpoint import Endpoint, Route
 
 DOCUMENT_PATH = Path(__file__).with_name("openapi.json")
 REF = "#/components/schemas/{model}"
+_PATH_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)}")
 
 _STATUS_TEXT = {
     400: "Malformed JSON or a validation error (details lists pydantic's field errors)",
@@ -28,12 +32,54 @@ _STATUS_TEXT = {
     409: "Conflict",
     413: "Body too large",
     415: "Body is not JSON",
+    422: "The Idempotency-Key was used with another request",
     428: "A precondition (If-Match) is required",
     429: "Rate limited",
     500: "Internal error (no internals are revealed)",
     502: "A vendor failed after retries",
     503: "A dependency is unavailable",
 }
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One concrete operation a generic route serves, documented on its own path (the
+    records function's route /{connection_id}/{stream} is one Variant per vendor stream),
+    so the document stays typed per vendor and stream while one function serves them all."""
+
+    #: the path after the function's name, e.g. "/{connection_id}/contacts"
+    path: str
+    #: operationId suffix (unique within the route)
+    name: str
+    summary: str
+    description: str = ""
+    #: query models whose fields are the parameters (several: merged by name)
+    query: tuple[type[BaseModel], ...] = ()
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    #: request headers the operation reads: name -> description
+    headers: dict[str, str] = field(default_factory=dict)
+    #: statuses answered without the error body (304): status -> description
+    bare: dict[int, str] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+
+
+H = TypeVar("H")
+
+
+def documented(variants: Callable[[], list[Variant]]) -> Callable[[H], H]:
+    """Document a generic route as the Variants `variants()` lists (called at build time)."""
+
+    def mark(handler: H) -> H:
+        setattr(handler, "openapi_variants", variants)  # noqa: B010 - H is any handler type
+        return handler
+
+    return mark
+
+
+def _variants(route: Route) -> list[Variant] | None:
+    factory = getattr(route.handler, "openapi_variants", None)
+    return factory() if factory is not None else None
 
 
 class ErrorDetail(BaseModel):
@@ -51,10 +97,59 @@ def _models(endpoints: list[Endpoint]) -> list[type[BaseModel]]:
     seen: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody}
     for endpoint in endpoints:
         for route in endpoint.routes:
-            for model in (route.query, route.body, route.response):
+            models: list[type[BaseModel] | None] = [route.query, route.body, route.response]
+            for variant in _variants(route) or []:
+                models += [*variant.query, variant.body, variant.response]
+            for model in models:
                 if model is not None:
                     seen.setdefault(model.__name__, model)
     return list(seen.values())
+
+
+def _variant_operation(endpoint: Endpoint, route: Route, variant: Variant) -> dict[str, Any]:
+    op = _operation(endpoint, route)
+    op["operationId"] = f"{endpoint.name}.{route.handler.__name__}.{variant.name}"
+    op["summary"] = variant.summary
+    if variant.description:
+        op["description"] = variant.description
+    if variant.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=variant.body.__name__)}}},
+        }
+        error = {"description": _STATUS_TEXT[415], "content": op["responses"]["400"]["content"]}
+        op["responses"].setdefault("415", error)
+    ok = op["responses"][str(route.status)]
+    ok.pop("content", None)
+    if variant.response is not None:
+        ok["content"] = {"application/json": {"schema": {"$ref": REF.format(model=variant.response.__name__)}}}
+    for status in variant.errors:
+        op["responses"].setdefault(str(status), {
+            "description": _STATUS_TEXT.get(status, "Error"),
+            "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}},
+        })
+    for status, text in variant.bare.items():
+        op["responses"][str(status)] = {"description": text}
+    op["responses"] = dict(sorted(op["responses"].items()))
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PATH_PARAM.findall(variant.path)
+    ]
+    seen: set[str] = set()
+    for model in variant.query:
+        schema = model.model_json_schema(ref_template=REF)
+        for name, prop in schema.get("properties", {}).items():
+            if name in seen:
+                continue
+            seen.add(name)
+            params.append({
+                "name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop,
+                **({"description": prop["description"]} if "description" in prop else {}),
+            })
+    for name, text in variant.headers.items():
+        params.append({"name": name, "in": "header", "required": False, "schema": {"type": "string"}, "description": text})
+    op["parameters"] = params
+    return op
 
 
 def _parameters(route: Route, defs: dict[str, Any]) -> list[dict[str, Any]]:
@@ -115,6 +210,12 @@ def build_document(endpoints: list[Endpoint]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for endpoint in sorted(endpoints, key=lambda e: e.name):
         for route in endpoint.routes:
+            variants = _variants(route)
+            if variants is not None:
+                for variant in variants:
+                    item = paths.setdefault(f"/{endpoint.name}{variant.path}", {})
+                    item[route.method.lower()] = _variant_operation(endpoint, route, variant)
+                continue
             suffix = route.path.rstrip("/")
             path = f"/{endpoint.name}{suffix}"
             item = paths.setdefault(path, {})
@@ -130,7 +231,7 @@ def build_document(endpoints: list[Endpoint]) -> dict[str, Any]:
             "Errors share one body: {error: {code, message, details, request_id}}.",
         },
         "servers": [{"url": "{functionsBaseUrl}", "variables": {"functionsBaseUrl": {"default": "http://127.0.0.1:5001/tributary-local/europe-west1"}}}],
-        "paths": paths,
+        "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": top.get("$defs", {}),
             "securitySchemes": {

@@ -187,11 +187,11 @@ def _filtered(db: Client, connection_id: str, stream: str, equals: Sequence[tupl
     return query
 
 
-def page(db: Client, connection_id: str, stream: str, spec: PageQuery, cursor: str | None = None) -> Page:
-    """One page of documents (with their `id`) and the cursor of the next, if any."""
+def ordered_query(db: Client, connection_id: str, stream: str, spec: PageQuery, position: dict[str, Any] | None) -> Any:
+    """The filtered, totally ordered query of `spec`, starting strictly after `position`
+    (cursor_position's answer, or {order field: value, DOC_ID: id} of the last document)."""
     from google.cloud.firestore import Query
 
-    position = cursor_position(spec, cursor) if cursor else None
     direction = Query.DESCENDING if spec.direction == "desc" else Query.ASCENDING
     query = _filtered(db, connection_id, stream, spec.equals, spec.ranges)
     for name in spec.order_fields:
@@ -201,6 +201,18 @@ def page(db: Client, connection_id: str, stream: str, spec: PageQuery, cursor: s
         query = query.select(sorted(set(spec.select) | set(spec.order_fields)))
     if position is not None:
         query = query.start_after(position)
+    return query
+
+
+def position_after(spec: PageQuery, doc: dict[str, Any], doc_id: str) -> dict[str, Any]:
+    """Where a page that ended with this document resumes (what a cursor decodes to)."""
+    return {**{name: doc.get(name) for name in spec.order_fields}, DOC_ID: doc_id}
+
+
+def page(db: Client, connection_id: str, stream: str, spec: PageQuery, cursor: str | None = None) -> Page:
+    """One page of documents (with their `id`) and the cursor of the next, if any."""
+    position = cursor_position(spec, cursor) if cursor else None
+    query = ordered_query(db, connection_id, stream, spec, position)
     snaps = list(query.limit(spec.limit + 1).stream())
     more = len(snaps) > spec.limit
     snaps = snaps[: spec.limit]

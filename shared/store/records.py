@@ -8,7 +8,10 @@ A stored record is the mapped content plus:
                       an older version never replaces a newer one
     _sync.source      where the current version came from: {kind: sync|webhook|write_back|
                       redrive, id: run/delivery/request id, unit: chain page or event}
-    _sync.synced_at   when this version was written
+    _sync.synced_at   when this version was written (the writer's clock, at the unit's start)
+    _sync.committed_at  the commit's server time: the newest one in a stream is its change
+                      marker (shared.serving.records.newest_change: one read tells a
+                      dashboard whether anything in the stream changed)
     _deleted          True once the vendor deleted it (reads hide it unless asked)
     _expires_at       when Firestore's TTL removes a tombstone (None while alive)
 
@@ -152,6 +155,7 @@ def upsert(
 def _upsert_once(
     db: Client, connection_id: str, stream: str, items: list[Incoming], source: Provenance, ttl_s: int
 ) -> UpsertResult:
+    from google.cloud.firestore import SERVER_TIMESTAMP
     from google.cloud.firestore_v1.field_path import FieldPath
 
     result = UpsertResult()
@@ -178,6 +182,7 @@ def _upsert_once(
             result.stale += 1
         else:
             assert doc is not None
+            doc["_sync"] = {**doc["_sync"], "committed_at": SERVER_TIMESTAMP}
             if snap.exists:
                 fields = {FieldPath(name).to_api_repr(): value for name, value in doc.items()}
                 batch.update(ref, fields, option=db.write_option(last_update_time=snap.update_time))

@@ -1,9 +1,11 @@
-"""What a connector declares. The sync engine and the deploy manifest read only this.
+"""What a connector declares. The sync engine, the serving functions, the deploy manifest
+and the Firestore rules and indexes read only this.
 
     Connector(vendor, config model, auth strategy, ownership, rate limit, retry policy,
-              schedule, streams)
+              schedule, streams, proxy allow-list, actions, views)
     Stream(name, full request, incremental request, paginator, page size, primary key,
-           cursor field, raw model, mapper, windows, parent, deletes)
+           cursor field, raw model, mapper, windows, parent, deletes, serving)
+    Serving(response model, filters, sorts, the combinations served, live search, unindexed)
 
 Nothing here is per tenant: a connection (shared.connections) supplies the base URL,
 account settings and credentials.
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -23,7 +25,11 @@ from shared.vendors.pagination import PageRequest, Paginator, dig
 from shared.vendors.ratelimit import RateLimit
 from shared.vendors.retry import RetryPolicy
 
+if TYPE_CHECKING:
+    from shared.vendors.http import VendorClient
+
 Raw = TypeVar("Raw", bound=BaseModel)
+Direction = Literal["asc", "desc"]
 
 
 class ConnectionConfig(BaseModel):
@@ -124,6 +130,129 @@ class WebhookDeletes:
 Deletes = Sweep | WebhookDeletes
 
 
+# -- serving: how the synced records are read back ------------------------------------------
+
+
+class ServedRecord(BaseModel):
+    """Base of a stream's response model: the stored document minus what is internal
+    (`_sync`, `_expires_at`, lower-cased search copies are dropped by extra="ignore")."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    deleted: bool = Field(False, description="The vendor deleted it (listed only with include_deleted=true)")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One query filter of a served stream.
+
+    eq      `name=value` on `field` (lower=True: the field holds a lower-cased copy)
+    prefix  `name=text`: case-insensitive prefix on `field`, a *_lower copy (Firestore has
+            no ILIKE; the mapper stores the copy)
+    range   `{name}_from` / `{name}_to` on a time `field`: a date (a whole day) or an instant,
+            both inclusive
+    """
+
+    name: str
+    field: str
+    op: Literal["eq", "prefix", "range"] = "eq"
+    #: the parameter's type for eq filters (a Literal[...] lists the allowed values)
+    annotation: Any = str
+    lower: bool = False
+    strip: bool = False
+    description: str = ""
+    max_length: int = 200
+
+
+@dataclass(frozen=True)
+class Sort:
+    """`sort=name` orders by the stored `field`."""
+
+    name: str
+    field: str
+
+
+@dataclass(frozen=True)
+class Combination:
+    """Filters served together (exactly this set, with any bounds of a range), with which
+    sorts and directions. Each (combination, sort, direction) the store cannot serve with
+    single-field indexes costs one composite index of the database's 200: declare what
+    the dashboards use, not every subset."""
+
+    filters: tuple[str, ...] = ()
+    #: None: every sort the stream declares
+    sorts: tuple[str, ...] | None = None
+    directions: tuple[Direction, ...] = ("asc", "desc")
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """A parsed list query, in the declaration's terms (what a live translator receives).
+
+    equals: filter name -> value; prefixes: filter name -> lower-cased prefix;
+    ranges: filter name -> [lower, upper) in UTC, either bound None."""
+
+    sort: Sort
+    direction: Direction
+    limit: int
+    equals: dict[str, Any] = field(default_factory=dict)
+    prefixes: dict[str, str] = field(default_factory=dict)
+    ranges: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LivePage:
+    """A live answer: the vendor's raw records and where its next page starts (None: last)."""
+
+    records: list[dict[str, Any]]
+    after: str | int | None = None
+
+
+#: (vendor client, criteria, where the previous page ended) -> one page of raw records
+LiveSearch = Callable[["VendorClient", Criteria, Any], LivePage]
+
+
+@dataclass(frozen=True)
+class Serving:
+    """How a stream is served by the records function (and indexed in Firestore)."""
+
+    #: the response model of one record (a ServedRecord)
+    model: type[ServedRecord]
+    filters: tuple[Filter, ...] = ()
+    sorts: tuple[Sort, ...] = ()
+    combinations: tuple[Combination, ...] = (Combination(),)
+    default_sort: str | None = None
+    default_order: Direction = "desc"
+    #: live=true: the same query asked of the vendor
+    live: LiveSearch | None = None
+    #: free-form maps kept out of Firestore's automatic indexes (custom attributes)
+    unindexed: tuple[str, ...] = ()
+    default_limit: int = 50
+    max_limit: int = 200
+
+    def filter(self, name: str) -> Filter:
+        for item in self.filters:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    def sort(self, name: str) -> Sort:
+        for item in self.sorts:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    @property
+    def searchable(self) -> tuple[str, ...]:
+        """The fields searched by prefix (lower-cased copies)."""
+        return tuple(f.field for f in self.filters if f.op == "prefix")
+
+    @property
+    def default(self) -> Sort:
+        return self.sort(self.default_sort) if self.default_sort else self.sorts[0]
+
+
 @dataclass(frozen=True)
 class Stream(Generic[Raw]):
     name: str
@@ -149,6 +278,8 @@ class Stream(Generic[Raw]):
     tombstones: TombstoneStream | None = None
     #: keep the vendor's whole payload beside the mapped fields, under `raw`
     keep_raw: bool = False
+    #: how the records function serves it (None: synced, not served)
+    serving: Serving | None = None
 
     def records(self, spec: RequestSpec, response: dict[str, Any]) -> list[Any]:
         found = dig(response, spec.records_path)
@@ -185,6 +316,67 @@ def as_unix(value: Any) -> float | None:
     return parsed.timestamp()
 
 
+# -- what a connector offers besides its records ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """The read-only pass-through: GET only, these path templates only. `{id}` stands for
+    one plain id segment that is none of `reserved` (action words such as 'search')."""
+
+    paths: tuple[str, ...]
+    reserved: tuple[str, ...] = ()
+    id_pattern: str = r"[A-Za-z0-9_-]{1,128}"
+
+
+#: (vendor client, record key, validated input) -> the vendor's raw record after the change
+Perform = Callable[["VendorClient", str, Any], dict[str, Any]]
+#: (vendor client, record key) -> the vendor's raw record as it is now
+ReadOne = Callable[["VendorClient", str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Action:
+    """A write-back: change one record of `stream` in the vendor, then in the store.
+
+    The request body is `input_model`'s fields plus `key`; the caller names the version it
+    read with If-Match (the record's ETag), or with one of `alt_preconditions` (body field
+    -> stored field, compared for equality)."""
+
+    name: str
+    stream: str
+    input_model: type[BaseModel]
+    perform: Perform
+    #: read the record from the vendor first: a vendor version newer than the stored one
+    #: is stored and answered 409 (someone changed it there since the last sync)
+    read: ReadOne | None = None
+    summary: str = ""
+    alt_preconditions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A composite index a view's query needs: (field, "ASCENDING"|"DESCENDING") in order."""
+
+    collection: str
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class View:
+    """A read that is not plain records (statistics, dashboards' lists), computed by its own
+    module from one stream; served by the views function, cached until the stream changes."""
+
+    name: str
+    stream: str
+    query_model: type[BaseModel]
+    response_model: type[BaseModel]
+    #: (db, connection id, query) -> response
+    compute: Callable[[Any, str, Any], BaseModel]
+    summary: str = ""
+    indexes: tuple[IndexSpec, ...] = ()
+
+
 @dataclass(frozen=True)
 class Connector:
     vendor: str
@@ -203,6 +395,10 @@ class Connector:
     ownership: Literal["org", "user"] = "org"
     #: base URLs a production connection may use (loopback is allowed outside production)
     base_urls: tuple[str, ...] = ()
+    #: the proxy's allow-list (None: no proxy)
+    proxy: Proxy | None = None
+    actions: tuple[Action, ...] = ()
+    views: tuple[View, ...] = ()
 
     def validate_config(self, raw: dict[str, Any], *, environment: str) -> ConnectionConfig:
         """The connection's config as the connector's model, or InvalidConfig."""
@@ -224,3 +420,19 @@ class Connector:
 
     def children(self, parent: str) -> list[Stream[Any]]:
         return [s for s in self.streams if s.parent == parent]
+
+    def served(self) -> list[Stream[Any]]:
+        """The streams the records function serves."""
+        return [s for s in self.streams if s.serving is not None]
+
+    def action(self, name: str) -> Action:
+        for action in self.actions:
+            if action.name == name:
+                return action
+        raise KeyError(f"{self.vendor} has no action {name!r}")
+
+    def view(self, name: str) -> View:
+        for view in self.views:
+            if view.name == name:
+                return view
+        raise KeyError(f"{self.vendor} has no view {name!r}")

@@ -141,6 +141,11 @@ class VendorClient:
 
     def fetch(self, request: PageRequest) -> dict[str, Any]:
         """Send the request and return its JSON body, retrying what a retry can fix."""
+        return self._json(self.respond(request))
+
+    def respond(self, request: PageRequest, *, passthrough: tuple[int, ...] = ()) -> httpx.Response:
+        """Send the request, retrying what a retry can fix; the response when it succeeds or
+        its status is in `passthrough` (the proxy hands a vendor's 404 body through)."""
         if not request.path.startswith("/") or request.path.startswith("//"):
             raise ValueError("vendor requests are paths on the connection's host")  # PageRequest guards this too
         policy = self.connector.retry
@@ -161,8 +166,8 @@ class VendorClient:
                 self._backoff(decision.wait_s, decision.reason, request)
                 continue
             server_wait = self._observe_rate_limit(response)
-            if response.status_code < 400:
-                return self._json(response)
+            if response.status_code < 400 or response.status_code in passthrough:
+                return response
             if response.status_code == 401 and not refreshed:
                 refreshed = True
                 if self.auth.refresh():

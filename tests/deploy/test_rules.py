@@ -1,6 +1,7 @@
 """firestore.rules on the Firestore emulator, rendered the way Terraform renders it (the
-allowed-domain list replaced): reads of dashboard collections for verified users of an
-allowed domain only; nothing else, and never a write."""
+allowed-domain list replaced): reads of the streams a connection's vendor serves (and its
+runs) for verified users of an allowed domain who may see the connection (org: everyone;
+personal: its owner and admins); nothing else, and never a write."""
 
 from __future__ import annotations
 
@@ -53,6 +54,40 @@ def token(email: str | None = "alice@example.com", verified: bool = True, **extr
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
+def _connection(vendor: str, kind: str, uid: str | None = None) -> dict[str, Any]:
+    owner = {"kind": {"stringValue": kind}, **({"uid": {"stringValue": uid}} if uid else {})}
+    return {"vendor": {"stringValue": vendor}, "owner": {"mapValue": {"fields": owner}}}
+
+
+NAME = {"name": {"stringValue": "x"}}
+SEED: dict[str, dict[str, Any]] = {
+    "connections/org1": _connection("intercom", "org"),
+    "connections/org1/contacts/c1": NAME,
+    "connections/org1/companies/co1": NAME,
+    "connections/org1/admins/a1": NAME,
+    "connections/org1/conversations/v1": NAME,
+    "connections/org1/runs/r1": {"status": {"stringValue": "done"}},
+    "connections/org1/runs/r1/chains/contacts": {"page": {"integerValue": "3"}},
+    "connections/org1/dead_letters/d1": {"error": {"stringValue": "x"}},
+    "connections/org1/private/credentials": {"access_token": {"stringValue": "secret"}},
+    "connections/org1/_idempotency/k1": NAME,
+    "connections/org1/_views/v1": NAME,
+    "connections/org1/widgets/w1": NAME,
+    "connections/mine": _connection("intercom", "user", "uid-1"),
+    "connections/mine/contacts/c1": NAME,
+    "connections/mine/runs/r1": {"status": {"stringValue": "done"}},
+    "connections/legacy": {"vendor": {"stringValue": "intercom"}},  # an engine document without an owner
+    "connections/legacy/contacts/c1": NAME,
+    "oauth_states/s1": {"connection_id": {"stringValue": "org1"}},
+    "connections/theirs": _connection("intercom", "user", "uid-2"),
+    "connections/theirs/contacts/c1": NAME,
+    "connections/unknown-vendor": _connection("nope", "org"),
+    "connections/unknown-vendor/contacts/c1": NAME,
+    "elsewhere/x/contacts/c1": NAME,
+    "_health/ping": {"ok": {"booleanValue": True}},
+}
+
+
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from devtools.emulators import EmulatorMissing, firestore_emulator
@@ -66,31 +101,14 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     except EmulatorMissing as exc:
         pytest.skip(str(exc))
     base = f"http://127.0.0.1:{port}/v1/{DOCS}"
-    seed = {
-        "connections/intercom/contacts/c1": {"name": {"stringValue": "Ada"}},
-        "connections/intercom/companies/co1": {"name": {"stringValue": "Acme"}},
-        "connections/intercom/admins/a1": {"name": {"stringValue": "Op"}},
-        "connections/intercom/conversations/v1": {"state": {"stringValue": "open"}},
-        "connections/intercom/runs/r1": {"status": {"stringValue": "done"}},
-        "connections/intercom/runs/r1/chains/contacts": {"page": {"integerValue": "3"}},
-        "connections/intercom/dead_letters/d1": {"error": {"stringValue": "x"}},
-        "connections/intercom": {"vendor": {"stringValue": "intercom"}},
-        "connections/intercom/private/credentials": {"ciphertext": {"stringValue": "x"}},
-        "oauth_states/s1": {"connection_id": {"stringValue": "intercom"}},
-        "connections/org-1": {"owner": {"mapValue": {"fields": {"kind": {"stringValue": "org"}}}}},
-        "connections/org-1/contacts/c1": {"name": {"stringValue": "Ada"}},
-        "connections/mine-1": {"owner": {"mapValue": {"fields": {
-            "kind": {"stringValue": "user"}, "uid": {"stringValue": "uid-1"}}}}},
-        "connections/mine-1/contacts/c1": {"name": {"stringValue": "Ada"}},
-        "connections/mine-1/runs/r1": {"status": {"stringValue": "done"}},
-        "_health/ping": {"ok": {"booleanValue": True}},
-    }
-    with httpx.Client(timeout=10, headers={"Authorization": "Bearer owner"}) as admin:
-        for path, fields in seed.items():
-            response = admin.patch(f"{base}/{path}", json={"fields": fields})
-            assert response.status_code == 200, response.text
-    yield base
-    proc.stop()
+    try:  # the emulator stops even when seeding fails
+        with httpx.Client(timeout=10, headers={"Authorization": "Bearer owner"}) as admin:
+            for path, fields in SEED.items():
+                response = admin.patch(f"{base}/{path}", json={"fields": fields})
+                assert response.status_code == 200, response.text
+        yield base
+    finally:
+        proc.stop()
 
 
 def get(base: str, path: str, bearer: str | None) -> int:
@@ -99,18 +117,27 @@ def get(base: str, path: str, bearer: str | None) -> int:
 
 
 READABLE = [
-    "connections/intercom/contacts/c1",
-    "connections/intercom/companies/co1",
-    "connections/intercom/admins/a1",
-    "connections/intercom/conversations/v1",
-    "connections/intercom/runs/r1",
-    "connections/org-1/contacts/c1",
+    "connections/org1/contacts/c1",
+    "connections/org1/companies/co1",
+    "connections/org1/admins/a1",
+    "connections/org1/conversations/v1",
+    "connections/org1/runs/r1",
+    "connections/mine/contacts/c1",
+    "connections/mine/runs/r1",
 ]
 HIDDEN = [
-    "connections/intercom/runs/r1/chains/contacts",
-    "connections/intercom/dead_letters/d1",
-    "connections/intercom",
-    "connections/intercom/private/credentials",
+    "connections/org1/runs/r1/chains/contacts",
+    "connections/org1/dead_letters/d1",
+    "connections/org1/private/credentials",
+    "connections/org1/_idempotency/k1",
+    "connections/org1/_views/v1",
+    "connections/org1/widgets/w1",  # not a stream Intercom serves
+    "connections/org1",
+    "connections/theirs/contacts/c1",  # someone else's personal connection
+    "connections/unknown-vendor/contacts/c1",
+    "connections/nowhere/contacts/c1",  # no connection document
+    "elsewhere/x/contacts/c1",
+    "connections/legacy/contacts/c1",  # whose it is is unknown: nobody's
     "oauth_states/s1",
     "_health/ping",
 ]
@@ -141,13 +168,26 @@ def test_other_documents_are_not_readable(emulator: str, path: str) -> None:
     assert get(emulator, path, token("alice@example.com")) == 403
 
 
+def test_personal_connection_records_follow_the_owner(emulator: str) -> None:
+    mine, theirs = "connections/mine/contacts/c1", "connections/theirs/contacts/c1"
+    assert get(emulator, mine, token(sub="uid-1", user_id="uid-1")) == 200
+    assert get(emulator, theirs, token(sub="uid-1", user_id="uid-1")) == 403
+    assert get(emulator, theirs, token(sub="uid-2", user_id="uid-2")) == 200
+    assert get(emulator, theirs, token(role="admin")) == 200  # admins see every connection
+    assert get(emulator, theirs, token(role="member")) == 403
+    assert get(emulator, theirs, token(role=["admin"])) == 403  # a malformed claim is no admin
+    url = f"{emulator}/connections/theirs/contacts"
+    assert httpx.get(url, headers={"Authorization": f"Bearer {token()}"}, timeout=10).status_code == 403
+    assert httpx.get(url, headers={"Authorization": f"Bearer {token(role='admin')}"}, timeout=10).status_code == 200
+
+
 def test_list_queries_follow_the_same_rule(emulator: str) -> None:
-    url = f"{emulator}/connections/intercom/contacts"
+    url = f"{emulator}/connections/org1/contacts"
     assert httpx.get(url, headers={"Authorization": f"Bearer {token()}"}, timeout=10).status_code == 200
     assert httpx.get(url, headers={"Authorization": f"Bearer {token('x@evil.com')}"}, timeout=10).status_code == 403
 
 
-@pytest.mark.parametrize("path", READABLE + ["connections/intercom/contacts/new", "anything/else"])
+@pytest.mark.parametrize("path", READABLE + ["connections/org1/contacts/new", "connections/mine", "anything/else"])
 def test_no_client_writes(emulator: str, path: str) -> None:
     response = httpx.patch(
         f"{emulator}/{path}",
@@ -158,13 +198,3 @@ def test_no_client_writes(emulator: str, path: str) -> None:
     assert response.status_code == 403, response.text
     deleted = httpx.delete(f"{emulator}/{path}", headers={"Authorization": f"Bearer {token()}"}, timeout=10)
     assert deleted.status_code == 403
-
-
-@pytest.mark.parametrize("path", ["connections/mine-1/contacts/c1", "connections/mine-1/runs/r1"])
-def test_personal_connections_are_read_by_their_owner_and_admins_only(emulator: str, path: str) -> None:
-    assert get(emulator, path, token("alice@example.com")) == 200  # sub uid-1: the owner
-    bob = token("bob@example.com", sub="uid-2", user_id="uid-2")
-    assert get(emulator, path, bob) == 403
-    assert get(emulator, path, token("ops@example.com", sub="uid-3", user_id="uid-3", role="admin")) == 200
-    listed = httpx.get(f"{emulator}/connections/mine-1/contacts", headers={"Authorization": f"Bearer {bob}"}, timeout=10)
-    assert listed.status_code == 403

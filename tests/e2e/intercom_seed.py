@@ -1,12 +1,10 @@
 """A small, hand-checkable Intercom data set, written to the Firestore emulator the way a
-sync writes it: raw payloads -> raw models -> mappers -> records.upsert."""
+sync writes it: raw payloads through the ingest path (raw models, mappers, newer-wins)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
-from shared.store.records import upsert
 from shared.vendors.intercom import mappers
 from shared.vendors.intercom.raw import RawAdmin, RawCompany, RawContact, RawConversation
 
@@ -97,13 +95,14 @@ def mapped(stream: str, raw: dict[str, Any]) -> dict[str, Any]:
     return mapper(model.model_validate(raw))  # type: ignore[operator]
 
 
-def seed(db: Any, stream: str, raws: list[dict[str, Any]], run_id: str = "seed") -> None:
-    docs = {raw["id"]: mapped(stream, raw) for raw in raws}
-    upsert(db, "intercom", stream, docs, run_id=run_id, synced_at=datetime.now(timezone.utc))
+def seed(db: Any, connection_id: str, stream: str, raws: list[dict[str, Any]], run_id: str = "seed") -> None:
+    from tests.e2e.serving_world import seed as ingest_records
+
+    ingest_records(db, connection_id, "intercom", stream, raws, run_id)
 
 
-def seed_all(db: Any) -> None:
-    seed(db, "contacts", CONTACTS)
-    seed(db, "companies", COMPANIES)
-    seed(db, "admins", ADMINS)
-    seed(db, "conversations", CONVERSATIONS)
+def seed_all(db: Any, connection_id: str) -> None:
+    seed(db, connection_id, "contacts", CONTACTS)
+    seed(db, connection_id, "companies", COMPANIES)
+    seed(db, connection_id, "admins", ADMINS)
+    seed(db, connection_id, "conversations", CONVERSATIONS)

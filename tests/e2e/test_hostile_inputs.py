@@ -23,16 +23,15 @@ from devtools.identity import IdentityServer
 from tests.conftest import TASKS_SA
 
 MAX_BODY_BYTES = 1_048_576  # the default; the functions server runs with it
+#: an org Intercom connection (the `hostile` fixture creates it): its routes are reached
+CONN = "hostile-intercom"
+CONTACTS = f"/records/{CONN}/contacts"
+CONVERSATIONS = f"/records/{CONN}/conversations"
+COMPANIES = f"/records/{CONN}/companies"
+STATS = f"/views/{CONN}/conversation-stats"
+ACTION = f"/actions/{CONN}/contact-custom-attributes"
 JSON = {"Content-Type": "application/json"}
-CHUNK = {
-    "connection_id": "intercom",
-    "vendor": "intercom",
-    "run_id": "hostile-run",
-    "stream": "contacts",
-    "mode": "full",
-    "page": 0,
-    "request": {"path": "/contacts"},
-}
+CHUNK = {"connection_id": "hostile-intercom", "run_id": "hostile-run", "stream": "contacts", "page": 0}
 
 
 @dataclass(frozen=True)
@@ -58,52 +57,58 @@ def _raw_cursor(query: Any, template: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _cursor_cases() -> list[Case]:
-    from shared.intercom_api.models import ContactQuery, ConversationQuery
-    from shared.intercom_api.queries import contacts_query, conversations_query
+def _store_query(stream: str) -> Any:
+    """The store query the records function runs for a stream's default list."""
+    from shared.serving.catalog import connector_for, query_model
+    from shared.serving.queries import criteria, page_query
 
-    contacts, conversations = contacts_query(ContactQuery()), conversations_query(ConversationQuery())
+    serving = connector_for("intercom").stream(stream).serving
+    return page_query(serving, criteria(serving, query_model("intercom", stream).model_validate({})))
+
+
+def _cursor_cases() -> list[Case]:
+    contacts, conversations = _store_query("contacts"), _store_query("conversations")
     made = {
-        "contacts id ..": ("intercom-contacts", _cursor(contacts, [None], "..")),
-        "contacts id .": ("intercom-contacts", _cursor(contacts, [None], ".")),
-        "contacts id __x__": ("intercom-contacts", _cursor(contacts, [None], "__x__")),
-        "contacts id __name__": ("intercom-contacts", _cursor(contacts, [None], "__name__")),
-        "contacts value past int64": ("intercom-contacts", _cursor(contacts, [10**30], "a")),
-        "contacts time past 9999 in UTC": ("intercom-contacts", _cursor(contacts, [{"$t": "9999-12-31T23:59:59-14:00"}], "a")),
-        "contacts time before year 1 in UTC": ("intercom-contacts", _cursor(contacts, [{"$t": "0001-01-01T00:00:00+14:00"}], "a")),
-        "contacts lone surrogate value": ("intercom-contacts", _raw_cursor(contacts, '{"v":1,"q":"SIG","k":["\\ud800"],"id":"a"}')),
-        "contacts lone surrogate id": ("intercom-contacts", _raw_cursor(contacts, '{"v":1,"q":"SIG","k":[null],"id":"\\ud800"}')),
+        "contacts id ..": (CONTACTS, _cursor(contacts, [None], "..")),
+        "contacts id .": (CONTACTS, _cursor(contacts, [None], ".")),
+        "contacts id __x__": (CONTACTS, _cursor(contacts, [None], "__x__")),
+        "contacts id __name__": (CONTACTS, _cursor(contacts, [None], "__name__")),
+        "contacts value past int64": (CONTACTS, _cursor(contacts, [10**30], "a")),
+        "contacts time past 9999 in UTC": (CONTACTS, _cursor(contacts, [{"$t": "9999-12-31T23:59:59-14:00"}], "a")),
+        "contacts time before year 1 in UTC": (CONTACTS, _cursor(contacts, [{"$t": "0001-01-01T00:00:00+14:00"}], "a")),
+        "contacts lone surrogate value": (CONTACTS, _raw_cursor(contacts, '{"v":1,"q":"SIG","k":["\\ud800"],"id":"a"}')),
+        "contacts lone surrogate id": (CONTACTS, _raw_cursor(contacts, '{"v":1,"q":"SIG","k":[null],"id":"\\ud800"}')),
         "conversations id __x__": (
-            "intercom-conversations", _cursor(conversations, [{"$t": "2026-01-01T00:00:00+00:00"}], "__x__")
+            CONVERSATIONS, _cursor(conversations, [{"$t": "2026-01-01T00:00:00+00:00"}], "__x__")
         ),
         "conversations time past 9999": (
-            "intercom-conversations", _cursor(conversations, [{"$t": "9999-12-31T23:59:59-14:00"}], "a")
+            CONVERSATIONS, _cursor(conversations, [{"$t": "9999-12-31T23:59:59-14:00"}], "a")
         ),
     }
     return [
-        Case(f"cursor: {name}", "GET", f"/{function}?cursor={quote(cursor)}", 400, "invalid_cursor")
-        for name, (function, cursor) in made.items()
+        Case(f"cursor: {name}", "GET", f"{path}?cursor={quote(cursor)}", 400, "invalid_cursor")
+        for name, (path, cursor) in made.items()
     ]
 
 
 def _cases() -> list[Case]:
     nested = b"[" * 100_000 + b"]" * 100_000
     digits = b"9" * 5000
-    patch = "/intercom-contacts/hostile-no-such-contact/custom-attributes"
+    patch = ACTION
     worker = json.dumps(CHUNK).encode()
     return [
         # -- dates that overflow once they become datetimes / UTC timestamps
-        Case("created_to last day", "GET", "/intercom-conversations?created_to=9999-12-31", 400, "validation_failed"),
-        Case("created_to last day, live", "GET", "/intercom-conversations?created_to=9999-12-31&live=true", 400, "validation_failed"),
-        Case("created_to last microsecond", "GET", "/intercom-conversations?created_to=9999-12-31T23:59:59.999999Z", 400, "validation_failed"),
-        Case("created_to past 9999 in UTC", "GET", "/intercom-conversations?created_to=9999-12-31T23:59:59-14:00", 400, "validation_failed"),
-        Case("created_from past 9999 in UTC", "GET", "/intercom-conversations?created_from=9999-12-31T23:59:59-14:00", 400, "validation_failed"),
-        Case("created_from before year 1", "GET", "/intercom-conversations?created_from=0001-01-01T00:00:00%2B14:00", 400, "validation_failed"),
-        Case("contacts have no created_to", "GET", "/intercom-contacts?created_to=9999-12-31", 400, "validation_failed"),
+        Case("created_to last day", "GET", f"{CONVERSATIONS}?created_to=9999-12-31", 400, "validation_failed"),
+        Case("created_to last day, live", "GET", f"{CONVERSATIONS}?created_to=9999-12-31&live=true", 400, "validation_failed"),
+        Case("created_to last microsecond", "GET", f"{CONVERSATIONS}?created_to=9999-12-31T23:59:59.999999Z", 400, "validation_failed"),
+        Case("created_to past 9999 in UTC", "GET", f"{CONVERSATIONS}?created_to=9999-12-31T23:59:59-14:00", 400, "validation_failed"),
+        Case("created_from past 9999 in UTC", "GET", f"{CONVERSATIONS}?created_from=9999-12-31T23:59:59-14:00", 400, "validation_failed"),
+        Case("created_from before year 1", "GET", f"{CONVERSATIONS}?created_from=0001-01-01T00:00:00%2B14:00", 400, "validation_failed"),
+        Case("contacts have no created_to", "GET", f"{CONTACTS}?created_to=9999-12-31", 400, "validation_failed"),
         Case("runs before past 9999 in UTC", "GET", "/sync-runs?before=9999-12-31T23:59:59-14:00", 400, "validation_failed"),
-        Case("stats on the last day", "GET", "/intercom-conversation-stats?from=9999-12-31&to=9999-12-31", 200),
-        Case("stats over two years", "GET", "/intercom-conversation-stats?from=2024-01-01&to=2026-01-01", 400, "validation_failed"),
-        Case("stats with no dates", "GET", "/intercom-conversation-stats?from=&to=", 400, "validation_failed"),
+        Case("stats on the last day", "GET", f"{STATS}?from=9999-12-31&to=9999-12-31", 200),
+        Case("stats over two years", "GET", f"{STATS}?from=2024-01-01&to=2026-01-01", 400, "validation_failed"),
+        Case("stats with no dates", "GET", f"{STATS}?from=&to=", 400, "validation_failed"),
         # -- path parameters that become Firestore document ids
         Case("run id .", "GET", "/sync-runs/%2E", 400, "validation_failed"),
         Case("run id ..", "GET", "/sync-runs/%2E%2E", 400, "validation_failed"),
@@ -113,37 +118,37 @@ def _cases() -> list[Case]:
         Case("run id with a newline", "GET", "/sync-runs/a%0Ab", 404, "not_found"),
         Case("run id with NUL", "GET", "/sync-runs/a%00b", 400, "validation_failed"),
         Case("run id of 1,501 bytes", "GET", "/sync-runs/" + "x" * 1501, 400, "validation_failed"),
-        Case("run id of bad UTF-8", "GET", "/sync-runs/%FF%FE", 404, "run_not_found"),
+        Case("run id of bad UTF-8", "GET", f"/sync-runs/%FF%FE?connection_id={CONN}", 404, "run_not_found"),
         Case("run vendor ..", "GET", "/sync-runs/x?vendor=..", 400, "validation_failed"),
         Case("run vendor a/b", "GET", "/sync-runs/x?vendor=a/b", 400, "validation_failed"),
         Case("run vendor __x__", "GET", "/sync-runs/x?vendor=__x__", 400, "validation_failed"),
-        Case("runs vendor unknown", "GET", "/sync-runs?vendor=nope", 404),
-        Case("contact id ..", "GET", "/intercom-contacts/%2E%2E", 400, "validation_failed"),
-        Case("contact id with a newline", "GET", "/intercom-contacts/a%0Ab", 404, "not_found"),
-        Case("conversation id __x__", "GET", "/intercom-conversations/__x__", 400, "validation_failed"),
-        Case("company id __name__", "GET", "/intercom-companies/__name__", 400, "validation_failed"),
+        Case("runs of an unknown connection", "GET", "/sync-runs?connection_id=nope", 404),
+        Case("contact id ..", "GET", f"{CONTACTS}/%2E%2E", 400, "validation_failed"),
+        Case("contact id with a newline", "GET", f"{CONTACTS}/a%0Ab", 404, "not_found"),
+        Case("conversation id __x__", "GET", f"{CONVERSATIONS}/__x__", 400, "validation_failed"),
+        Case("company id __name__", "GET", f"{COMPANIES}/__name__", 400, "validation_failed"),
         *_cursor_cases(),
-        Case("cursor not base64 JSON", "GET", "/intercom-contacts?cursor=%FF%FE", 400, "invalid_cursor"),
-        Case("cursor of another query", "GET", "/intercom-contacts?cursor=eyJ2IjoxfQ", 400, "invalid_cursor"),
+        Case("cursor not base64 JSON", "GET", f"{CONTACTS}?cursor=%FF%FE", 400, "invalid_cursor"),
+        Case("cursor of another query", "GET", f"{CONTACTS}?cursor=eyJ2IjoxfQ", 400, "invalid_cursor"),
         # -- odd query strings
-        Case("unknown parameter", "GET", "/intercom-contacts?bogus=1", 400, "validation_failed"),
+        Case("unknown parameter", "GET", f"{CONTACTS}?bogus=1", 400, "validation_failed"),
         Case("unknown runs parameter", "GET", "/sync-runs?bogus=1", 400, "validation_failed"),
-        Case("unknown stats parameter", "GET", "/intercom-conversation-stats?from=2026-01-01&to=2026-01-02&x=1", 400, "validation_failed"),
-        Case("repeated limit", "GET", "/intercom-contacts?limit=1&limit=2", 400, "validation_failed"),
+        Case("unknown stats parameter", "GET", f"{STATS}?from=2026-01-01&to=2026-01-02&x=1", 400, "validation_failed"),
+        Case("repeated limit", "GET", f"{CONTACTS}?limit=1&limit=2", 400, "validation_failed"),
         Case("repeated runs limit", "GET", "/sync-runs?limit=1&limit=2", 400, "validation_failed"),
-        Case("empty email", "GET", "/intercom-contacts?email=", 400, "validation_failed"),
-        Case("empty limit", "GET", "/intercom-contacts?limit=", 400, "validation_failed"),
-        Case("huge limit", "GET", "/intercom-contacts?limit=99999999999999999999999", 400, "validation_failed"),
+        Case("empty email", "GET", f"{CONTACTS}?email=", 400, "validation_failed"),
+        Case("empty limit", "GET", f"{CONTACTS}?limit=", 400, "validation_failed"),
+        Case("huge limit", "GET", f"{CONTACTS}?limit=99999999999999999999999", 400, "validation_failed"),
         Case("5,000-digit limit", "GET", "/sync-runs?limit=" + "9" * 5000, 400, "validation_failed"),
-        Case("negative limit", "GET", "/intercom-companies?limit=-1", 400, "validation_failed"),
-        Case("NaN limit", "GET", "/intercom-contacts?limit=NaN", 400, "validation_failed"),
+        Case("negative limit", "GET", f"{COMPANIES}?limit=-1", 400, "validation_failed"),
+        Case("NaN limit", "GET", f"{CONTACTS}?limit=NaN", 400, "validation_failed"),
         Case("inf limit", "GET", "/sync-runs?limit=inf", 400, "validation_failed"),
         Case("1e400 limit", "GET", "/sync-runs?limit=1e400", 400, "validation_failed"),
-        Case("live=maybe", "GET", "/intercom-contacts?live=maybe", 400, "validation_failed"),
-        Case("non-UTF-8 key", "GET", "/intercom-contacts?%FF=1", 400, "validation_failed"),
-        Case("non-UTF-8 value", "GET", "/intercom-contacts?email=%FF%FE", 200),
-        Case("NUL in a value", "GET", "/intercom-companies?name=%00", 200),
-        # -- bodies (sync-now and the PATCH are admin routes; sync-worker is Cloud Tasks')
+        Case("live=maybe", "GET", f"{CONTACTS}?live=maybe", 400, "validation_failed"),
+        Case("non-UTF-8 key", "GET", f"{CONTACTS}?%FF=1", 400, "validation_failed"),
+        Case("non-UTF-8 value", "GET", f"{CONTACTS}?email=%FF%FE", 200),
+        Case("NUL in a value", "GET", f"{COMPANIES}?name=%00", 200),
+        # -- bodies (sync-now and the action are admin routes; sync-worker is Cloud Tasks')
         Case("100,000 nested arrays", "POST", "/sync-now", 400, "malformed_json", "admin", JSON, nested),
         Case("5,000-digit integer", "POST", "/sync-now", 400, "malformed_json", "admin", JSON, b'{"vendor": ' + digits + b"}"),
         Case("NaN", "POST", "/sync-now", 400, "malformed_json", "admin", JSON, b'{"vendor": NaN}'),
@@ -154,37 +159,51 @@ def _cases() -> list[Case]:
         Case("form body", "POST", "/sync-now", 415, "unsupported_media_type", "admin",
              {"Content-Type": "application/x-www-form-urlencoded"}, b"vendor=intercom"),
         Case("no content type", "POST", "/sync-now", 415, "unsupported_media_type", "admin", {}, b"{}"),
-        Case("patch 5,000 digits", "PATCH", patch, 400, "malformed_json", "admin", {**JSON, "If-Match": '"x"'},
-             b'{"attributes": {"a": ' + digits + b"}}"),
-        Case("patch 1e999", "PATCH", patch, 400, "malformed_json", "admin", {**JSON, "If-Match": '"x"'}, b'{"attributes": {"a": 1e999}}'),
-        Case("patch unknown field", "PATCH", patch, 400, "validation_failed", "admin", {**JSON, "If-Match": '"x"'},
-             b'{"attributes": {"a": 1}, "admin": true}'),
-        Case("patch expected_updated_at past 9999", "PATCH", patch, 400, "validation_failed", "admin", JSON,
-             b'{"attributes": {"a": 1}, "expected_updated_at": "9999-12-31T23:59:59-14:00"}'),
-        Case("patch expected_updated_at before year 1", "PATCH", patch, 400, "validation_failed", "admin", JSON,
-             b'{"attributes": {"a": 1}, "expected_updated_at": "0001-01-01T00:00:00+14:00"}'),
-        Case("patch contact id ..", "PATCH", "/intercom-contacts/%2E%2E/custom-attributes", 400, "validation_failed", "admin",
-             {**JSON, "If-Match": '"x"'}, b'{"attributes": {"a": 1}}'),
-        Case("patch as a member", "PATCH", patch, 403, "role_required", "member", JSON, b'{"attributes": {"a": 1}}'),
-        Case("json charset latin-1", "PATCH", patch, 428, "precondition_required", "admin",
-             {"Content-Type": "application/json; charset=latin-1"}, b'{"attributes": {"a": 1}}'),
-        Case("json suffix type", "PATCH", patch, 428, "precondition_required", "admin",
-             {"Content-Type": "application/merge-patch+json"}, b'{"attributes": {"a": 1}}'),
-        Case("upper-case json type", "PATCH", patch, 428, "precondition_required", "admin",
-             {"Content-Type": "Application/JSON"}, b'{"attributes": {"a": 1}}'),
-        Case("multipart", "PATCH", patch, 415, "unsupported_media_type", "admin",
+        Case("patch 5,000 digits", "POST", patch, 400, "malformed_json", "admin", {**JSON, "If-Match": '"x"'},
+             b'{"key": "hostile-no-such-contact", "attributes": {"a": ' + digits + b"}}"),
+        Case("patch 1e999", "POST", patch, 400, "malformed_json", "admin", {**JSON, "If-Match": '"x"'}, b'{"key": "hostile-no-such-contact", "attributes": {"a": 1e999}}'),
+        Case("patch unknown field", "POST", patch, 400, "validation_failed", "admin", {**JSON, "If-Match": '"x"'},
+             b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}, "admin": true}'),
+        Case("patch expected_updated_at past 9999", "POST", patch, 400, "validation_failed", "admin", JSON,
+             b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}, "expected_updated_at": "9999-12-31T23:59:59-14:00"}'),
+        Case("patch expected_updated_at before year 1", "POST", patch, 400, "validation_failed", "admin", JSON,
+             b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}, "expected_updated_at": "0001-01-01T00:00:00+14:00"}'),
+        Case("patch contact id ..", "POST", patch, 400, "validation_failed", "admin",
+             {**JSON, "If-Match": '"x"'}, b'{"key": "..", "attributes": {"a": 1}}'),
+        Case("patch contact id __x__", "POST", patch, 400, "validation_failed", "admin",
+             {**JSON, "If-Match": '"x"'}, b'{"key": "__x__", "attributes": {"a": 1}}'),
+        Case("action no such record", "POST", patch, 404, "not_found", "admin",
+             {**JSON, "If-Match": '"x"'}, b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}}'),
+        Case("action Idempotency-Key with a space", "POST", patch, 400, "invalid_idempotency_key", "admin",
+             {**JSON, "If-Match": '"x"', "Idempotency-Key": "a b"}, b'{"key": "k", "attributes": {"a": 1}}'),
+        Case("action Idempotency-Key of 256 characters", "POST", patch, 400, "invalid_idempotency_key", "admin",
+             {**JSON, "If-Match": '"x"', "Idempotency-Key": "k" * 256}, b'{"key": "k", "attributes": {"a": 1}}'),
+        Case("proxy path ..", "GET", f"/proxy/{CONN}/contacts/%2E%2E", 403, "path_not_allowed", "admin"),
+        Case("proxy path with a newline", "GET", f"/proxy/{CONN}/contacts/a%0Ab", 404, "not_found", "admin"),
+        Case("records stream __x__", "GET", f"/records/{CONN}/__x__", 400, "validation_failed"),
+        Case("records connection ..", "GET", "/records/%2E%2E/contacts", 400, "validation_failed"),
+        Case("records stream not served", "GET", f"/records/{CONN}/runs", 404, "unknown_stream"),
+        Case("records stream private", "GET", f"/records/{CONN}/private", 404, "unknown_stream"),
+        Case("patch as a member", "POST", patch, 403, "role_required", "member", JSON, b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}}'),
+        Case("json charset latin-1", "POST", patch, 428, "precondition_required", "admin",
+             {"Content-Type": "application/json; charset=latin-1"}, b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}}'),
+        Case("json suffix type", "POST", patch, 428, "precondition_required", "admin",
+             {"Content-Type": "application/merge-patch+json"}, b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}}'),
+        Case("upper-case json type", "POST", patch, 428, "precondition_required", "admin",
+             {"Content-Type": "Application/JSON"}, b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}}'),
+        Case("multipart", "POST", patch, 415, "unsupported_media_type", "admin",
              {"Content-Type": "multipart/form-data; boundary=x"}, b"--x--"),
         # -- odd headers
-        Case("If-Match weak", "PATCH", patch, 400, "invalid_if_match", "admin", {**JSON, "If-Match": 'W/"x"'}, b'{"attributes": {"a": 1}}'),
-        Case("If-Match star", "PATCH", patch, 428, "precondition_required", "admin", {**JSON, "If-Match": "*"}, b'{"attributes": {"a": 1}}'),
-        Case("If-Match list", "PATCH", patch, 400, "invalid_if_match", "admin", {**JSON, "If-Match": '"a", "b"'}, b'{"attributes": {"a": 1}}'),
-        Case("If-Match empty quotes", "PATCH", patch, 400, "invalid_if_match", "admin", {**JSON, "If-Match": '""'}, b'{"attributes": {"a": 1}}'),
-        Case("If-Match too long", "PATCH", patch, 400, "invalid_if_match", "admin", {**JSON, "If-Match": "x" * 300}, b'{"attributes": {"a": 1}}'),
-        Case("If-None-Match garbage", "GET", "/intercom-contacts/hostile-no-such-contact", 404, "not_found",
+        Case("If-Match weak", "POST", patch, 400, "invalid_if_match", "admin", {**JSON, "If-Match": 'W/"x"'}, b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}}'),
+        Case("If-Match star", "POST", patch, 428, "precondition_required", "admin", {**JSON, "If-Match": "*"}, b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}}'),
+        Case("If-Match list", "POST", patch, 400, "invalid_if_match", "admin", {**JSON, "If-Match": '"a", "b"'}, b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}}'),
+        Case("If-Match empty quotes", "POST", patch, 400, "invalid_if_match", "admin", {**JSON, "If-Match": '""'}, b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}}'),
+        Case("If-Match too long", "POST", patch, 400, "invalid_if_match", "admin", {**JSON, "If-Match": "x" * 300}, b'{"key": "hostile-no-such-contact", "attributes": {"a": 1}}'),
+        Case("If-None-Match garbage", "GET", f"{CONTACTS}/hostile-no-such-contact", 404, "not_found",
              headers={"If-None-Match": 'W/"\\x", *, ,,'}),
-        Case("X-Request-Id garbage", "GET", "/intercom-contacts/hostile-no-such-contact", 404, "not_found",
+        Case("X-Request-Id garbage", "GET", f"{CONTACTS}/hostile-no-such-contact", 404, "not_found",
              headers={"X-Request-Id": "<script>" * 40}),
-        Case("trace header with a huge span", "GET", "/intercom-contacts/hostile-no-such-contact", 404, "not_found",
+        Case("trace header with a huge span", "GET", f"{CONTACTS}/hostile-no-such-contact", 404, "not_found",
              headers={"X-Cloud-Trace-Context": "0" * 32 + "/" + "9" * 5000}),
         Case("role claim is a list", "GET", "/me", 403, "forbidden", "role-list"),
         Case("role claim is a map", "GET", "/me", 403, "forbidden", "role-map"),
@@ -200,7 +219,7 @@ def _cases() -> list[Case]:
         Case("sync-worker unknown task field", "POST", "/sync-worker", 400, "validation_failed", "tasks", JSON,
              json.dumps({**CHUNK, "extra": 1}).encode()),
         Case("sync-worker unknown nested field", "POST", "/sync-worker", 400, "validation_failed", "tasks", JSON,
-             json.dumps({**CHUNK, "request": {"path": "/x", "verb": "DELETE"}}).encode()),
+             json.dumps({**CHUNK, "cursor": None, "request": {"path": "/x", "verb": "DELETE"}}).encode()),
         Case("preflight from an unknown origin", "OPTIONS", "/me", 403, "origin_not_allowed", "none",
              {"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}),
         Case("preflight for no route", "OPTIONS", "/health/nowhere", 404, "not_found", "none",
@@ -210,7 +229,7 @@ def _cases() -> list[Case]:
         Case("PROPFIND", "PROPFIND", "/me", 405, "method_not_allowed"),
         Case("made-up method", "BREW", "/me", 405, "method_not_allowed"),
         Case("OPTIONS without preflight", "OPTIONS", "/me", 405, "method_not_allowed"),
-        Case("DELETE a contact", "DELETE", "/intercom-contacts/abc", 405, "method_not_allowed"),
+        Case("DELETE a contact", "DELETE", f"{CONTACTS}/abc", 405, "method_not_allowed"),
         Case("HEAD", "HEAD", "/health", 200, as_="none"),
         Case("newline inside a two-segment path", "GET", "/sync-runs/a%0Ab/c", 404, "not_found"),
         Case("function's robots.txt", "GET", "/me/robots.txt", 404, "not_found"),
@@ -223,6 +242,18 @@ def _cases() -> list[Case]:
 
 
 CASES = _cases()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def hostile_connection(firestore_host: str) -> None:
+    """An org Intercom connection, so the records, views and actions routes are reached."""
+    from google.cloud import firestore
+
+    from tests.conftest import PROJECT
+    from tests.e2e.serving_world import create_connection
+
+    create_connection(firestore.Client(project=PROJECT), CONN, "intercom", base_url="http://127.0.0.1:9",
+                      credentials={"access_token": "unused"})
 
 
 @pytest.fixture(scope="module")

@@ -53,18 +53,21 @@ def test_doc_id_refuses(value: str) -> None:
     ],
 )
 def test_conversation_dates_past_the_calendar_are_validation_errors(params: dict[str, str]) -> None:
-    from shared.intercom_api.models import ConversationQuery
+    from shared.serving.catalog import query_model
 
     with pytest.raises(ValidationError):
-        ConversationQuery.model_validate(params)
+        query_model("intercom", "conversations").model_validate(params)
 
 
 def test_conversation_instants_are_kept_in_utc() -> None:
-    from shared.intercom_api.models import ConversationQuery
+    from shared.serving.catalog import connector_for, query_model
+    from shared.serving.queries import criteria
 
-    query = ConversationQuery.model_validate({"created_from": "2026-01-05T10:00:00+02:00", "created_to": "2026-01-06"})
+    query = query_model("intercom", "conversations").model_validate(
+        {"created_from": "2026-01-05T10:00:00+02:00", "created_to": "2026-01-06"})
     assert query.created_from == datetime(2026, 1, 5, 8, tzinfo=timezone.utc)
-    assert query.created_bounds()[1] == datetime(2026, 1, 7, tzinfo=timezone.utc)
+    serving = connector_for("intercom").stream("conversations").serving
+    assert criteria(serving, query).ranges["created"][1] == datetime(2026, 1, 7, tzinfo=timezone.utc)
 
 
 def _cursor(query: object, values: list[object], doc_id: object) -> str:

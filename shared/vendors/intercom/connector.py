@@ -10,9 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shared.vendors.auth import BearerToken
-from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Schedule, Slice, Stream, Sweep
-from shared.vendors.intercom import mappers
+from shared.vendors.connector import (
+    ConnectionConfig,
+    Connector,
+    Proxy,
+    RequestSpec,
+    Schedule,
+    Slice,
+    Stream,
+    Sweep,
+)
+from shared.vendors.intercom import mappers, serving
+from shared.vendors.intercom.actions import CONTACT_CUSTOM_ATTRIBUTES
 from shared.vendors.intercom.raw import RawAdmin, RawCompany, RawContact, RawConversation
+from shared.vendors.intercom.stats import CONVERSATION_STATS
 from shared.vendors.pagination import BodyCursor, PageRequest, QueryCursor, SinglePage
 from shared.vendors.ratelimit import RateLimit, RateLimitHeaders
 
@@ -62,6 +73,7 @@ CONTACTS = Stream(
     lookback_s=86_400,
     deletes=Sweep(),
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/contacts/listcontacts",
+    serving=serving.CONTACTS,
 )
 
 def _scroll_busy(status: int, error: str) -> bool:
@@ -87,6 +99,7 @@ COMPANIES = Stream(
     page_size=50,
     deletes=Sweep(),
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/companies/scrolloverallcompanies",
+    serving=serving.COMPANIES,
 )
 
 ADMINS = Stream(
@@ -97,6 +110,7 @@ ADMINS = Stream(
     cursor_field=None,
     deletes=Sweep(),
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/admins/listadmins",
+    serving=serving.ADMINS,
 )
 
 CONVERSATIONS = Stream(
@@ -111,6 +125,15 @@ CONVERSATIONS = Stream(
     mapper=mappers.conversation,
     page_size=150,
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/conversations/listconversations",
+    serving=serving.CONVERSATIONS,
+)
+
+#: the read-only proxy: GET these paths only; words Intercom uses where an id would be
+#: (POST /contacts/search, /contacts/merge ...) never count as ids
+PROXY = Proxy(
+    paths=("/contacts/{id}", "/companies/{id}", "/conversations/{id}", "/admins", "/admins/{id}", "/tags", "/teams",
+           "/data_attributes"),
+    reserved=("search", "scroll", "list", "merge", "find", "archive", "unarchive", "attach", "detach", "me"),
 )
 
 CONNECTOR = Connector(
@@ -132,4 +155,7 @@ CONNECTOR = Connector(
     ),
     streams=(CONTACTS, COMPANIES, ADMINS, CONVERSATIONS),
     schedule=Schedule(cron="0 5 * * *"),
+    proxy=PROXY,
+    actions=(CONTACT_CUSTOM_ATTRIBUTES,),
+    views=(CONVERSATION_STATS,),
 )

@@ -60,6 +60,7 @@ def admin(raw: RawAdmin) -> dict[str, Any]:
     return {
         "id": raw.id,
         "name": raw.name,
+        "name_lower": _lower(raw.name),
         "email": raw.email,
         "job_title": raw.job_title,
         "away_mode_enabled": raw.away_mode_enabled,
