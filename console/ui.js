@@ -29,8 +29,9 @@ export function badge(text) {
 
 export function when(value) {
   if (!value) return "—";
-  const date = new Date(value);
-  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const d = new Date(value);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
 export function ago(seconds) {

@@ -66,8 +66,8 @@ export async function render(ctx, [id]) {
       letters.length ? h("table", {},
         h("thead", {}, h("tr", {}, ["When", "Stream", "Why", "Record"].map((t) => h("th", {}, t)))),
         h("tbody", {}, letters.map((d) => h("tr", {},
-          h("td", {}, when(d.at)), h("td", {}, d.stream), h("td", {}, d.reason),
-          h("td", {}, h("details", {}, h("summary", {}, "raw JSON"), h("pre", { class: "json" }, pretty(d.raw))))))))
+          h("td", {}, when(d.at)), h("td", {}, d.stream), h("td", { class: "wrap" }, d.reason),
+          h("td", { class: "wrap" }, h("details", {}, h("summary", {}, "raw JSON"), h("pre", { class: "json" }, pretty(d.raw))))))))
         : h("p", { class: "muted" }, "None: every record fetched was stored."));
   }
 
@@ -152,7 +152,7 @@ function errors(run) {
 function runTable(list) {
   const body = h("tbody");
   for (const run of list) {
-    const detail = h("tr", { hidden: true }, h("td", { colspan: 9 }, streamTable(run), errors(run)));
+    const detail = h("tr", { hidden: true }, h("td", { colspan: 9, class: "wrap" }, streamTable(run), errors(run)));
     body.append(h("tr", { class: "clickable", dataset: { run: run.run_id }, onclick: () => { detail.hidden = !detail.hidden; } },
       h("td", {}, when(run.created_at)), h("td", {}, run.trigger), h("td", {}, badge(run.status)),
       h("td", { class: "num" }, run.duration_s === null || run.duration_s === undefined ? "—" : `${run.duration_s.toFixed(1)} s`),

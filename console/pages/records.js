@@ -49,8 +49,10 @@ function columns(items) {
     for (const [k, v] of Object.entries(item)) if (v === null || typeof v !== "object") keys.add(k);
   }
   const picked = PREFERRED.filter((k) => keys.has(k));
-  for (const k of keys) if (picked.length < 6 && k !== "id" && !k.startsWith("_") && !picked.includes(k)) picked.push(k);
-  return ["id", ...picked.slice(0, 6)];
+  for (const k of keys) {
+    if (picked.length < 5 && !["id", "deleted"].includes(k) && !k.startsWith("_") && !picked.includes(k)) picked.push(k);
+  }
+  return ["id", ...picked.slice(0, 5)];
 }
 
 function cell(value, key) {

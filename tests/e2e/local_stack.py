@@ -1,0 +1,92 @@
+"""`make dev`'s stack (devtools.stack) run by tests as a person runs it: its own process,
+on free ports, in a temporary data directory, stopped with Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from devtools.ports import DEFAULTS
+from devtools.processes import free_port
+from tests.conftest import REPO
+
+TINY = ["--contacts", "60", "--companies", "12", "--admins", "5", "--conversations", "50"]
+
+
+@dataclass
+class LocalStack:
+    data_dir: Path
+    ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in DEFAULTS})
+    proc: subprocess.Popen[str] | None = None
+    log: Path | None = None
+
+    def argv(self, *extra: str) -> list[str]:
+        ports = [arg for name, port in self.ports.items() for arg in (f"--{name}-port", str(port))]
+        return [sys.executable, "-m", "devtools.stack", "--data-dir", str(self.data_dir), *ports, *extra]
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("INTERCOM_ACCESS_TOKEN", "FIRESTORE_EMULATOR_HOST")}
+        return {**env, "PYTHONPATH": str(REPO), "TRIBUTARY_LOCAL_DIR": str(self.data_dir)}
+
+    def run(self, *extra: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+        """Start, let it finish (--exit-after-sync), answer its output."""
+        return subprocess.run(self.argv(*extra), cwd=REPO, env=self.env(), capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
+    def start(self, *extra: str, timeout: float = 180) -> dict[str, Any]:
+        """Start and wait until it wrote stack.json (everything is up); answer that."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log = self.data_dir / f"stack-{int(time.time() * 1000)}.out"
+        handle = self.log.open("w")
+        self.proc = subprocess.Popen(self.argv(*extra), cwd=REPO, env=self.env(), stdout=handle,
+                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        stack_file = self.data_dir / "stack.json"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the stack exited with {self.proc.returncode}:\n{self.output()}")
+            if stack_file.exists():
+                try:
+                    return dict(json.loads(stack_file.read_text()))
+                except ValueError:
+                    pass
+            time.sleep(0.3)
+        self.stop()
+        raise TimeoutError(f"the stack was not up in {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""
+
+    def stop(self, timeout: float = 90) -> int:
+        """Ctrl-C, as a person stops it: the stack saves its data and stops its children."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def token(self, email: str = "admin@example.com", role: str = "admin") -> str:
+        """Through the documented command, as a script would."""
+        result = subprocess.run([sys.executable, "-m", "devtools.token", "--email", email, "--role", role],
+                                cwd=REPO, env=self.env(), capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def api(self, info: dict[str, Any], token: str) -> httpx.Client:
+        return httpx.Client(base_url=info["functions"], headers={"Authorization": f"Bearer {token}"}, timeout=30)
