@@ -51,7 +51,8 @@ def base_url() -> Iterator[str]:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0, "SIGTERM must shut the sandbox down cleanly"
-        assert "stopped" in proc.stdout.read()
+        with proc.stdout:
+            assert "stopped" in proc.stdout.read()
 
 
 @pytest.fixture
