@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -28,6 +28,7 @@ class LocalStack:
     ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in DEFAULTS})
     proc: subprocess.Popen[str] | None = None
     log: Path | None = None
+    handle: IO[str] | None = None
 
     def argv(self, *extra: str) -> list[str]:
         ports = [arg for name, port in self.ports.items() for arg in (f"--{name}-port", str(port))]
@@ -46,14 +47,15 @@ class LocalStack:
         """Start and wait until it wrote stack.json (everything is up); answer that."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log = self.data_dir / f"stack-{int(time.time() * 1000)}.out"
-        handle = self.log.open("w")
-        self.proc = subprocess.Popen(self.argv(*extra), cwd=REPO, env=self.env(), stdout=handle,
+        self.handle = self.log.open("w")
+        self.proc = subprocess.Popen(self.argv(*extra), cwd=REPO, env=self.env(), stdout=self.handle,
                                      stderr=subprocess.STDOUT, text=True, start_new_session=True)
         stack_file = self.data_dir / "stack.json"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the stack exited with {self.proc.returncode}:\n{self.output()}")
+                self.stop()
+                raise RuntimeError(f"the stack exited early:\n{self.output()}")
             if stack_file.exists():
                 try:
                     return dict(json.loads(stack_file.read_text()))
@@ -79,6 +81,9 @@ class LocalStack:
                 self.proc.wait(timeout=10)
         code = self.proc.returncode
         self.proc = None
+        if self.handle:
+            self.handle.close()
+            self.handle = None
         return code
 
     def token(self, email: str = "admin@example.com", role: str = "admin") -> str:
