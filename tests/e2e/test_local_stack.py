@@ -103,6 +103,12 @@ def test_the_token_command_signs_in_and_refreshes(tmp_path: Path) -> None:
         # the console is served, with its local config
         config = httpx.get(f"{info['console']}/config.json").json()
         assert config["mode"] == "local" and config["functionsBase"] == info["functions"]
+        # the deploy guide's smoke check passes against the local stack too
+        smoked = subprocess.run([sys.executable, "-m", "devtools.smoke", "--base", info["functions"],
+                                 "--console", info["console"], "--token", refreshed.stdout.strip()],
+                                cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert smoked.returncode == 0, smoked.stdout + smoked.stderr
+        assert "smoke check: all 9 ok" in smoked.stdout and "signed in as admin@example.com (admin)" in smoked.stdout
     finally:
         assert stack.stop() == 0, stack.output()
     gone = subprocess.run([sys.executable, "-m", "devtools.token", "--email", "a@example.com"],
