@@ -40,6 +40,15 @@ PLATFORM_INDEXES: list[dict[str, Any]] = [
             {"fieldPath": "next_run_at", "order": "ASCENDING"},
         ],
     },
+    # the dead-letters function: one stream's dead letters, newest first (shared.sync.deadletters)
+    {
+        "collectionGroup": "dead_letters",
+        "queryScope": "COLLECTION",
+        "fields": [
+            {"fieldPath": "stream", "order": "ASCENDING"},
+            {"fieldPath": "at", "order": "DESCENDING"},
+        ],
+    },
 ]
 #: field overrides of platform collections (TTLs of what the serving functions keep)
 PLATFORM_OVERRIDES: list[dict[str, Any]] = [
