@@ -32,16 +32,27 @@ export async function render(ctx, [id]) {
       fill(progress, ...runProgress(run));
       if (["succeeded", "partial", "failed"].includes(run.status)) {
         toast(`Sync ${run.status}: ${num(run.counts.fetched)} fetched, ${num(run.counts.written)} written.`);
-        loadRuns();
-        loadDead();
         const { connections: [fresh] } = await ctx.api.get("/sync-status", q);
         fill(info, infoCard(fresh));
         fill(streamsCard, streamsTable(fresh));
+        await Promise.all([loadRuns(), loadDead()]);
         return;
       }
       timer = setTimeout(tick, POLL_MS);
     };
     await tick();
+  }
+
+  // the vendor's consent page is in another window: poll until the callback connected it
+  function awaitInstall(tries = 150) {
+    toast("Finish in the vendor's window; this page follows.");
+    const check = async () => {
+      if (stopped || tries-- <= 0) return;
+      const fresh = await ctx.api.get(`/connections/${encodeURIComponent(id)}`);
+      if (fresh.status !== c.status) { toast(`${fresh.name} is ${fresh.status.replace("_", " ")}.`); reload(); return; }
+      timer = setTimeout(check, 2000);
+    };
+    timer = setTimeout(check, 2000);
   }
 
   async function syncNow(mode) {
@@ -77,6 +88,7 @@ export async function render(ctx, [id]) {
     connector.auth.oauth && c.status !== "connected" && action("Connect", async () => {
       const { authorize_url } = await ctx.api.post("/oauth-start", q);
       window.open(authorize_url, "_blank", "noopener");
+      awaitInstall();
     }, { class: "admin-action", id: "oauth-connect" }),
     c.status === "disabled"
       ? action("Resume", async () => { await ctx.api.post(`/connections/${c.id}/resume`); reload(); }, { class: "admin-action", id: "resume" })

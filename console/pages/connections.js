@@ -47,7 +47,7 @@ export async function render(ctx) {
   form.hidden = connections.length > 0;
   mount(
     h("div", { class: "spread" }, h("h1", {}, "Connections"),
-      addable.length ? h("button", { class: "primary admin-action", id: "add-connection",
+      addable.length ? h("button", { class: "primary", id: "add-connection",
         onclick: () => { form.hidden = !form.hidden; } }, "Add a connection") : null),
     form,
     h("div", { class: "card" }, connections.length
@@ -90,7 +90,7 @@ function addForm(ctx, connectors) {
     fill(streams, h("span", { class: "muted" }, "Streams:"), c.streams.map((s) =>
       h("label", { class: "row" }, h("input", { type: "checkbox", checked: true, value: s.name, dataset: { stream: s.name } }), s.name)));
     hint.textContent = c.auth.oauth
-      ? "After saving, Connect opens the vendor's consent page in a new window."
+      ? "After saving, Connect (on its page) opens the vendor's consent page in a new window."
       : `${c.ownership === "user" ? "A personal connection (yours only)." : "An organization connection."} Credentials are stored encrypted and never shown again.`;
   }
 
@@ -104,11 +104,7 @@ function addForm(ctx, connectors) {
     };
     if (chosen.length !== c.streams.length) body.selection = { streams: chosen };
     const created = await ctx.api.post("/connections", body);
-    if (c.auth.oauth) {
-      const { authorize_url } = await ctx.api.post("/oauth-start", { connection_id: created.id });
-      window.open(authorize_url, "_blank", "noopener");
-    }
-    toast(`${created.name} added.`);
+    toast(c.auth.oauth ? `${created.name} added: Connect it to the vendor.` : `${created.name} added.`);
     location.hash = `#/connections/${encodeURIComponent(created.id)}`;
   }
 

@@ -12,6 +12,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from devtools.sandboxes.kit.oauth import OAuthClient, OAuthServer
+from devtools.sandboxes.kit.server import BackgroundWSGI
+from tests.conftest import TEST_EXTRA_CONNECTORS
 from tests.e2e.local_stack import LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -20,10 +23,15 @@ SIZE = ["--contacts", "400", "--companies", "60", "--admins", "8", "--conversati
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    local = LocalStack(tmp_path_factory.mktemp("console-stack"))
-    info = local.start(*SIZE, "--no-connection")
-    yield info
-    assert local.stop() == 0, local.output()
+    """The stack with the tests' demo connectors too (a per-user OAuth vendor), and an OAuth
+    server standing in for that vendor's consent page and token endpoint."""
+    local = LocalStack(tmp_path_factory.mktemp("console-stack"),
+                       extra_env={"TRIBUTARY_EXTRA_CONNECTORS": TEST_EXTRA_CONNECTORS})
+    oauth = OAuthServer([OAuthClient("notes-client", "notes-secret", (f"{local.functions_url}/oauth-callback",))])
+    with BackgroundWSGI(oauth.wsgi_app()) as vendor:
+        info = local.start(*SIZE, "--no-connection")
+        yield {**info, "oauth_vendor": vendor.base_url}
+        assert local.stop() == 0, local.output()
 
 
 class Visit:
@@ -83,7 +91,7 @@ def test_admin_signs_in_adds_syncs_and_browses(stack: dict[str, Any], browser: A
     page.wait_for_selector("#runs tr[data-run]")
     assert int(page.inner_text("#progress [data-count=fetched]").replace(",", "")) == 400 + 60 + 8 + 300
     assert page.inner_text("#progress [data-count=failed]") == "0"
-    assert page.inner_text("#last-success") != "—"
+    page.wait_for_function("document.querySelector('#last-success').innerText !== '—'")
     page.click("#runs tr[data-run]")  # per-stream counts of that run
     page.wait_for_selector("#runs table.streams tr[data-stream=contacts]")
     visit.shot("04-connection-synced")
@@ -130,7 +138,9 @@ def test_a_member_sees_no_admin_action(stack: dict[str, Any], browser: Any, scre
     visit.sign_in("member@example.com", "member")
     page.wait_for_selector("#connections tr[data-connection]")
     assert page.locator(".admin-action").count() == 0
-    assert page.locator("#add-connection, #add-form").count() == 0
+    # the add form offers a member only per-user vendors (the demo ones here), never Intercom
+    vendors = page.locator("#add-vendor option").evaluate_all("options => options.map(o => o.value)")
+    assert "intercom" not in vendors and "demo_notes" in vendors
     visit.shot("09-member-connections")
 
     connection_id = page.get_attribute("#connections tr[data-connection]", "data-connection")
@@ -152,5 +162,25 @@ def test_a_member_sees_no_admin_action(stack: dict[str, Any], browser: Any, scre
     page.goto(stack["console"] + "/#/me")
     page.wait_for_selector("#me-role:text-is('member')")
     visit.shot("11-member-me")
+
+    # a member may connect their own account of a per-user vendor: OAuth, in another window
+    page.goto(stack["console"] + "/#/")
+    page.click("#add-connection")
+    page.select_option("#add-vendor", "demo_notes")
+    page.fill("#add-name", "My notes")
+    page.fill("#add-base-url", stack["oauth_vendor"])
+    page.fill("#add-cred-client_id", "notes-client")
+    page.fill("#add-cred-client_secret", "notes-secret")
+    visit.shot("12-member-add-oauth")
+    page.click("#add-save")
+    page.wait_for_selector("h1 [data-status=pending]")
+    with visit.context.expect_page() as consent:
+        page.click("#oauth-connect")
+    consent.value.wait_for_load_state()
+    assert '"status": "connected"' in consent.value.content().replace('":"', '": "')  # oauth-callback's answer
+    consent.value.close()
+    page.wait_for_selector("h1 [data-status=connected]", timeout=30_000)
+    assert page.locator("#sync-now").count() == 1, "its owner manages a personal connection"
+    visit.shot("13-member-oauth-connected")
     assert not [e for e in visit.errors if "403" not in e], visit.errors
     visit.close()

@@ -29,6 +29,7 @@ class LocalStack:
     proc: subprocess.Popen[str] | None = None
     log: Path | None = None
     handle: IO[str] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def argv(self, *extra: str) -> list[str]:
         ports = [arg for name, port in self.ports.items() for arg in (f"--{name}-port", str(port))]
@@ -36,7 +37,7 @@ class LocalStack:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("INTERCOM_ACCESS_TOKEN", "FIRESTORE_EMULATOR_HOST")}
-        return {**env, "PYTHONPATH": str(REPO), "TRIBUTARY_LOCAL_DIR": str(self.data_dir)}
+        return {**env, "PYTHONPATH": str(REPO), "TRIBUTARY_LOCAL_DIR": str(self.data_dir), **self.extra_env}
 
     def run(self, *extra: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
         """Start, let it finish (--exit-after-sync), answer its output."""
@@ -85,6 +86,10 @@ class LocalStack:
             self.handle.close()
             self.handle = None
         return code
+
+    @property
+    def functions_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['functions']}/tributary-local/europe-west1"
 
     def token(self, email: str = "admin@example.com", role: str = "admin") -> str:
         """Through the documented command, as a script would."""

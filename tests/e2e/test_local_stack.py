@@ -148,3 +148,24 @@ def test_check_prereqs_script_names_each_missing_piece(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "Java is needed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_real_intercom_account_replaces_the_sandbox_and_says_so(tmp_path: Path) -> None:
+    """--no-sync: the connection is made (creating one sends nothing to the vendor), the
+    sandbox is not started, and the stack says plainly which Intercom it uses."""
+    stack = LocalStack(tmp_path / "data")
+    info = stack.start("--intercom-token", "a-real-looking-token", "--intercom-url", "https://api.eu.intercom.io",
+                       "--no-sync")
+    try:
+        out = stack.output()
+        assert "vendor           a REAL Intercom account at https://api.eu.intercom.io" in out
+        assert "history ends" not in out
+        assert not (tmp_path / "data" / "logs" / "intercom-sandbox.log").exists()
+        with stack.api(info, stack.token()) as api:
+            connection = api.get(f"/connections/{info['connection_id']}").json()
+        assert connection["name"] == "Intercom" and connection["config"]["base_url"] == "https://api.eu.intercom.io"
+        assert connection["has_credentials"] is True
+        config = httpx.get(f"{info['console']}/config.json").json()
+        assert config["sandboxes"] == {}, "no sandbox to offer in the add form"
+    finally:
+        assert stack.stop() == 0, stack.output()
