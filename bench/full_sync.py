@@ -91,7 +91,7 @@ def main() -> None:
                 "functions": cpu_s(worker_pid),
                 "firestore_emulator": cpu_s(firestore.proc.pid),  # type: ignore[union-attr]
                 "tasks_emulator": cpu_s(stack.processes["tasks"].proc.pid),  # type: ignore[union-attr]
-                "sandbox": cpu_s(stack.processes["sandbox"].proc.pid),  # type: ignore[union-attr]
+                "sandbox": cpu_s(stack.processes[stack.sandbox_process("intercom")].proc.pid),  # type: ignore[union-attr]
             },
         }
         noop = []

@@ -13,9 +13,10 @@ import errno
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-#: name -> (default port, what listens there); the order is the order they are checked in
+#: the stack's own parts: name -> (default port, what listens there), checked in this order;
+#: each sandbox adds its vendor's name with its descriptor's default_port (with_sandboxes)
 DEFAULTS: dict[str, tuple[int, str]] = {
     "console": (5002, "the web console"),
     "functions": (5001, "the functions"),
@@ -23,9 +24,13 @@ DEFAULTS: dict[str, tuple[int, str]] = {
     "tasks": (8123, "the Cloud Tasks emulator (gRPC)"),
     "tasks-http": (8124, "the Cloud Tasks emulator's status page"),
     "identity": (9010, "the local identity"),
-    "intercom": (9101, "the sandbox Intercom"),
 }
 HOST = "127.0.0.1"
+
+
+def with_sandboxes(sandboxes: list[tuple[str, int, str]]) -> dict[str, tuple[int, str]]:
+    """DEFAULTS plus (vendor, default port, title) of each sandbox."""
+    return {**DEFAULTS, **{vendor: (port, f"the {title}") for vendor, port, title in sandboxes}}
 
 
 def env_name(name: str) -> str:
@@ -33,11 +38,11 @@ def env_name(name: str) -> str:
     return f"TRIBUTARY_{name.upper().replace('-', '_')}_PORT"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, known: dict[str, tuple[int, str]] = DEFAULTS) -> None:
     group = parser.add_argument_group("ports (each also settable as TRIBUTARY_<NAME>_PORT)")
     group.add_argument("--port-offset", type=int, default=int(os.environ.get("TRIBUTARY_PORT_OFFSET", "0")),
                        help="add this to every default port (a second stack: --port-offset 100)")
-    for name, (default, what) in DEFAULTS.items():
+    for name, (default, what) in known.items():
         group.add_argument(f"--{name}-port", type=int, default=None, metavar="PORT",
                            help=f"{what} (default {default})")
 
@@ -45,20 +50,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 @dataclass(frozen=True)
 class Ports:
     values: Mapping[str, int]
+    known: Mapping[str, tuple[int, str]] = field(default_factory=lambda: dict(DEFAULTS))
 
     def __getitem__(self, name: str) -> int:
         return self.values[name]
 
     @classmethod
-    def resolve(cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Ports:
+    def resolve(cls, args: argparse.Namespace, known: dict[str, tuple[int, str]] = DEFAULTS,
+                environ: Mapping[str, str] | None = None) -> Ports:
         """A flag wins over the environment, which wins over default + offset."""
         environ = os.environ if environ is None else environ
         values = {}
-        for name, (default, _) in DEFAULTS.items():
+        for name, (default, _) in known.items():
             flag = getattr(args, f"{name.replace('-', '_')}_port", None)
             from_env = environ.get(env_name(name))
             values[name] = flag if flag is not None else int(from_env) if from_env else default + args.port_offset
-        return cls(values)
+        return cls(values, dict(known))
 
 
 @dataclass(frozen=True)
@@ -95,11 +102,11 @@ def busy_ports(ports: Ports, names: list[str] | None = None) -> list[Busy]:
     return found
 
 
-def busy_message(busy: list[Busy]) -> str:
+def busy_message(busy: list[Busy], known: Mapping[str, tuple[int, str]] = DEFAULTS) -> str:
     """What is wrong and the two ways out, ready to print."""
     lines = ["Cannot start: a port the local stack needs is not free."]
     for item in busy:
-        what = DEFAULTS[item.name][1]
+        what = known[item.name][1] if item.name in known else item.name
         lines.append(f"  - port {item.port} ({what}): {item.reason}")
     first = busy[0]
     lines += [

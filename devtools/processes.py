@@ -105,6 +105,12 @@ class ManagedProcess:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log:
+            self._log.close()
+            self._log = None
 
     def stop(self, grace_s: float = 5.0) -> None:
         if self.proc is None:
@@ -118,9 +124,7 @@ class ManagedProcess:
                 self.proc.wait(timeout=grace_s)
             except ProcessLookupError:
                 pass
-        if self._log:
-            self._log.close()
-            self._log = None
+        self._close_log()
 
 
 def stop_all(processes: Sequence[ManagedProcess]) -> None:

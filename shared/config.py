@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _ORIGIN = re.compile(r"https?://[a-z0-9.-]+(?::[0-9]{1,5})?")
@@ -68,10 +68,6 @@ class Settings(BaseSettings):
     # never touch credentials run without it; those that do answer credentials_keys_missing.
     credentials_keys: SecretStr | None = Field(None, validation_alias="CREDENTIALS_KEYS")
 
-    # Local and test only: modules whose CONNECTORS tuple extends the registry (demo vendors
-    # the connection and OAuth tests use). Refused in production.
-    extra_connectors: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias="TRIBUTARY_EXTRA_CONNECTORS")
-
     @field_validator("credentials_keys", mode="before")
     @classmethod
     def _check_keys(cls, value: object) -> object:
@@ -89,18 +85,6 @@ class Settings(BaseSettings):
         parse_keys(raw)  # raises ValueError naming the entry, never the key
         return raw
 
-    @field_validator("extra_connectors", mode="before")
-    @classmethod
-    def _split_modules(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(m.strip() for m in value.split(",") if m.strip())
-        return value
-
-    @model_validator(mode="after")
-    def _no_demo_connectors_in_production(self) -> Settings:
-        if self.extra_connectors and self.environment == "production":
-            raise ValueError("TRIBUTARY_EXTRA_CONNECTORS is for local and test environments only")
-        return self
 
     @field_validator("allowed_domains", mode="before")
     @classmethod

@@ -62,7 +62,11 @@ export async function render(ctx) {
 
 function addForm(ctx, connectors) {
   if (!connectors.length) return h("div");
-  const vendor = h("select", { id: "add-vendor" }, connectors.map((c) => h("option", { value: c.vendor }, c.title)));
+  const sandboxesOffered = ctx.config.sandboxes || {};
+  // a vendor with a local sandbox first: on the local stack, the one that works right away
+  const preferred = (connectors.find((c) => sandboxesOffered[c.vendor]) || connectors[0]).vendor;
+  const vendor = h("select", { id: "add-vendor" }, connectors.map((c) =>
+    h("option", { value: c.vendor, selected: c.vendor === preferred }, c.title)));
   const fields = h("div", { class: "form" });
   const streams = h("div", { class: "row", id: "add-streams" });
   const sandboxes = ctx.config.sandboxes || {};
@@ -83,7 +87,7 @@ function addForm(ctx, connectors) {
       Object.entries(inputs.credentials).map(([f, input]) => h("label", {}, c.auth.oauth ? `OAuth app ${f}` : f, input)),
       sandbox ? h("div", {}, h("button", { type: "button", id: "use-sandbox", onclick: () => {
         inputs.base_url.value = sandbox.base_url;
-        inputs.name.value = `Sandbox ${c.title}`;
+        inputs.name.value = sandbox.name || `Sandbox ${c.title}`;
         for (const [f, v] of Object.entries(sandbox.credentials)) if (inputs.credentials[f]) inputs.credentials[f].value = v;
       } }, "Use the local sandbox")) : null,
     );

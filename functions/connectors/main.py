@@ -14,7 +14,7 @@ def list_connectors(call: Call) -> ConnectorList:
     """Every connector a connection can be made for, with the fields it needs."""
     from shared.connections.catalog import available
 
-    return ConnectorList(connectors=available(call.settings))
+    return ConnectorList(connectors=available())
 
 
 handle = endpoint.entry_point()

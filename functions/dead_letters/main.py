@@ -1,41 +1,28 @@
-"""GET /dead-letters: the records of a connection that could not be stored, with why
-(newest first); POST /dead-letters/redrive: try them again after a fix (who manages the
-connection). A record that fails validation is kept here, never dropped."""
+"""GET /dead-letters: records a connection could not store, with why; POST
+/dead-letters/redrive: store them again through the ingest path after a fix."""
 
 from __future__ import annotations
 
 from shared.api import Call, Endpoint, Users
 from shared.sync.api import DeadLetterList, DeadLetterQuery, RedriveRequest, RedriveResult
 
-endpoint = Endpoint("dead-letters", summary="Records that could not be stored", tags=("sync",))
+endpoint = Endpoint("dead-letters", summary="Dead letters of a connection, and their re-drive", tags=("sync",))
 
 
 @endpoint.route("GET", "/", auth=Users(), query=DeadLetterQuery, response=DeadLetterList, errors=(404,))
-def list_dead_letters(call: Call) -> DeadLetterList:
-    """Newest first, optionally of one stream; the raw record is the vendor's JSON as received."""
-    from shared.connections.access import readable
-    from shared.store.client import db
-    from shared.sync.deadletters import newest
+def list_letters(call: Call) -> DeadLetterList:
+    """Newest first."""
+    from shared.sync.redrive import list_dead_letters
 
-    query: DeadLetterQuery = call.query
-    client = db(call.settings)
-    connection = readable(client, call.principal, query.connection_id)
-    return DeadLetterList(dead_letters=newest(client, connection.id, query.stream, query.limit))
+    return list_dead_letters(call.settings, call.principal, call.query)
 
 
 @endpoint.route("POST", "/redrive", auth=Users(), body=RedriveRequest, response=RedriveResult, errors=(403, 404))
 def redrive(call: Call) -> RedriveResult:
-    """Store each dead letter again through the ingest path; what still fails stays, with its new reason."""
-    from shared.connections.access import manageable
-    from shared.connections.connectors import find_connector
-    from shared.store.client import db
-    from shared.sync.redrive import redrive as run_redrive
+    """Each letter is stored (and removed) or kept with its new reason."""
+    from shared.sync.redrive import redrive_for
 
-    body: RedriveRequest = call.body
-    client = db(call.settings)
-    connection = manageable(client, call.principal, body.connection_id)
-    connector = find_connector(call.settings, connection.vendor)
-    return run_redrive(client, connector, connection.id, request_id=call.request_id, stream=body.stream)
+    return redrive_for(call.settings, call.principal, call.body, request_id=call.request_id)
 
 
 handle = endpoint.entry_point()

@@ -151,10 +151,10 @@ def _load(call: Call[Any, Any], connection_id: str) -> Connection:
 def create_connection(call: Call[Any, CreateConnection]) -> Connection:
     """Create a connection; OAuth ones start pending until oauth-start/oauth-callback."""
     from shared.connections import store
-    from shared.connections.connectors import find_connector
+    from shared.sync.registry import connector as find_connector
 
     body = call.body
-    connector = find_connector(call.settings, body.vendor)
+    connector = find_connector(body.vendor)
     owner = access.owner_for_create(call.principal, body.owner)
     return store.create_connection(
         _db(call),
@@ -187,7 +187,7 @@ def get_connection(call: Call[Any, Any]) -> Connection:
 def update_connection(call: Call[Any, UpdateConnection]) -> Connection:
     """Rename, reconfigure, reselect streams, reschedule or replace credentials."""
     from shared.connections import store
-    from shared.connections.connectors import find_connector
+    from shared.sync.registry import connector as find_connector
 
     connection = access.require_manage(call.principal, _load(call, call.path["connection_id"]))
     changes = call.body.changes()
@@ -195,7 +195,7 @@ def update_connection(call: Call[Any, UpdateConnection]) -> Connection:
     return store.update_connection(
         _db(call),
         keyring,
-        find_connector(call.settings, connection.vendor),
+        find_connector(connection.vendor),
         connection.id,
         changes,
         environment=call.settings.environment,
@@ -213,10 +213,10 @@ def pause_connection(call: Call[Any, Any]) -> Connection:
 def resume_connection(call: Call[Any, Any]) -> Connection:
     """Schedule it again from now."""
     from shared.connections import store
-    from shared.connections.connectors import find_connector
+    from shared.sync.registry import connector as find_connector
 
     connection = access.require_manage(call.principal, _load(call, call.path["connection_id"]))
-    return store.resume_connection(_db(call), find_connector(call.settings, connection.vendor), connection.id)
+    return store.resume_connection(_db(call), find_connector(connection.vendor), connection.id)
 
 
 def delete_connection(call: Call[Any, Any]) -> None:
@@ -235,10 +235,10 @@ def start_install(call: Call[Any, InstallStart]) -> InstallStarted:
     from datetime import timezone
 
     from shared.connections import oauth
-    from shared.connections.connectors import find_connector
+    from shared.sync.registry import connector as find_connector
 
     connection = access.require_install(call.principal, _load(call, call.body.connection_id))
-    strategy = oauth.strategy_of(find_connector(call.settings, connection.vendor))
+    strategy = oauth.strategy_of(find_connector(connection.vendor))
     now = datetime.now(timezone.utc)
     url = oauth.start_install(
         _db(call), call.settings, _keyring(call), connection, strategy, uid=call.principal.subject, now=now

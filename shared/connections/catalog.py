@@ -2,8 +2,8 @@
 auth wants, its config fields, who owns it, its streams. The console builds its "add a
 connection" form from this, so a new connector gets a form without console changes.
 
-Only declarations are described (field names, never values); the demo connectors of
-TRIBUTARY_EXTRA_CONNECTORS appear outside production only, as find_connector admits them.
+Only declarations are described (field names, never values); the connectors of
+TRIBUTARY_EXTRA_CONNECTORS appear outside production only, as the registry admits them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
-    from shared.config import Settings
     from shared.vendors.connector import Connector
 
 
@@ -81,13 +80,9 @@ def describe(connector: Connector) -> ConnectorInfo:
     )
 
 
-def available(settings: Settings) -> list[ConnectorInfo]:
-    from shared.connections.connectors import find_connector
-    from shared.sync.registry import vendors
+def available() -> list[ConnectorInfo]:
+    """Every registered connector (with TRIBUTARY_EXTRA_CONNECTORS' outside production: the
+    registry refuses that variable in production)."""
+    from shared.sync.registry import all_connectors
 
-    names = list(vendors())
-    if settings.environment != "production":
-        from shared.connections.connectors import _extra
-
-        names += [v for v in _extra(settings) if v not in names]
-    return [describe(find_connector(settings, vendor)) for vendor in names]
+    return [describe(connector) for connector in all_connectors()]

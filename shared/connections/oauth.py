@@ -313,7 +313,7 @@ def complete_install(
 ) -> Connection:
     """Consume the state, exchange the code, store the tokens encrypted, and connect."""
     from shared.connections import schedule, validate
-    from shared.connections.connectors import find_connector
+    from shared.sync.registry import connector as find_connector
 
     now = now or datetime.now(timezone.utc)
     record = consume_state(db, state, now)
@@ -323,7 +323,7 @@ def complete_install(
         raise OAuthStateInvalid()
     if error or not code:
         raise OAuthDenied(details={"error": error or "no_code"})
-    connector = find_connector(settings, connection.vendor)
+    connector = find_connector(connection.vendor)
     strategy = strategy_of(connector)
     creds = store.load_credentials(db, keyring, connection_id)
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": str(record["redirect_uri"])}

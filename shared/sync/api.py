@@ -26,6 +26,12 @@ class SyncStarted(BaseModel):
     status: RunStatus | Literal["already_running"]
 
 
+class ChunkResult(BaseModel):
+    status: str
+    counts: Counts
+    next_page: int | None
+
+
 class TickResult(BaseModel):
     started: list[str]
     already_running: list[str]

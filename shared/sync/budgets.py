@@ -37,7 +37,7 @@ class StoreGate:
             budgets.append((base, limit.per_second))
         for endpoint in limit.endpoints:
             if endpoint.matches(request.method, request.path):
-                budgets.append((f"{base}:{endpoint.method or '*'}:{endpoint.prefix}", endpoint.per_second))
+                budgets.append((f"{base}:{endpoint.key}", endpoint.per_second))
         return budgets
 
     def book(self, request: PageRequest) -> float | None:

@@ -35,7 +35,26 @@ def maybe_finish(db: Client, connector: Connector, connection_id: str, run_id: s
     for name, doc in state.streams_of(db, connection_id, run_id).items():
         if _swept_after_full_pass(connector, name, doc):
             sweep(db, connector, connection_id, run_id, name, run_data["created_at"])
-    return state.finalize_run(db, connection_id, run_id)
+    run = state.finalize_run(db, connection_id, run_id)
+    if run is not None:
+        after_run(db, connector, connection_id, run)
+    return run
+
+
+def after_run(db: Client, connector: Connector, connection_id: str, run: Run) -> bool:
+    """The connector's after-run hook, when the run changed something (a no-change run
+    costs nothing more). Its failure is logged, never the run's: the records are saved and
+    the next run that changes something computes again. True when it ran."""
+    if connector.after_run is None or run.status.value == "failed":
+        return False
+    if not run.counts.written:
+        return False
+    try:
+        connector.after_run(db, connection_id, run)
+    except Exception:
+        log.exception("after_run_failed", extra={"run_id": run.run_id, "vendor": connector.vendor})
+        return False
+    return True
 
 
 def _swept_after_full_pass(connector: Connector, name: str, doc: dict[str, Any]) -> bool:

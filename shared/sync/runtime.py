@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from shared.config import Settings
 from shared.store.client import db
+from shared.sync.api import ChunkResult
 from shared.sync.models import ChunkTask, Run, Trigger
 from shared.sync.planner import LEASE_TTL_S
 from shared.sync.queues import queue_name
@@ -136,3 +137,18 @@ def start_sync(
         selected=connection.selection.includes,
         now=now,
     )
+
+
+def work_chunk(settings: Settings, task: ChunkTask, *, retries: int) -> ChunkResult:
+    """sync-worker's body: run the chunk; a transient failure becomes 503 with Retry-After
+    so Cloud Tasks backs off (the last attempt records any failure instead)."""
+    from shared.errors import ServiceUnavailable
+    from shared.sync.queues import MAX_ATTEMPTS
+    from shared.sync.worker import RetryLater, run_chunk
+
+    try:
+        outcome = run_chunk(task, worker_deps(settings), last_attempt=retries + 1 >= MAX_ATTEMPTS)
+    except RetryLater as exc:
+        headers = {"Retry-After": str(round(exc.retry_after_s))} if exc.retry_after_s else {}
+        raise ServiceUnavailable(exc.reason, code="retry_later", headers=headers) from exc
+    return ChunkResult(status=outcome.status, counts=outcome.counts, next_page=outcome.next_page)

@@ -377,6 +377,12 @@ class View:
     indexes: tuple[IndexSpec, ...] = ()
 
 
+#: (db, connection id, the finished run) -> None: work a connector does once a run has
+#: ended and written something (Pylon: its dashboard metrics), so pages read precomputed
+#: documents instead of scanning records on every view
+AfterRun = Callable[[Any, str, Any], None]
+
+
 @dataclass(frozen=True)
 class Connector:
     vendor: str
@@ -399,6 +405,8 @@ class Connector:
     proxy: Proxy | None = None
     actions: tuple[Action, ...] = ()
     views: tuple[View, ...] = ()
+    #: runs once per finished run that wrote records
+    after_run: AfterRun | None = None
 
     def validate_config(self, raw: dict[str, Any], *, environment: str) -> ConnectionConfig:
         """The connection's config as the connector's model, or InvalidConfig."""

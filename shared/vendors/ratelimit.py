@@ -6,6 +6,7 @@ headers is the second line, so a worker slows down before the vendor refuses it.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,19 +25,33 @@ class RateLimitHeaders:
 
 @dataclass(frozen=True)
 class EndpointLimit:
-    """A budget of its own for the paths under `prefix` (Pylon limits each endpoint)."""
+    """A budget of its own for the paths under `prefix` (Pylon limits each endpoint).
+
+    With `pattern` (a regular expression the whole path must match) the budget is that
+    endpoint's alone: Pylon's GET /issues, POST /issues/search and GET /issues/{id}/messages
+    share a prefix but not a budget."""
 
     prefix: str
     requests: int
     per_seconds: float
     method: str | None = None
+    pattern: str | None = None
 
     @property
     def per_second(self) -> float:
         return self.requests / self.per_seconds
 
+    @property
+    def key(self) -> str:
+        """The budget's name within a connection."""
+        return f"{self.method or '*'}:{self.pattern or self.prefix}"
+
     def matches(self, method: str, path: str) -> bool:
-        return path.startswith(self.prefix) and (self.method is None or self.method == method)
+        if self.method is not None and self.method != method:
+            return False
+        if self.pattern is not None:
+            return re.fullmatch(self.pattern, path) is not None
+        return path.startswith(self.prefix)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ import pytest
 from devtools.sandboxes.kit.oauth import OAuthClient, OAuthServer
 from devtools.sandboxes.kit.server import BackgroundWSGI
 from tests.conftest import TEST_EXTRA_CONNECTORS
-from tests.e2e.local_stack import LocalStack
+from tests.e2e.local_stack import LocalStack, tiny
 
 pytestmark = pytest.mark.e2e
-SIZE = ["--contacts", "400", "--companies", "60", "--admins", "8", "--conversations", "300", "--rate-limit", "300"]
+#: the other sandboxes tiny, Intercom's big enough for pages and a visible progress (the last flag wins)
+SIZE = [*tiny(), "--contacts", "400", "--companies", "60", "--admins", "8", "--conversations", "300",
+        "--rate-limit", "300"]
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +77,7 @@ def test_admin_signs_in_adds_syncs_and_browses(stack: dict[str, Any], browser: A
 
     # connections: none yet, the add form is open; fill it from the local sandbox
     page.wait_for_selector("#no-connections")
+    assert page.input_value("#add-vendor") == "intercom", "the vendor with a local sandbox comes first"
     page.click("#use-sandbox")
     assert page.input_value("#add-base-url").startswith("http://127.0.0.1:")
     assert page.input_value("#add-cred-access_token") == "sandbox-token"

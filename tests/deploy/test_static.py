@@ -21,3 +21,9 @@ def test_ruff_finds_nothing() -> None:
 def test_mypy_is_strict_and_clean_on_shared() -> None:
     result = _run("mypy", "shared")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_entry_points_stay_thin() -> None:
+    """functions/ parse, authorize, call shared/ and shape the answer: 40 lines at most."""
+    long = {p.parent.name: n for p in (REPO / "functions").glob("*/main.py") if (n := len(p.read_text().splitlines())) > 40}
+    assert long == {}

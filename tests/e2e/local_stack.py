@@ -17,15 +17,29 @@ import httpx
 
 from devtools.ports import DEFAULTS
 from devtools.processes import free_port
+from devtools.sandboxes.registry import all_sandboxes
 from tests.conftest import REPO
 
-TINY = ["--contacts", "60", "--companies", "12", "--admins", "5", "--conversations", "50"]
+#: small enough to start and sync in seconds; a size a sandbox does not declare is not passed
+TINY_SIZES = {"contacts": 60, "companies": 12, "admins": 5, "conversations": 50, "issues": 40, "accounts": 6}
+
+
+def tiny(only: str = "intercom") -> list[str]:
+    """Tiny sizes for the sandboxes, and only `only` started (others may sync for minutes
+    under their vendors' real rate limits)."""
+    declared = {name for s in all_sandboxes() for name in s.sizes}
+    sizes = [arg for name, n in TINY_SIZES.items() if name in declared for arg in (f"--{name}", str(n))]
+    return [*sizes, "--only", only]
+
+
+def all_port_names() -> list[str]:
+    return [*DEFAULTS, *(s.vendor for s in all_sandboxes())]
 
 
 @dataclass
 class LocalStack:
     data_dir: Path
-    ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in DEFAULTS})
+    ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in all_port_names()})
     proc: subprocess.Popen[str] | None = None
     log: Path | None = None
     handle: IO[str] | None = None
@@ -36,7 +50,8 @@ class LocalStack:
         return [sys.executable, "-m", "devtools.stack", "--data-dir", str(self.data_dir), *ports, *extra]
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("INTERCOM_ACCESS_TOKEN", "FIRESTORE_EMULATOR_HOST")}
+        env = {k: v for k, v in os.environ.items()
+               if not k.endswith(("_ACCESS_TOKEN", "_BASE_URL")) and k != "FIRESTORE_EMULATOR_HOST"}
         return {**env, "PYTHONPATH": str(REPO), "TRIBUTARY_LOCAL_DIR": str(self.data_dir), **self.extra_env}
 
     def run(self, *extra: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

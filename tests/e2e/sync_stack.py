@@ -1,6 +1,11 @@
-"""The sync path on real servers: sandbox Intercom, Cloud Tasks emulator and a functions
-server (restartable, so a test can kill the worker mid-run), on the session's Firestore
-emulator and local identity."""
+"""The sync path on real servers: every registered sandbox vendor, Cloud Tasks emulator and
+a functions server (restartable, so a test can kill the worker mid-run), on the session's
+Firestore emulator and local identity.
+
+Sandboxes come from devtools/sandboxes/registry.py (plus TRIBUTARY_EXTRA_SANDBOXES in
+`extra_env`), each on a free port, and their connections from their descriptors: nothing
+here names a vendor except the default one the sync tests use.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,12 @@ import httpx
 
 from devtools.identity import IdentityServer
 from devtools.processes import ManagedProcess, free_port
+from devtools.sandboxes.kit.descriptor import Launch, SandboxDescriptor
+from devtools.sandboxes.registry import EXTRA_ENV, all_sandboxes, extra_modules
 from tests.conftest import PROJECT, REGION, REPO, SCHEDULER_SA, base_env
 
-SANDBOX_TOKEN = "sandbox-token"
+#: the vendor the sync tests exercise when they name none
+DEFAULT_VENDOR = "intercom"
 
 
 @dataclass
@@ -28,16 +36,14 @@ class SyncStack:
     sandbox_size: dict[str, int]
     sandbox_rate_limit: int = 6000
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
-    #: the Intercom connection made through the connections API (see connect())
+    #: the default connection (the first connect() made: the default vendor's, see connect_all())
     connection_id: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.functions_port = free_port()
         self.tasks_port = free_port()
-        self.sandbox_port = free_port()
         self.functions_url = f"http://127.0.0.1:{self.functions_port}/{PROJECT}/{REGION}"
-        self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         self.env = {
             **os.environ,
             **base_env(self.functions_url, self.identity),
@@ -47,24 +53,41 @@ class SyncStack:
             "SYNC_STALL_AFTER_S": "3",
             **self.extra_env,
         }
+        extra = extra_modules(self.env.get(EXTRA_ENV, ""))
+        #: every registered sandbox by vendor, and the port and URL each one gets
+        self.sandboxes: dict[str, SandboxDescriptor] = {d.vendor: d for d in all_sandboxes(extra)}
+        self.sandbox_ports = {vendor: free_port() for vendor in self.sandboxes}
+        self.sandbox_urls = {vendor: f"http://127.0.0.1:{port}" for vendor, port in self.sandbox_ports.items()}
+        self.sandbox_port = self.sandbox_ports[DEFAULT_VENDOR]
+        self.sandbox_url = self.sandbox_urls[DEFAULT_VENDOR]
+        #: vendor -> connection id, filled by connect_all()
+        self.connections: dict[str, str] = {}
 
     # -- processes ---------------------------------------------------------------------
 
     def start(self) -> SyncStack:
-        self.start_sandbox("sandbox", self.sandbox_port, SANDBOX_TOKEN, self.sandbox_size)
+        """Every sandbox, the Tasks emulator, the functions and every sandbox vendor's queue."""
+        for vendor, sandbox in self.sandboxes.items():
+            self.start_sandbox(self.sandbox_process(vendor), self.sandbox_ports[vendor], sandbox.token,
+                               self.sandbox_size, vendor=vendor)
         self.start_tasks()
         self.start_functions()
         self.create_queue()
         return self
 
-    def start_sandbox(self, name: str, port: int, token: str, size: dict[str, int], seed: int = 7) -> None:
+    @staticmethod
+    def sandbox_process(vendor: str) -> str:
+        """The key of `vendor`'s sandbox in `processes`."""
+        return f"sandbox-{vendor}"
+
+    def start_sandbox(self, name: str, port: int, token: str, size: dict[str, int], seed: int = 7,
+                      vendor: str = DEFAULT_VENDOR) -> None:
+        """`vendor`'s sandbox as processes[name] (a second one of a vendor needs another name)."""
+        sandbox = self.sandboxes[vendor]
+        launch = Launch(port=port, token=token, size=size, seed=seed, rate_limit=self.sandbox_rate_limit)
         self.processes[name] = ManagedProcess(
-            f"sync-{name}",
-            [sys.executable, "-m", "devtools.sandboxes.intercom", "--port", str(port), "--token", token,
-             "--contacts", str(size["contacts"]), "--companies", str(size["companies"]),
-             "--admins", str(size["admins"]), "--conversations", str(size["conversations"]),
-             "--rate-limit", str(self.sandbox_rate_limit), "--seed", str(seed)],
-            port=port, env=self.env, log_dir=self.log_dir, cwd=REPO,
+            f"sync-{name}", sandbox.argv(launch), port=port, env=self.env, log_dir=self.log_dir, cwd=REPO,
+            ready_timeout_s=sandbox.ready_timeout_s,
         ).start()
 
     def start_tasks(self) -> None:
@@ -99,34 +122,55 @@ class SyncStack:
 
         return tasks_client(self.env["CLOUD_TASKS_EMULATOR_HOST"])
 
-    def create_queue(self, **overrides: Any) -> None:
-        """The connector's queue at the sandbox's budget; tests shorten the backoff."""
+    def connector(self, vendor: str) -> Any:
+        """`vendor`'s connector: the registry's, or one the functions' TRIBUTARY_EXTRA_CONNECTORS add."""
+        import importlib
+
+        from shared.sync.registry import connector, vendors
+
+        if vendor in vendors():
+            return connector(vendor)
+        for module in filter(None, self.env.get("TRIBUTARY_EXTRA_CONNECTORS", "").split(",")):
+            for found in getattr(importlib.import_module(module.strip()), "CONNECTORS", ()):
+                if found.vendor == vendor:
+                    return found
+        raise KeyError(f"no connector for {vendor!r}")
+
+    def create_queue(self, vendor: str | None = None, **overrides: Any) -> None:
+        """`vendor`'s queue (None: every sandbox vendor's) at the sandbox's budget; tests
+        shorten the backoff."""
         from shared.sync.queues import queue_spec
-        from shared.sync.registry import connector
         from shared.tasks import ensure_queue
 
-        spec = queue_spec(connector("intercom"), requests_per_minute=self.sandbox_rate_limit)
-        spec = spec.model_copy(update={"min_backoff_seconds": 0.5, "max_backoff_seconds": 4.0, **overrides})
-        ensure_queue(self.tasks_client(), PROJECT, REGION, spec)
+        for each in [vendor] if vendor else list(self.sandboxes):
+            spec = queue_spec(self.connector(each), requests_per_minute=self.sandbox_rate_limit)
+            spec = spec.model_copy(update={"min_backoff_seconds": 0.5, "max_backoff_seconds": 4.0, **overrides})
+            ensure_queue(self.tasks_client(), PROJECT, REGION, spec)
 
-    # -- the sandbox -----------------------------------------------------------------------
+    # -- the sandboxes ----------------------------------------------------------------------
 
-    def sandbox(self) -> httpx.Client:
-        return httpx.Client(base_url=self.sandbox_url, headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"}, timeout=30)
+    def sandbox(self, vendor: str = DEFAULT_VENDOR, token: str | None = None) -> httpx.Client:
+        """A client of `vendor`'s sandbox, authenticated as its descriptor says."""
+        sandbox = self.sandboxes[vendor]
+        return httpx.Client(base_url=self.sandbox_urls[vendor], headers=sandbox.headers(token or sandbox.token),
+                            timeout=30)
 
-    def reset_sandbox(self, **faults: Any) -> None:
-        with self.sandbox() as s:
-            s.post("/_sandbox/reset", json=dict(self.sandbox_size)).raise_for_status()
-        self.set_faults(**faults)
+    def reset_sandbox(self, vendor: str = DEFAULT_VENDOR, **faults: Any) -> None:
+        """Regenerate `vendor`'s data at the stack's size, then set `faults` (none by default)."""
+        with self.sandbox(vendor) as s:
+            s.post("/_sandbox/reset", json=self.sandboxes[vendor].sizes_for(self.sandbox_size)).raise_for_status()
+        self.set_faults(vendor, **faults)
 
-    def set_faults(self, **faults: Any) -> None:
-        with self.sandbox() as s:
+    def set_faults(self, vendor: str = DEFAULT_VENDOR, **faults: Any) -> None:
+        with self.sandbox(vendor) as s:
             s.post("/_sandbox/faults", json={"error_rate": 0, "drop_rate": 0, "latency_ms": 0, **faults}).raise_for_status()
 
-    def sandbox_counts(self) -> dict[str, int]:
-        with self.sandbox() as s:
+    def sandbox_counts(self, vendor: str = DEFAULT_VENDOR) -> dict[str, int]:
+        """The sandbox's record counts, for the sizes it declares."""
+        with self.sandbox(vendor) as s:
             counts = s.get("/_sandbox/counts").json()
-        return {k: (v["count"] if isinstance(v, dict) else v) for k, v in counts.items() if k in ("contacts", "companies", "admins", "conversations")}
+        sizes = self.sandboxes[vendor].sizes
+        return {k: (v["count"] if isinstance(v, dict) else v) for k, v in counts.items() if k in sizes}
 
     # -- the API ---------------------------------------------------------------------------
 
@@ -134,17 +178,25 @@ class SyncStack:
         token = self.identity.identity.id_token(f"{role}@example.com", role=role)
         return httpx.Client(base_url=self.functions_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
-    def connect(self, token: str = SANDBOX_TOKEN, base_url: str | None = None, name: str = "Sandbox Intercom") -> str:
-        """Create an Intercom connection through the connections API; the first one made
-        becomes this stack's default connection."""
-        body = {"vendor": "intercom", "name": name, "owner": "org",
-                "config": {"base_url": base_url or self.sandbox_url}, "credentials": {"access_token": token}}
+    def connect(self, token: str | None = None, base_url: str | None = None, name: str | None = None,
+                vendor: str = DEFAULT_VENDOR) -> str:
+        """Create a connection to `vendor`'s sandbox (or `base_url`) through the connections
+        API, with the body its descriptor gives; the first one made becomes this stack's
+        default connection."""
+        body = self.sandboxes[vendor].connection(base_url or self.sandbox_urls[vendor], token, name)
         with self.api() as api:
             response = api.post("/connections", json=body)
         assert response.status_code == 201, response.text
-        connection_id = response.json()["id"]
+        connection_id = str(response.json()["id"])
         self.connection_id = self.connection_id or connection_id
         return connection_id
+
+    def connect_all(self) -> dict[str, str]:
+        """One connection per sandbox (the default vendor's first, so it is the default
+        connection): vendor -> connection id, also kept in `connections`."""
+        order = sorted(self.sandboxes, key=lambda vendor: vendor != DEFAULT_VENDOR)
+        self.connections = {vendor: self.connect(vendor=vendor) for vendor in order}
+        return self.connections
 
     def start_sync(self, mode: str = "auto", connection_id: str | None = None) -> str:
         if not self.connection_id:

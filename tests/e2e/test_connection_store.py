@@ -21,13 +21,25 @@ from shared.connections import oauth, store
 from shared.connections.models import ConnectionSchedule, ConnectionStatus, Owner
 from shared.vendors.auth import StaticAuth
 from shared.vendors.intercom.connector import CONNECTOR as INTERCOM
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, TEST_EXTRA_CONNECTORS
 from tests.demo_connectors import DEMO_CRM, DEMO_KEYS, DEMO_NOTES
 
 UTC = timezone.utc
 K1 = crypto.Kek("k1", b"\x11" * 32)
 KEYRING = crypto.Keyring([K1])
 REDIRECT = "http://127.0.0.1:1/oauth-callback"
+
+
+@pytest.fixture(autouse=True)
+def demo_connectors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The registry sees the demo connectors (as the functions do with the test env)."""
+    from shared.sync import registry
+
+    monkeypatch.setenv("TRIBUTARY_EXTRA_CONNECTORS", TEST_EXTRA_CONNECTORS)
+    monkeypatch.setenv("TRIBUTARY_ENV", "test")
+    registry._found.cache_clear()
+    yield
+    registry._found.cache_clear()
 
 
 @pytest.fixture()
@@ -80,7 +92,6 @@ class _Settings:
     """The two Settings members the OAuth flow reads (complete_install also finds connectors)."""
 
     environment = "test"
-    extra_connectors = ("tests.demo_connectors",)
 
     def function_url(self, name: str) -> str:
         assert name == "oauth-callback"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO
-from tests.e2e.local_stack import TINY, LocalStack
+from tests.e2e.local_stack import LocalStack, tiny
 
 pytestmark = pytest.mark.e2e
 
@@ -43,25 +43,28 @@ def test_make_dev_on_a_busy_port_fails_fast_naming_it(tmp_path: Path) -> None:
 
 def test_the_data_of_a_sync_survives_a_restart(tmp_path: Path) -> None:
     stack = LocalStack(tmp_path / "data")
-    first = stack.run(*TINY, "--exit-after-sync")
+    first = stack.run(*tiny(), "--exit-after-sync")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "an empty Firestore" in first.stdout and "succeeded" in first.stdout
+    assert "failed=0" in first.stdout and "partial" not in first.stdout
     assert (tmp_path / "data" / "firestore-data" / "firestore_export").is_dir()
     epoch_line = next(line for line in first.stdout.splitlines() if "history ends" in line)
 
-    info = stack.start(*TINY, "--no-sync")
+    info = stack.start(*tiny(), "--no-sync")
     try:
         assert "the data of the last run" in stack.output()
         kept = next(line for line in stack.output().splitlines() if "history ends" in line)
         assert epoch_line.split("history ends")[1][:17] == kept.split("history ends")[1][:17]
         assert "kept with the data" in kept
+        intercom = info["connections"]["intercom"]
         with stack.api(info, stack.token()) as api:
-            runs = api.get("/sync-runs", params={"connection_id": info["connection_id"]}).json()["runs"]
-            assert [r["status"] for r in runs] == ["succeeded"], "the first run's record is still there"
-            contacts = api.get(f"/records/{info['connection_id']}/contacts", params={"limit": 5})
+            for connection_id in info["connections"].values():
+                runs = api.get("/sync-runs", params={"connection_id": connection_id}).json()["runs"]
+                assert [r["status"] for r in runs] == ["succeeded"], "the first run's record is still there"
+            contacts = api.get(f"/records/{intercom}/contacts", params={"limit": 5})
             assert contacts.status_code == 200 and len(contacts.json()["items"]) == 5
             listed = api.get("/connections").json()["connections"]
-            assert [c["name"] for c in listed] == ["Sandbox Intercom"], "the connection is reused, not made again"
+            assert len(listed) == len(info["connections"]), "the connections are reused, not made again"
         # the logs start fresh; the last run's are kept aside
         assert (tmp_path / "data" / "logs" / "previous" / "functions.log").exists()
     finally:
@@ -72,9 +75,10 @@ def test_the_data_of_a_sync_survives_a_restart(tmp_path: Path) -> None:
 
 def test_the_token_command_signs_in_and_refreshes(tmp_path: Path) -> None:
     stack = LocalStack(tmp_path / "data")
-    info = stack.start(*TINY, "--no-connection")
+    info = stack.start(*tiny(), "--no-connection")
     try:
         assert "none made (--no-connection)" in stack.output()
+        assert info["connections"] == {}
         member = stack.token("member@example.com", "member")
         with stack.api(info, member) as api:
             assert api.get("/me").json() == {"uid": "member@example.com", "email": "member@example.com",
@@ -154,18 +158,17 @@ def test_a_real_intercom_account_replaces_the_sandbox_and_says_so(tmp_path: Path
     """--no-sync: the connection is made (creating one sends nothing to the vendor), the
     sandbox is not started, and the stack says plainly which Intercom it uses."""
     stack = LocalStack(tmp_path / "data")
-    info = stack.start("--intercom-token", "a-real-looking-token", "--intercom-url", "https://api.eu.intercom.io",
-                       "--no-sync")
+    stack.extra_env["INTERCOM_BASE_URL"] = "https://api.eu.intercom.io"
+    info = stack.start(*tiny(), "--real", "intercom=a-real-looking-token", "--no-sync")
     try:
         out = stack.output()
-        assert "vendor           a REAL Intercom account at https://api.eu.intercom.io" in out
-        assert "history ends" not in out
+        assert "intercom         a REAL intercom account at https://api.eu.intercom.io" in out
         assert not (tmp_path / "data" / "logs" / "intercom-sandbox.log").exists()
         with stack.api(info, stack.token()) as api:
-            connection = api.get(f"/connections/{info['connection_id']}").json()
+            connection = api.get(f"/connections/{info['connections']['intercom']}").json()
         assert connection["name"] == "Intercom" and connection["config"]["base_url"] == "https://api.eu.intercom.io"
         assert connection["has_credentials"] is True
         config = httpx.get(f"{info['console']}/config.json").json()
-        assert config["sandboxes"] == {}, "no sandbox to offer in the add form"
+        assert "intercom" not in config["sandboxes"], "no Intercom sandbox to offer in the add form"
     finally:
         assert stack.stop() == 0, stack.output()

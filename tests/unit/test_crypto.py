@@ -148,9 +148,14 @@ def test_setting_is_validated_once_and_never_echoed(
     assert NEW.key.hex() not in repr(settings) and crypto.format_key("k1", NEW.key) not in repr(settings)
 
 
-def test_demo_connectors_are_refused_in_production(
-    settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_demo_connectors_are_refused_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.sync import registry
+
+    monkeypatch.setenv("TRIBUTARY_EXTRA_CONNECTORS", "tests.demo_connectors")
     monkeypatch.setenv("TRIBUTARY_ENV", "production")
-    with pytest.raises(ConfigError, match="TRIBUTARY_EXTRA_CONNECTORS"):
-        load(Settings)
+    registry._found.cache_clear()
+    try:
+        with pytest.raises(registry.ExtraConnectorsRefused):
+            registry.vendors()
+    finally:
+        registry._found.cache_clear()

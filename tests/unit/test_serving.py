@@ -135,7 +135,7 @@ def test_extra_connector_packages_are_refused_in_production(monkeypatch: pytest.
             registry.vendors()
         monkeypatch.setenv("TRIBUTARY_ENV", "test")
         registry._found.cache_clear()
-        assert registry.vendors() == ("acme", "intercom")
+        assert "acme" in registry.vendors() and "intercom" in registry.vendors()
         assert registry.connector("acme").title == "Acme"
     finally:
         monkeypatch.delenv("TRIBUTARY_EXTRA_CONNECTORS")

@@ -10,6 +10,12 @@ undefined custom attributes. README.md lists the endpoints, controls and flags. 
 `python -m devtools.sandboxes.intercom --port 9101`, or in-process with
 `create_app(SandboxConfig(...))`.
 
+Built on the sandbox kit (devtools/sandboxes/kit): the pipeline, rate limit, faults, paging,
+controls and server are the kit's; this package is Intercom's routes (api*.py), records
+(records, datagen, timeline, store), rendering (render, workspace, attributes), its rules
+(query: search; companies: listing and scroll; attributes: writes), its dialect (error.list,
+codes, Intercom-Version) and its declaration for the registry (sandbox.py).
+
 Real Intercom instead: nothing changes here. The connector reads INTERCOM_BASE_URL
 (the sandbox URL, or https://api.intercom.io) and INTERCOM_ACCESS_TOKEN (here
 "sandbox-token", there a real access token), so pointing those two at Intercom is the

@@ -14,12 +14,12 @@ from werkzeug.wrappers import Request
 
 from devtools.sandboxes.intercom import render
 from devtools.sandboxes.intercom.attributes import WriteRefused
-from devtools.sandboxes.intercom.paging import CursorError, cursor_page
-from devtools.sandboxes.intercom.params import int_arg as _int_arg
-from devtools.sandboxes.intercom.params import json_body as _json_body
 from devtools.sandboxes.intercom.query import QueryError, field_for
-from devtools.sandboxes.intercom.responses import ApiError, Encoded, with_items
 from devtools.sandboxes.intercom.store import Store
+from devtools.sandboxes.kit.paging import CursorError, keyset_page
+from devtools.sandboxes.kit.params import int_arg as _int_arg
+from devtools.sandboxes.kit.params import json_body as _json_body
+from devtools.sandboxes.kit.responses import ApiError, Encoded, with_items
 
 MAX_PER_PAGE = 150
 DEFAULT_PER_PAGE = {"contacts": 50, "conversations": 20}
@@ -44,10 +44,10 @@ def _list(store: Store, request: Request, kind: str) -> tuple[list[Any], dict[st
     per_page = min(_int_arg(request, "per_page", DEFAULT_PER_PAGE[kind]), MAX_PER_PAGE)
     view = store.view(kind, None, "created_at")
     try:
-        items, pages = cursor_page(view, per_page, request.args.get("starting_after") or None)
+        page = keyset_page(view, per_page, request.args.get("starting_after") or None, param="starting_after")
     except CursorError as exc:
         raise ApiError(400, "parameter_invalid", str(exc)) from exc
-    return items, pages, len(view.items)
+    return page.items, render.cursor_pages(page), page.total
 
 
 def _contact_list(store: Store, items: list[Any], pages: dict[str, Any], total: int) -> Encoded:
@@ -99,13 +99,13 @@ def _search(store: Store, request: Request, kind: str) -> tuple[list[Any], dict[
     try:
         field_for(kind, sort_field, lenient=True)
         view = store.view(kind, body["query"], sort_field)
-        items, pages = cursor_page(view, min(per_page, MAX_PER_PAGE), pagination.get("starting_after") or None,
-                                   descending=order in ("descending", "desc"))
+        page = keyset_page(view, min(per_page, MAX_PER_PAGE), pagination.get("starting_after") or None,
+                           descending=order in ("descending", "desc"), param="starting_after")
     except QueryError as exc:
         raise ApiError(400, exc.code, str(exc)) from exc
     except CursorError as exc:
         raise ApiError(400, "parameter_invalid", str(exc)) from exc
-    return items, pages, len(view.items)
+    return page.items, render.cursor_pages(page), page.total
 
 
 def search_contacts(store: Store, request: Request) -> Encoded:

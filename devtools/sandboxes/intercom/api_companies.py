@@ -11,11 +11,12 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from devtools.sandboxes.intercom import render
-from devtools.sandboxes.intercom.companies import CompanyError, listed, page_of
-from devtools.sandboxes.intercom.params import int_arg
+from devtools.sandboxes.intercom.companies import CompanyError, listed
 from devtools.sandboxes.intercom.records import Company
-from devtools.sandboxes.intercom.responses import ApiError
 from devtools.sandboxes.intercom.store import Store
+from devtools.sandboxes.kit.paging import PageLimitReached, number_page
+from devtools.sandboxes.kit.params import int_arg
+from devtools.sandboxes.kit.responses import ApiError
 
 COMPANY_MAX_PER_PAGE = 60
 COMPANY_DEFAULT_PER_PAGE = 15
@@ -25,11 +26,12 @@ def _page(store: Store, companies: list[Company], request: Request) -> dict[str,
     page = int_arg(request, "page", 1)
     per_page = min(int_arg(request, "per_page", COMPANY_DEFAULT_PER_PAGE), COMPANY_MAX_PER_PAGE)
     try:
-        items, pages = page_of(companies, page, per_page, store.company_list_cap)
-    except CompanyError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from exc
-    return {"type": "list", "data": [render.company(c) for c in items], "total_count": len(companies),
-            "pages": pages}
+        chosen = number_page(companies, page, per_page, cap=store.company_list_cap)
+    except PageLimitReached as exc:
+        # Intercom's words for its 10,000 cap
+        raise ApiError(400, "bad_request", "page limit reached, please use scroll API") from exc
+    return {"type": "list", "data": [render.company(c) for c in chosen.items], "total_count": chosen.total,
+            "pages": render.number_pages(chosen)}
 
 
 def _found(company: Company) -> dict[str, Any]:

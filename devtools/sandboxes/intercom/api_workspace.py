@@ -8,8 +8,8 @@ from typing import Any
 from werkzeug.wrappers import Request
 
 from devtools.sandboxes.intercom import attributes, workspace
-from devtools.sandboxes.intercom.responses import ApiError
 from devtools.sandboxes.intercom.store import Store
+from devtools.sandboxes.kit.responses import ApiError
 
 
 def list_tags(store: Store, request: Request) -> dict[str, Any]:

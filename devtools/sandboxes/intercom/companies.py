@@ -43,19 +43,6 @@ def listed(companies: Sequence[Company], tag_id: str | None = None) -> list[Comp
     return chosen
 
 
-def page_of(companies: Sequence[Company], page: int, per_page: int, cap: int) -> tuple[list[Company], dict[str, Any]]:
-    """Page `page` of `companies`, refusing pages that start past the first `cap` companies."""
-    start = (page - 1) * per_page
-    if start >= cap and len(companies) > cap:
-        raise CompanyError(400, "bad_request", "page limit reached, please use scroll API")
-    chosen = list(companies[start:min(start + per_page, cap)])
-    total_pages = -(-len(companies) // per_page)
-    pages: dict[str, Any] = {"type": "pages", "page": page, "per_page": per_page, "total_pages": total_pages}
-    if page >= total_pages:
-        pages["next"] = None
-    return chosen, pages
-
-
 @dataclass
 class Scroll:
     param: str

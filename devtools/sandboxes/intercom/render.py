@@ -13,6 +13,7 @@ from typing import Any
 
 from devtools.sandboxes.intercom import timeline
 from devtools.sandboxes.intercom.records import TAG_NAMES, Admin, Company, Contact, Conversation, Part
+from devtools.sandboxes.kit.paging import KeysetPage, NumberPage
 
 Authors = dict[str, tuple[str | None, str]]
 
@@ -140,3 +141,23 @@ def conversation_detail(v: Conversation, authors: Authors) -> dict[str, Any]:
                                  "conversation_parts": [part(v, p, authors) for p in parts],
                                  "total_count": len(parts)}
     return out
+
+
+def cursor_pages(page: KeysetPage[Any]) -> dict[str, Any]:
+    """Intercom's cursor `pages`: `next` (the next page number and its starting_after) only
+    while there is one."""
+    pages: dict[str, Any] = {"type": "pages", "page": page.page, "per_page": page.per_page,
+                             "total_pages": page.total_pages}
+    if page.next_cursor is not None:
+        pages["next"] = {"page": page.page + 1, "starting_after": page.next_cursor}
+    return pages
+
+
+def number_pages(page: NumberPage[Any]) -> dict[str, Any]:
+    """Intercom's page-number `pages` (companies): `next` is null on and after the last page
+    and absent before it."""
+    pages: dict[str, Any] = {"type": "pages", "page": page.page, "per_page": page.per_page,
+                             "total_pages": page.total_pages}
+    if page.is_last:
+        pages["next"] = None
+    return pages

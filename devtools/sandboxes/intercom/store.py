@@ -16,13 +16,13 @@ from collections import OrderedDict
 from typing import Any
 
 from devtools.sandboxes.intercom import attributes, companies, render, timeline
-from devtools.sandboxes.intercom.clock import SandboxClock
 from devtools.sandboxes.intercom.config import DataConfig
 from devtools.sandboxes.intercom.datagen import TOPICS, Dataset, generate, make_contact, make_conversation
-from devtools.sandboxes.intercom.paging import Ordered
 from devtools.sandboxes.intercom.query import Predicate, compile_query, sort_key
 from devtools.sandboxes.intercom.records import Admin, Company, Contact, Conversation
-from devtools.sandboxes.intercom.responses import encode
+from devtools.sandboxes.kit.clock import SandboxClock
+from devtools.sandboxes.kit.paging import Ordered
+from devtools.sandboxes.kit.responses import encode
 
 CACHE_SIZE = 16
 RENDER_CACHE_MAX = 60_000  # encoded records kept; cleared wholesale beyond that
@@ -61,7 +61,7 @@ class Store:
             self.authors.update((c.id, (c.name, c.email)) for c in data.contacts)
             self.version = 0
             self.mutations = 0
-            self._cache: OrderedDict[tuple[Any, ...], Ordered] = OrderedDict()
+            self._cache: OrderedDict[tuple[Any, ...], Ordered[Any]] = OrderedDict()
             self._encoded: dict[str, str] = {}
             self._listed: tuple[int, list[Company]] | None = None
         self.scrolls.close()
@@ -91,7 +91,7 @@ class Store:
             return {"contacts": max((c.updated_at for c in self.contacts.values()), default=0),
                     "conversations": max((v.updated_at for v in self.conversations.values()), default=0)}
 
-    def view(self, kind: str, query: Any | None, sort_field: str) -> Ordered:
+    def view(self, kind: str, query: Any | None, sort_field: str) -> Ordered[Any]:
         """Records of `kind` matching `query`, ascending by (sort_field, id); cached per version."""
         cache_key = (kind, json.dumps(query, sort_keys=True), sort_field)
         with self._lock:

@@ -1,8 +1,9 @@
 """The sandbox clock: a fixed epoch plus a monotonic offset.
 
 Generated data is dated before the epoch, so runs are reproducible; every write takes a
-timestamp strictly later than anything handed out before, so `updated_at > watermark`
-always finds it. Wall-clock time never leaks into the data.
+timestamp strictly later than anything handed out before, so a client asking for
+`updated_at > watermark` always finds it. Wall-clock time never leaks into the data (rate-limit
+windows, which clients compare with their own clock, use real time instead).
 """
 
 from __future__ import annotations

@@ -1,0 +1,43 @@
+"""Request counters for GET /_sandbox/stats: how a benchmark counts vendor calls and a test
+proves a 429 or a fault happened."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+
+class Stats:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.by_path: Counter[str] = Counter()
+            self.by_status: Counter[int] = Counter()
+            self.counters: Counter[str] = Counter()
+
+    def record(self, route: str, status: int) -> None:
+        """One answered API request; `route` is "METHOD /rule/<arg>", not the raw path."""
+        with self._lock:
+            self.by_path[route] += 1
+            self.by_status[status] += 1
+            self.counters["requests"] += 1
+
+    def bump(self, name: str) -> None:
+        with self._lock:
+            self.counters[name] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.counters["requests"],
+                "requests_by_path": dict(sorted(self.by_path.items())),
+                "responses_by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+                "rate_limited": self.counters["rate_limited"],
+                "injected_errors": self.counters["injected_errors"],
+                "dropped_connections": self.counters["dropped_connections"],
+                "unauthorized": self.counters["unauthorized"],
+            }
