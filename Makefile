@@ -38,6 +38,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	PYTHONPATH=. $(PY) -m bench.cold_start
 	PYTHONPATH=. $(PY) -m bench.full_sync $(ARGS)
+	PYTHONPATH=. $(PY) -m bench.webhooks
 
 bundles: $(STAMP)
 	PYTHONPATH=. $(PY) -m devtools.bundles

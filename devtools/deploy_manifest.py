@@ -7,7 +7,8 @@ Terraform reads the file with jsondecode(file(...)); nothing about a function, a
 schedule is written twice. Sources:
 
     functions  every functions/<dir>/main.py Endpoint (its Deployment and invoker)
-    queues     shared.sync.queues.queue_spec(connector) for every registered connector
+    queues     shared.sync.queues.queue_spec(connector) for every registered connector, and
+               shared.webhooks.queues.queue_spec(connector) for those that declare webhooks
     schedules  one tick of the sync-scheduler function (each connection's own schedule is
                data on the connection, read by the tick)
     secrets    function secrets + connector secrets + ALWAYS_SECRETS
@@ -124,6 +125,23 @@ def _queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
         queue = {key: 0 if data[key] is None else data[key] for key in QUEUE_FIELDS}
         queue["vendor"] = connector.vendor
         queue["target"] = WORKER_FUNCTION
+        queues[str(data["name"])] = queue
+    queues.update(_webhook_queues(connectors))
+    return queues
+
+
+def _webhook_queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
+    """One queue per vendor that declares webhooks, dispatching to webhook-worker."""
+    from shared.webhooks.queues import WORKER_FUNCTION as WEBHOOK_WORKER
+    from shared.webhooks.queues import queue_spec as webhook_queue_spec
+    from shared.webhooks.queues import webhook_connectors
+
+    queues: dict[str, dict[str, Any]] = {}
+    for connector in webhook_connectors(connectors):
+        data = webhook_queue_spec(connector).model_dump()
+        queue = {key: 0 if data[key] is None else data[key] for key in QUEUE_FIELDS}
+        queue["vendor"] = connector.vendor
+        queue["target"] = WEBHOOK_WORKER
         queues[str(data["name"])] = queue
     return queues
 

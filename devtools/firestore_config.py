@@ -40,21 +40,14 @@ PLATFORM_INDEXES: list[dict[str, Any]] = [
             {"fieldPath": "next_run_at", "order": "ASCENDING"},
         ],
     },
-    # the dead-letters function: one stream's dead letters, newest first (shared.sync.deadletters)
-    {
-        "collectionGroup": "dead_letters",
-        "queryScope": "COLLECTION",
-        "fields": [
-            {"fieldPath": "stream", "order": "ASCENDING"},
-            {"fieldPath": "at", "order": "DESCENDING"},
-        ],
-    },
 ]
 #: field overrides of platform collections (TTLs of what the serving functions keep)
 PLATFORM_OVERRIDES: list[dict[str, Any]] = [
     {"collectionGroup": "oauth_states", "fieldPath": "expires_at", "ttl": True, "indexes": []},
     {"collectionGroup": "_idempotency", "fieldPath": "_expires_at", "ttl": True, "indexes": []},
     {"collectionGroup": "_views", "fieldPath": "_expires_at", "ttl": True, "indexes": []},
+    # shared.webhooks.deliveries: a delivery is remembered 7 days (dedupe), then removed
+    {"collectionGroup": "webhook_deliveries", "fieldPath": "expires_at", "ttl": True, "indexes": []},
 ]
 #: engine collections under connections/{id} that clients may read beside the streams
 CLIENT_READABLE = ("runs",)
@@ -115,7 +108,10 @@ def index_report(found: list[Any]) -> tuple[dict[str, Any], dict[str, int]]:
                 ],
             )
     add("platform", PLATFORM_INDEXES)
-    for override in PLATFORM_OVERRIDES:
+    from shared.crm import kinds as crm
+
+    add("crm", crm.indexes())
+    for override in [*PLATFORM_OVERRIDES, *crm.overrides()]:
         overrides.setdefault((override["collectionGroup"], override["fieldPath"]), override)
     document = {"indexes": indexes, "fieldOverrides": [overrides[k] for k in sorted(overrides)]}
     return document, counts

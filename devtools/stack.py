@@ -47,6 +47,11 @@ PROJECT = "tributary-local"
 REGION = "europe-west1"
 ALLOWED_DOMAIN = "example.com"
 ADMIN_EMAIL = f"admin@{ALLOWED_DOMAIN}"
+#: what sandboxes sign their webhooks with when the vendor chooses the secret (Intercom: the
+#: app's client secret)
+SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
+#: the kit sender's signer for each verifier kind (shared.vendors.webhooks)
+SIGNERS = {"hmac": "hmac-sha1", "hubspot-v3": "hubspot-v3", "basic": "basic"}
 #: the local stack's credentials KEK: fixed so stored credentials survive restarts (never a real key)
 DEV_CREDENTIALS_KEYS = "dev-1:E00qXjrv9L2myt0pjfyHLkTnoImAUe04gEEsE297yLI"
 
@@ -143,7 +148,46 @@ def create_queues(env: dict[str, str], sandbox_rpm: float, sandbox_vendors: set[
             continue
         ensure_queue(client, PROJECT, REGION, spec)
         names.append(f"{spec.name} ({spec.max_dispatches_per_second}/s, {spec.max_concurrent_dispatches} concurrent)")
+    names += create_webhook_queues(env)
     return names
+
+
+def create_webhook_queues(env: dict[str, str]) -> list[str]:
+    from shared.sync.registry import all_connectors
+    from shared.tasks import ensure_queue, tasks_client
+    from shared.webhooks.queues import queue_spec, webhook_connectors
+
+    client = tasks_client(env["CLOUD_TASKS_EMULATOR_HOST"])
+    names = []
+    for connector in webhook_connectors(all_connectors()):
+        spec = queue_spec(connector)
+        ensure_queue(client, PROJECT, REGION, spec)
+        names.append(f"{spec.name} ({spec.max_dispatches_per_second}/s)")
+    return names
+
+
+def hook_webhooks(functions_base: str, token: str, connection_id: str, sandbox_base: str) -> str | None:
+    """A sandbox's changes reach its connection as signed webhooks: the connection gets its
+    secret, the sandbox's sender its URL. None when the vendor or its sandbox has no webhooks."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=functions_base, headers=headers, timeout=30) as api:
+        setup = api.get(f"/webhooks/{connection_id}/setup")
+        if setup.status_code == 404:
+            return None
+        setup.raise_for_status()
+        info = setup.json()
+        if info["secret_chosen_by"] == "vendor" and len(info["secret_fields"]) == 1:
+            api.put(f"/webhooks/{connection_id}/secret", json={"secret": SANDBOX_CLIENT_SECRET}).raise_for_status()
+            settings = {"secret": SANDBOX_CLIENT_SECRET}
+        else:
+            saved = api.put(f"/webhooks/{connection_id}/secret", json={"generate": True})
+            saved.raise_for_status()
+            values = saved.json()["generated"]
+            settings = {"username": values.get("webhook_username"), "password": values.get("webhook_password"),
+                        "secret": next(iter(values.values()))}
+    hooked = httpx.post(f"{sandbox_base}/_sandbox/webhooks", timeout=30,
+                        json={"url": info["url"], "signer": SIGNERS[info["verifier"]], **settings})
+    return str(info["url"]) if hooked.status_code == 200 else None
 
 
 def start_sandbox(target: Target, port: int, args: argparse.Namespace, env: dict[str, str], log_dir: Path,
@@ -359,6 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         queues = create_queues(env, args.rate_limit, {t.vendor for t in targets if not t.real})
         token = identity.identity.id_token(ADMIN_EMAIL, role="admin", lifetime_s=3600)
         connections = {} if args.no_connection else ensure_connections(functions_base, token, targets)
+        hooks = {t.vendor: hook_webhooks(functions_base, token, connections[t.vendor], t.base_url)
+                 for t in targets if t.vendor in connections and not t.real}
         first = next(iter(connections.values()), "")
         data.write_stack({"console": console_url, "functions": functions_base, "identity": identity.base_url,
                           "project": PROJECT, "connections": connections, "connection_id": first,
@@ -376,6 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                          + (" (kept with the data; --clean starts at now)" if reused else ""))
         if args.no_connection:
             lines.append("  connections      none made (--no-connection): add them in the console")
+        lines += [f"  webhooks         {vendor}: {url} (POST /_sandbox/mutate sends signed changes)"
+                  for vendor, url in hooks.items() if url]
         lines += [
             f"  functions        {functions_base}/<name>   (e.g. /health, /openapi, /sync-status)",
             f"  Firestore        {firestore_host} (emulator; data kept in {data.firestore_dir}, --clean forgets it)",

@@ -2,7 +2,7 @@
 #   tributary-functions  runtime of every function: Firestore, its secrets, enqueue on its
 #                        queues, and actAs tributary-tasks so tasks carry that SA's OIDC token
 #   tributary-scheduler  Cloud Scheduler's OIDC identity: run.invoker on sync-scheduler only
-#   tributary-tasks      Cloud Tasks' OIDC identity: run.invoker on sync-worker only
+#   tributary-tasks      Cloud Tasks' OIDC identity: run.invoker on sync-worker and webhook-worker only
 #   tributary-build      Cloud Build of the function images (not the default compute SA)
 
 resource "google_service_account" "runtime" {

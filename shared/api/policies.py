@@ -35,8 +35,10 @@ ANONYMOUS = Principal(kind="anonymous")
 
 
 class AuthPolicy(Protocol):
-    #: the OpenAPI security requirement this policy stands for (None: no auth)
-    openapi_scheme: str | None
+    @property
+    def openapi_scheme(self) -> str | None:
+        """The OpenAPI security requirement this policy stands for (None: no auth)."""
+        ...
 
     def authenticate(self, request: Request, settings: Settings, audience: str) -> Principal: ...
 

@@ -152,11 +152,12 @@ def create_connection(call: Call[Any, CreateConnection]) -> Connection:
     """Create a connection; OAuth ones start pending until oauth-start/oauth-callback."""
     from shared.connections import store
     from shared.sync.registry import connector as find_connector
+    from shared.webhooks.registration import after_create
 
     body = call.body
     connector = find_connector(body.vendor)
     owner = access.owner_for_create(call.principal, body.owner)
-    return store.create_connection(
+    connection = store.create_connection(
         _db(call),
         _keyring(call),
         connector,
@@ -169,6 +170,8 @@ def create_connection(call: Call[Any, CreateConnection]) -> Connection:
         schedule=body.schedule,
         created_by=call.principal.email or call.principal.subject,
     )
+    after_create(call.settings, _db(call), _keyring(call), connector, connection)  # webhook secrets, registration
+    return connection
 
 
 def list_connections(call: Call[ListQuery, Any]) -> ConnectionList:
@@ -222,8 +225,11 @@ def resume_connection(call: Call[Any, Any]) -> Connection:
 def delete_connection(call: Call[Any, Any]) -> None:
     """Hard-delete it with all its synced data, runs and credentials."""
     from shared.connections import store
+    from shared.sync.registry import connector as find_connector
+    from shared.webhooks.registration import before_delete
 
     connection = access.require_manage(call.principal, _load(call, call.path["connection_id"]))
+    before_delete(call.settings, _db(call), find_connector(connection.vendor), connection)
     store.delete_connection(_db(call), connection.id)
 
 

@@ -51,6 +51,9 @@ T = TypeVar("T")
 COLLECTION = "connections"
 PRIVATE = "private"
 CREDENTIALS_DOC = "credentials"
+#: every envelope under private/, all rewrapped by a key rotation and bound to the connection
+#: id: the credentials, and the webhook secrets (shared.webhooks.secrets)
+ENVELOPE_DOCS = (CREDENTIALS_DOC, "webhook")
 #: Firestore retries a contended transaction this many times
 #: statuses the engine may plan runs for (the others wait for a person)
 SCHEDULABLE = (ConnectionStatus.connected,)
@@ -168,9 +171,10 @@ def rewrap_credentials(db: Client, keyring: crypto.Keyring) -> int:
 
     count = 0
     for doc in db.collection(COLLECTION).list_documents():
-        ref = credentials_ref(db, doc.id)
-        if run_transaction(db, functools.partial(rewrap_one, ref=ref, connection_id=doc.id), rounds=3):
-            count += 1
+        for name in ENVELOPE_DOCS:
+            ref = connection_ref(db, doc.id).collection(PRIVATE).document(name)
+            if run_transaction(db, functools.partial(rewrap_one, ref=ref, connection_id=doc.id), rounds=3):
+                count += 1
     return count
 
 

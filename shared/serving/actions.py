@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from shared.api import Call
     from shared.connections.models import Connection
-    from shared.vendors.connector import Action, Connector, Stream
+    from shared.vendors.connector import Action, Connector, MapContext, Stream
 
 CLAIM_TTL = timedelta(seconds=60)
 CLAIM_FIELD = "_write_claim"
@@ -146,7 +146,9 @@ class Attempt:
         self.acted = False
 
 
-def _vendor_version_differs(stream: Stream[Any], current_raw: dict[str, Any], stored: dict[str, Any]) -> bool:
+def _vendor_version_differs(
+    stream: Stream[Any], current_raw: dict[str, Any], stored: dict[str, Any], context: MapContext | None = None
+) -> bool:
     """Whether the vendor has another version than the store: by the stream's version field
     when it has one, else by content."""
     from shared.store.records import content_hash
@@ -155,7 +157,7 @@ def _vendor_version_differs(stream: Stream[Any], current_raw: dict[str, Any], st
     sync = stored.get("_sync") or {}
     if stream.cursor_field:
         return stream.cursor_value(current_raw) != sync.get("version")
-    prepared = prepare(stream, [current_raw])
+    prepared = prepare(stream, [current_raw], context=context)
     return not prepared.items or content_hash(prepared.items[0].content or {}) != sync.get("hash")
 
 
@@ -172,10 +174,11 @@ def perform(
     attempt: Attempt,
 ) -> Outcome:
     from shared.store.records import Provenance, content_hash, get_record, records_collection, safe_doc_id
-    from shared.sync.ingest import ingest, prepare
+    from shared.sync.ingest import ingest, map_context, prepare
     from shared.sync.runtime import open_vendor_client
 
     stream = connector.stream(action.stream)
+    context = map_context(db, connection.id, stream) if stream.refine is not None else None
     ref = records_collection(db, connection.id, stream.name).document(safe_doc_id(key))
     claim_id = f"action-{request_id}"
     stored = _claim(db, ref, claim_id, pre, datetime.now(timezone.utc))
@@ -183,7 +186,7 @@ def perform(
         with open_vendor_client(db, settings, connection) as vendor:
             if action.read is not None:
                 current = action.read(vendor, key)
-                if _vendor_version_differs(stream, current, stored):
+                if _vendor_version_differs(stream, current, stored, context):
                     ingest(
                         db,
                         connection.id,
@@ -201,7 +204,7 @@ def perform(
         result = ingest(db, connection.id, stream, [answer], Provenance("write_back", request_id, action.name))
     finally:
         _release(db, ref, claim_id)
-    mine = prepare(stream, [answer]).items
+    mine = prepare(stream, [answer], context=context).items
     if not mine:
         raise UpstreamError(f"{connector.title} answered with a record we cannot read.", code="vendor_invalid_record")
     doc = get_record(db, connection.id, stream.name, key)

@@ -22,7 +22,7 @@ from shared.vendors.connector import Action, Connector, ServedRecord, Stream, Vi
 
 MAX_CURSOR_CHARS = 2048
 #: names the engine and the serving functions use beside the streams under connections/{id}
-RESERVED_COLLECTIONS = ("runs", "chains", "dead_letters", "private", "cursors", "leases")
+RESERVED_COLLECTIONS = ("runs", "chains", "dead_letters", "private", "cursors", "leases", "webhook_deliveries")
 
 
 def camel(name: str) -> str:

@@ -84,9 +84,12 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str, separators=(",", ":")).encode()).hexdigest()
 
 
-def _ref(db: Client, connection_id: str, uid: str, action: str, key: str) -> DocumentReference:
+def _ref(
+    db: Client, connection_id: str, uid: str, action: str, key: str, parent: DocumentReference | None = None
+) -> DocumentReference:
     doc_id = hashlib.sha256(json.dumps([uid, action, key]).encode()).hexdigest()[:40]
-    return db.collection("connections").document(connection_id).collection(COLLECTION).document(doc_id)
+    home = parent if parent is not None else db.collection("connections").document(connection_id)
+    return home.collection(COLLECTION).document(doc_id)
 
 
 def _utc(value: Any) -> datetime | None:
@@ -96,13 +99,24 @@ def _utc(value: Any) -> datetime | None:
 
 
 def begin(
-    db: Client, connection_id: str, uid: str, action: str, key: str, print_: str, now: datetime | None = None
+    db: Client,
+    connection_id: str,
+    uid: str,
+    action: str,
+    key: str,
+    print_: str,
+    now: datetime | None = None,
+    *,
+    parent: DocumentReference | None = None,
 ) -> Claimed:
-    """Claim the key, or answer what a request with it already got (422/409 as above)."""
+    """Claim the key, or answer what a request with it already got (422/409 as above).
+
+    Keys live under the connection; `parent` puts them under another document instead
+    (records this store owns, which have no connection: shared.crm)."""
     from shared.errors import ServiceUnavailable
     from shared.store.txn import Contention, run_transaction
 
-    ref = _ref(db, connection_id, uid, action, key)
+    ref = _ref(db, connection_id, uid, action, key, parent)
     now = now or datetime.now(timezone.utc)
 
     def txn(transaction: Transaction) -> Claimed:

@@ -190,10 +190,19 @@ def _filtered(db: Client, connection_id: str, stream: str, equals: Sequence[tupl
 def ordered_query(db: Client, connection_id: str, stream: str, spec: PageQuery, position: dict[str, Any] | None) -> Any:
     """The filtered, totally ordered query of `spec`, starting strictly after `position`
     (cursor_position's answer, or {order field: value, DOC_ID: id} of the last document)."""
-    from google.cloud.firestore import Query
+    return ordered(_collection(db, connection_id, stream), spec, position)
+
+
+def ordered(base: Any, spec: PageQuery, position: dict[str, Any] | None) -> Any:
+    """`spec` over any collection (or query): its filters, a total order, after `position`."""
+    from google.cloud.firestore import FieldFilter, Query
 
     direction = Query.DESCENDING if spec.direction == "desc" else Query.ASCENDING
-    query = _filtered(db, connection_id, stream, spec.equals, spec.ranges)
+    query = base
+    for name, value in spec.equals:
+        query = query.where(filter=FieldFilter(name, "==", value))
+    for name, op, value in spec.ranges:
+        query = query.where(filter=FieldFilter(name, op, value))
     for name in spec.order_fields:
         query = query.order_by(name, direction=direction)
     query = query.order_by(DOC_ID, direction=direction)

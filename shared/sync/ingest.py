@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from shared.store import records
 from shared.store.records import Incoming, Provenance
 from shared.sync.models import Counts
-from shared.vendors.connector import Stream, as_unix
+from shared.vendors.connector import MapContext, Stream, as_unix
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
@@ -49,8 +49,11 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def prepare(stream: Stream[Any], raws: list[Any], *, parent_id: str | None = None) -> Prepared:
-    """Validate, map and hash each record; any failure of one record rejects only it."""
+def prepare(
+    stream: Stream[Any], raws: list[Any], *, parent_id: str | None = None, context: MapContext | None = None
+) -> Prepared:
+    """Validate, map (and refine, with the connection's context) and hash each record;
+    any failure of one record rejects only it."""
     items: list[Incoming] = []
     rejected: list[tuple[Any, str]] = []
     max_cursor: float | None = None
@@ -64,6 +67,8 @@ def prepare(stream: Stream[Any], raws: list[Any], *, parent_id: str | None = Non
             continue
         try:
             content = stream.mapper(stream.raw_model.model_validate(raw))
+            if stream.refine is not None:
+                content = stream.refine(content, context or MapContext())
             if stream.keep_raw:
                 content = {**content, "raw": raw}
             if parent_id is not None:
@@ -90,7 +95,8 @@ def ingest(
 ) -> IngestResult:
     """Store a batch of raw vendor records through the one path; counts add up:
     fetched == written + unchanged + failed."""
-    prepared = prepare(stream, raws, parent_id=parent_id)
+    context = map_context(db, connection_id, stream) if stream.refine is not None else None
+    prepared = prepare(stream, raws, parent_id=parent_id, context=context)
     for raw, reason in prepared.rejected:
         records.dead_letter(db, connection_id, stream.name, raw, reason, source=source, parent_id=parent_id)
     saved = _store(db, connection_id, stream, prepared.items, source)
@@ -103,6 +109,42 @@ def ingest(
         failed=len(prepared.rejected) + len(failed_keys),
     )
     return IngestResult(counts, written, [i.key for i in prepared.items], prepared.max_cursor)
+
+
+#: how long a process reuses a connection's mapping context (config, lookup streams)
+CONTEXT_TTL_S = 30.0
+_contexts: dict[tuple[str, str], tuple[float, MapContext]] = {}
+
+
+def map_context(db: Client, connection_id: str, stream: Stream[Any]) -> MapContext:
+    """The connection's stored config and the records of the streams `stream.lookups` names
+    (small definition streams), cached briefly per process: one read per page otherwise."""
+    import time
+
+    from shared.store.records import records_collection
+
+    cache_key = (connection_id, stream.name)
+    cached = _contexts.get(cache_key)
+    if cached is not None and time.monotonic() - cached[0] < CONTEXT_TTL_S:
+        return cached[1]
+    snap = db.collection("connections").document(connection_id).get()
+    config = dict(((snap.to_dict() or {}) if snap.exists else {}).get("config") or {})
+    lookups = {
+        name: {
+            s.id: data
+            for s in records_collection(db, connection_id, name).stream()
+            if not (data := s.to_dict() or {}).get("_deleted")
+        }
+        for name in stream.lookups
+    }
+    context = MapContext(config=config, lookups=lookups)
+    _contexts[cache_key] = (time.monotonic(), context)
+    return context
+
+
+def forget_contexts() -> None:
+    """Drop cached mapping contexts (tests, and after a connection's config changes)."""
+    _contexts.clear()
 
 
 def _store(db: Client, connection_id: str, stream: Stream[Any], items: list[Incoming], source: Provenance) -> dict[str, Any]:

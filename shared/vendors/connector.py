@@ -27,6 +27,7 @@ from shared.vendors.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from shared.vendors.http import VendorClient
+    from shared.vendors.webhooks import WebhookScheme
 
 Raw = TypeVar("Raw", bound=BaseModel)
 Direction = Literal["asc", "desc"]
@@ -254,6 +255,21 @@ class Serving:
 
 
 @dataclass(frozen=True)
+class MapContext:
+    """What a stream's `refine` step sees besides the mapped record: the connection's
+    config as stored (a plain dict) and the stored records of the sibling streams named in
+    `Stream.lookups` (stream -> key -> document), e.g. Pipedrive's custom-field definitions
+    that turn 40-character hash keys into names."""
+
+    config: dict[str, Any] = field(default_factory=dict)
+    lookups: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+
+#: (mapped document, context) -> the document to store
+Refine = Callable[[dict[str, Any], MapContext], dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Stream(Generic[Raw]):
     name: str
     full: RequestSpec
@@ -280,6 +296,10 @@ class Stream(Generic[Raw]):
     keep_raw: bool = False
     #: how the records function serves it (None: synced, not served)
     serving: Serving | None = None
+    #: a step after the mapper that needs the connection (its config, sibling streams'
+    #: records named in `lookups`): derived fields such as scores, custom fields by name
+    refine: Refine | None = None
+    lookups: tuple[str, ...] = ()
 
     def records(self, spec: RequestSpec, response: dict[str, Any]) -> list[Any]:
         found = dig(response, spec.records_path)
@@ -354,6 +374,34 @@ class Action:
     alt_preconditions: dict[str, str] = field(default_factory=dict)
 
 
+#: (vendor client, target key, validated input, marker) -> the vendor's created record
+Push = Callable[["VendorClient", str, Any, str], dict[str, Any]]
+#: (vendor client, target key, validated input, marker, since unix s) -> the record a previous
+#: attempt created (found by the marker it carries), or None
+Find = Callable[["VendorClient", str, Any, str, float], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Create:
+    """Something a user logs on a record (an activity on a contact): stored here first,
+    then created in the vendor through the outbox (shared.serving.outbox) when `wanted`
+    says so, retried with backoff until the vendor accepts it. Every attempt sends a
+    marker the vendor stores; before a retry, `find` looks for it, so an attempt that timed
+    out after the vendor accepted it is adopted, never repeated."""
+
+    name: str
+    #: the stream the record is logged on (the body's `key` is one of its records)
+    target_stream: str
+    #: the stream the vendor's created record belongs to (stored through the ingest path)
+    stream: str
+    input_model: type[BaseModel]
+    push: Push
+    find: Find
+    #: (target record as stored, the connection's config) -> push it to the vendor?
+    wanted: Callable[[dict[str, Any], dict[str, Any]], bool] = lambda _doc, _config: True
+    summary: str = ""
+
+
 @dataclass(frozen=True)
 class IndexSpec:
     """A composite index a view's query needs: (field, "ASCENDING"|"DESCENDING") in order."""
@@ -407,6 +455,9 @@ class Connector:
     views: tuple[View, ...] = ()
     #: runs once per finished run that wrote records
     after_run: AfterRun | None = None
+    creates: tuple[Create, ...] = ()
+    #: how the vendor pushes changes (shared.vendors.webhooks); None: it does not
+    webhooks: WebhookScheme | None = None
 
     def validate_config(self, raw: dict[str, Any], *, environment: str) -> ConnectionConfig:
         """The connection's config as the connector's model, or InvalidConfig."""
@@ -438,6 +489,12 @@ class Connector:
             if action.name == name:
                 return action
         raise KeyError(f"{self.vendor} has no action {name!r}")
+
+    def create(self, name: str) -> Create:
+        for create in self.creates:
+            if create.name == name:
+                return create
+        raise KeyError(f"{self.vendor} has no create {name!r}")
 
     def view(self, name: str) -> View:
         for view in self.views:

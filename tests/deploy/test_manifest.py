@@ -151,9 +151,28 @@ def test_the_worker_can_take_every_queue_at_full_concurrency(manifest: dict[str,
     """Cloud Run refuses requests beyond max instances x concurrency, and every refusal
     spends one of the task's retry attempts: the worker must cover the sum of the queues'
     concurrent dispatches."""
-    worker = manifest["functions"]["sync-worker"]
-    dispatches = sum(q["max_concurrent_dispatches"] for q in manifest["queues"].values())
-    assert worker["max_instances"] * worker["concurrency"] >= dispatches
+    targets = {q["target"] for q in manifest["queues"].values()}
+    assert targets == {"sync-worker", "webhook-worker"}
+    for target in targets:
+        worker = manifest["functions"][target]
+        assert worker["invoker"] == "tasks"
+        dispatches = sum(q["max_concurrent_dispatches"] for q in manifest["queues"].values() if q["target"] == target)
+        assert worker["max_instances"] * worker["concurrency"] >= dispatches, target
+
+
+def test_vendors_with_webhooks_get_a_webhook_queue(manifest: dict[str, Any]) -> None:
+    from shared.sync.registry import all_connectors
+    from shared.webhooks.queues import queue_spec, webhook_connectors
+
+    connectors = webhook_connectors(all_connectors())
+    assert [c.vendor for c in connectors] == ["intercom"]
+    for connector in connectors:
+        spec = queue_spec(connector)
+        queue = manifest["queues"][spec.name]
+        assert queue["target"] == "webhook-worker" and queue["vendor"] == connector.vendor
+        assert queue["max_attempts"] == spec.max_attempts
+    assert manifest["functions"]["webhooks"]["invoker"] == "public"
+    assert manifest["functions"]["webhook-worker"]["invoker"] == "tasks"
 
 
 def test_manifest_is_deterministic() -> None:

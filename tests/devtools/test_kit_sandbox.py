@@ -266,7 +266,7 @@ def test_a_descriptor_gives_the_command_line_and_the_connection_body() -> None:
         "access_token": "t"}
 
 
-SMALL = {"contacts": 20, "companies": 5, "admins": 2, "conversations": 20, "notes": 30, "people": 5}
+SMALL = {"contacts": 20, "companies": 5, "admins": 2, "conversations": 20, "notes": 30, "people": 5, "leads": 7, "issues": 30, "accounts": 5}
 
 
 @pytest.mark.parametrize("sandbox", registry.all_sandboxes([KITDEMO]), ids=lambda d: d.vendor)
@@ -288,8 +288,11 @@ def test_every_registered_sandbox_starts_from_its_descriptor(sandbox: SandboxDes
             assert client.get("/no/such/path", headers=sandbox.headers(sandbox.token)).status_code == 404
     finally:
         proc.terminate()
-        assert proc.wait(timeout=10) == 0, "SIGTERM must shut the sandbox down cleanly"
-    assert f"{sandbox.vendor} sandbox stopped" in proc.stdout.read()
+        code = proc.wait(timeout=10)
+        output = proc.stdout.read()
+        proc.stdout.close()
+    assert code == 0, "SIGTERM must shut the sandbox down cleanly"
+    assert f"{sandbox.vendor} sandbox stopped" in output
 
 
 def test_api_keys_in_a_header_or_the_query_and_server_settings_from_the_environment(

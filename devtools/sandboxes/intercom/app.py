@@ -8,6 +8,7 @@ Intercom-Version check -> handler) and the generic /_sandbox/* controls are the 
 from __future__ import annotations
 
 from devtools.sandboxes.intercom import api, api_companies, api_workspace, control
+from devtools.sandboxes.intercom import webhooks as intercom_webhooks
 from devtools.sandboxes.intercom.config import SandboxConfig
 from devtools.sandboxes.intercom.dialect import IntercomDialect
 from devtools.sandboxes.intercom.store import Store
@@ -33,4 +34,5 @@ def create_app(config: SandboxConfig | None = None) -> SandboxApp[Store]:
     store = Store(config.data, config.mutation_step_seconds, config.lenient_search,
                   config.scroll_idle_seconds, config.company_list_cap)
     return SandboxApp(INTERCOM, store, auth=BearerAuth([config.token]), rate_limit=config.rate_limit,
-                      faults=config.faults, fault_seed=config.fault_seed)
+                      faults=config.faults, fault_seed=config.fault_seed,
+                      webhooks=intercom_webhooks.make_sender())  # idle until /_sandbox/webhooks sets a target

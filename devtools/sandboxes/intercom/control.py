@@ -41,7 +41,11 @@ def reset(store: Store, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def mutate(app: SandboxApp[Store], request: Request) -> dict[str, Any]:
-    return app.store.mutate(int_fields(control_body(request), MUTATE_KEYS))
+    from devtools.sandboxes.intercom.webhooks import notify_mutation
+
+    changes = app.store.mutate(int_fields(control_body(request), MUTATE_KEYS))
+    notify_mutation(app, changes)  # Intercom's notifications of them, when a target is configured
+    return changes
 
 
 def scroll(app: SandboxApp[Store], request: Request) -> dict[str, Any]:

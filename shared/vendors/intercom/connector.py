@@ -24,6 +24,7 @@ from shared.vendors.intercom import mappers, serving
 from shared.vendors.intercom.actions import CONTACT_CUSTOM_ATTRIBUTES
 from shared.vendors.intercom.raw import RawAdmin, RawCompany, RawContact, RawConversation
 from shared.vendors.intercom.stats import CONVERSATION_STATS
+from shared.vendors.intercom.webhooks import SCHEME as WEBHOOKS
 from shared.vendors.pagination import BodyCursor, PageRequest, QueryCursor, SinglePage
 from shared.vendors.ratelimit import RateLimit, RateLimitHeaders
 
@@ -158,4 +159,5 @@ CONNECTOR = Connector(
     proxy=PROXY,
     actions=(CONTACT_CUSTOM_ATTRIBUTES,),
     views=(CONVERSATION_STATS,),
+    webhooks=WEBHOOKS,
 )

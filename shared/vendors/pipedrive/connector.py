@@ -1,0 +1,173 @@
+"""The Pipedrive connector, declared: one personal connection per salesperson.
+
+Each user stores their own API token (sent as the `x-api-token` header, so it never sits in
+a URL or a log line); budgets are per token (scope "token": shared.sync.budgets books each
+connection's in the store, two users never share one).
+
+Streams: the custom-field definitions (v1 /personFields, /organizationFields, /dealFields,
+start/limit pages), then persons, organizations, deals and activities through API v2
+lists: the first sync pages through everything (cursor pagination, 500 a page), later
+syncs ask for `updated_since` the high-water mark, oldest change first. (The v1 /recents
+endpoint reaches back only about a month, so it cannot recover from a long pause.) v2
+lists leave deleted items out, so deletes are found by absence in a periodic full pass.
+
+Rate limits (https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting): a burst
+limit per token in 2-second windows (20 requests on the smallest plan, reported in
+x-ratelimit-limit / -remaining / -reset, the reset in seconds), and a daily token budget
+per company (each call costs tokens). A 429 carries Retry-After; callers that keep calling
+after 429s get blocked, so a 429 hands the page back to Cloud Tasks and holds the
+connection's budget until then (shared.vendors.http), never retries in a tight loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from pydantic import Field
+
+from shared.vendors.auth import ApiKey
+from shared.vendors.connector import (
+    ConnectionConfig,
+    Connector,
+    Proxy,
+    RequestSpec,
+    Schedule,
+    Slice,
+    Stream,
+    Sweep,
+)
+from shared.vendors.pagination import Offset, PageRequest, QueryCursor
+from shared.vendors.pipedrive import mappers, serving
+from shared.vendors.pipedrive.activities import LOG_ACTIVITY
+from shared.vendors.pipedrive.my500 import MY_500
+from shared.vendors.pipedrive.raw import RawActivity, RawDeal, RawField, RawOrganization, RawPerson
+from shared.vendors.pipedrive.warmness import WarmnessConfig
+from shared.vendors.ratelimit import RateLimit, RateLimitHeaders
+
+#: with an API token every company is reached through api.pipedrive.com
+BASE_URLS = ("https://api.pipedrive.com",)
+#: what a person list asks for besides the default fields (recency for warmness)
+PERSON_FIELDS = "last_activity_date,last_incoming_mail_time,last_outgoing_mail_time"
+
+
+class PipedriveConfig(ConnectionConfig):
+    """One user's Pipedrive: the company domain (for links) and their warmness settings."""
+
+    base_url: str = "https://api.pipedrive.com"
+    company_domain: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    warmness: WarmnessConfig = Field(default_factory=WarmnessConfig)
+
+
+_v2 = QueryCursor(cursor_param="cursor", cursor_path="additional_data.next_cursor", size_param="limit")
+_v1 = Offset(
+    offset_param="start",
+    limit_param="limit",
+    more_path="additional_data.pagination.more_items_in_collection",
+    next_offset_path="additional_data.pagination.next_start",
+)
+
+
+def _rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _list(path: str, **params: str) -> Callable[[Slice], PageRequest]:
+    def build(_: Slice) -> PageRequest:
+        return PageRequest(path=path, params={"sort_by": "id", "sort_direction": "asc", **params})
+
+    return build
+
+
+def _changed(path: str, **params: str) -> Callable[[Slice], PageRequest]:
+    def build(window: Slice) -> PageRequest:
+        since = {"updated_since": _rfc3339(window.since)} if window.since else {}
+        return PageRequest(
+            path=path, params={"sort_by": "update_time", "sort_direction": "asc", **since, **params}
+        )
+
+    return build
+
+
+def _fields(name: str, path: str) -> Stream[RawField]:
+    return Stream(
+        name=name,
+        full=RequestSpec(build=lambda _: PageRequest(path=path), paginator=_v1, records_path="data"),
+        raw_model=RawField,
+        mapper=mappers.field,
+        primary_key="key",
+        cursor_field=None,
+        page_size=500,
+        deletes=Sweep(every_s=86_400),
+        docs_url="https://developers.pipedrive.com/docs/api/v1/PersonFields",
+    )
+
+
+PERSON_FIELD_DEFS = _fields("person_fields", "/api/v1/personFields")
+ORGANIZATION_FIELD_DEFS = _fields("organization_fields", "/api/v1/organizationFields")
+DEAL_FIELD_DEFS = _fields("deal_fields", "/api/v1/dealFields")
+
+
+def _v2_stream(name: str, path: str, raw: type, mapper: Callable[..., dict], **kwargs: object) -> Stream:  # type: ignore[type-arg]
+    extra = dict(kwargs.pop("params", {}) or {})  # type: ignore[call-overload]
+    return Stream(
+        name=name,
+        full=RequestSpec(build=_list(path, **extra), paginator=_v2, records_path="data"),
+        incremental=RequestSpec(build=_changed(path, **extra), paginator=_v2, records_path="data"),
+        raw_model=raw,
+        mapper=mapper,
+        page_size=500,
+        cursor_field="update_time",
+        # update_time has whole seconds; updated_since is inclusive: a short overlap suffices
+        lookback_s=120,
+        deletes=Sweep(every_s=7 * 86_400),
+        docs_url=f"https://developers.pipedrive.com/docs/api/v2/{name.capitalize()}",
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+PERSONS = _v2_stream(
+    "persons", "/api/v2/persons", RawPerson, mappers.person,
+    params={"include_fields": PERSON_FIELDS},
+    serving=serving.PERSONS, refine=mappers.refine_person, lookups=("person_fields",),
+)
+ORGANIZATIONS = _v2_stream(
+    "organizations", "/api/v2/organizations", RawOrganization, mappers.organization,
+    serving=serving.ORGANIZATIONS, refine=mappers.refine_organization, lookups=("organization_fields",),
+)
+DEALS = _v2_stream(
+    "deals", "/api/v2/deals", RawDeal, mappers.deal,
+    serving=serving.DEALS, refine=mappers.refine_deal, lookups=("deal_fields",),
+)
+ACTIVITIES = _v2_stream("activities", "/api/v2/activities", RawActivity, mappers.activity, serving=serving.ACTIVITIES)
+
+PROXY = Proxy(
+    paths=("/api/v2/persons/{id}", "/api/v2/organizations/{id}", "/api/v2/deals/{id}", "/api/v2/activities/{id}",
+           "/api/v1/users/me", "/api/v1/personFields", "/api/v1/activityTypes"),
+    reserved=("search", "collection", "me"),
+)
+
+CONNECTOR = Connector(
+    vendor="pipedrive",
+    title="Pipedrive",
+    docs_url="https://developers.pipedrive.com/docs/api/v2",
+    config_model=PipedriveConfig,
+    auth=ApiKey(field="api_token", header="x-api-token"),
+    ownership="user",
+    base_urls=BASE_URLS,
+    rate_limit=RateLimit(
+        requests=20,
+        per_seconds=2,
+        scope="token",
+        headers=RateLimitHeaders("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "delta"),
+        max_concurrency=10,
+        queue_share=0.8,
+        pace_below=0.25,
+    ),
+    # field definitions first: persons are named by them as they are stored
+    streams=(PERSON_FIELD_DEFS, ORGANIZATION_FIELD_DEFS, DEAL_FIELD_DEFS, PERSONS, ORGANIZATIONS, DEALS, ACTIVITIES),
+    schedule=Schedule(cron="*/30 * * * *"),
+    proxy=PROXY,
+    views=(MY_500,),
+    creates=(LOG_ACTIVITY,),
+)
