@@ -124,6 +124,8 @@ def test_missing_prerequisites_are_named_not_a_traceback(tmp_path: Path, monkeyp
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     from devtools import emulators, stack
 
+    # stack.main marks its own process local; the test process must stay as it was
+    monkeypatch.setenv("TRIBUTARY_ENV", os.environ.get("TRIBUTARY_ENV", "test"))
     real_which = emulators.shutil.which
     monkeypatch.setattr(emulators.shutil, "which", lambda name: None if name == "java" else real_which(name))
     monkeypatch.setattr(emulators, "EMULATOR_SCRIPT_CANDIDATES", emulators.EMULATOR_SCRIPT_CANDIDATES)
