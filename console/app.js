@@ -51,7 +51,9 @@ async function main() {
   const config = await (await fetch("./config.json", { cache: "no-store" })).json();
   if (config.environment && config.environment !== "production") {
     const env = document.getElementById("env");
-    env.textContent = `${config.environment} stack: sign-in is the local identity's test users; data is the emulator's.`;
+    env.textContent = config.mode === "local"
+      ? "local stack: sign-in is the local identity's test users; data is the emulator's."
+      : `${config.environment}: not the production deployment.`;
     env.hidden = false;
   }
   const auth = createAuth(config);
