@@ -114,6 +114,6 @@ def busy_message(busy: list[Busy], known: Mapping[str, tuple[int, str]] = DEFAUL
         f"  ss -ltnp 'sport = :{first.port}'      # shows which process listens there",
         "Or choose other ports:",
         f'  make dev ARGS="--{first.name}-port {first.port + 10}"      (or {env_name(first.name)}={first.port + 10})',
-        '  make dev ARGS="--port-offset 100"      # moves every port: 5100, 5101, 8180, ...',
+        '  make dev ARGS="--port-offset 100"      # moves every port: 5101, 5102, 8180, ...',
     ]
     return "\n".join(lines)

@@ -59,7 +59,7 @@ def test_the_build_vendors_firebase_and_nothing_comes_from_a_cdn(built: Path) ->
             assert not re.search(r"""(import\s*\(?\s*|from\s+|src=)["']https?:""", text), f"{path.name} loads remote code"
 
 
-def test_the_built_console_offers_google_sign_in(built: Path, browser: Any) -> None:
+def test_the_built_console_offers_google_sign_in(built: Path, browser: Any, screenshots: Path) -> None:
     config = json.loads((built / "config.json").read_text())
     server = ConsoleServer(config, root=built).start()
     context = browser.new_context()
@@ -73,6 +73,7 @@ def test_the_built_console_offers_google_sign_in(built: Path, browser: Any) -> N
         page.wait_for_selector("#signin-google", timeout=30_000)
         assert "acme.example" in page.inner_text("main")
         assert page.locator("#signin-local, #signin-email").count() == 0, "no local sign-in in production"
+        page.screenshot(path=str(screenshots / "00-production-sign-in.png"))
     finally:
         context.close()
         server.stop()
