@@ -68,7 +68,7 @@ function addForm(ctx, connectors) {
   const vendor = h("select", { id: "add-vendor" }, connectors.map((c) =>
     h("option", { value: c.vendor, selected: c.vendor === preferred }, c.title)));
   const fields = h("div", { class: "form" });
-  const streams = h("div", { class: "row", id: "add-streams" });
+  const streams = h("div", { class: "row checks", id: "add-streams" });
   const sandboxes = ctx.config.sandboxes || {};
   const inputs = {};
 
