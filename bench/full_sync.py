@@ -85,6 +85,8 @@ def main() -> None:
             "429s": stats["rate_limited"],
             "documents_written": run["counts"]["written"],
             "fetched": run["counts"]["fetched"],
+            "fetched_by_stream": {name: v["counts"]["fetched"] for name, v in sorted(run["streams"].items())},
+            "conversation_fetches_for_parts": stats["requests_by_path"].get("GET /conversations/<conversation_id>", 0),
             "peak_rss_functions_mb": round(peak_rss_mb(worker_pid), 1),
             "peak_rss_tasks_emulator_mb": round(peak_rss_mb(stack.processes["tasks"].proc.pid), 1),  # type: ignore[union-attr]
             "cpu_s": {
@@ -102,8 +104,10 @@ def main() -> None:
             again = stack.sync(timeout_s=600)
             with stack.sandbox() as s:
                 after = s.get("/_sandbox/stats").json()["requests"]
+            parts = (again["streams"].get("conversation_parts") or {}).get("counts") or {}
             noop.append({"wall_s": round(time.monotonic() - t1, 2), "vendor_requests": after - before,
-                         "written": again["counts"]["written"], "status": again["status"]})
+                         "written": again["counts"]["written"], "parts_fetched": parts.get("fetched", 0),
+                         "status": again["status"]})
         figures["noop_runs"] = noop
         print(json.dumps(figures, indent=1))
     finally:

@@ -17,6 +17,7 @@ a handler becomes a 500 "internal" whose body never contains the exception text.
     ├── PreconditionRequired (428 precondition_required: a write needs If-Match)
     ├── PayloadTooLarge (413 payload_too_large)
     ├── UnsupportedMediaType (415 unsupported_media_type)
+    ├── Unprocessable (422 unprocessable; codes idempotency_key_reused, vendor_refused_change)
     ├── RateLimited (429 rate_limited)
     ├── UpstreamError (502 upstream_error: a vendor failed after our retries)
     ├── ServiceUnavailable (503 unavailable)
@@ -120,6 +121,14 @@ class UnsupportedMediaType(TributaryError):
     status = 415
     default_code = "unsupported_media_type"
     default_message = "The request body must be application/json."
+
+
+class Unprocessable(TributaryError):
+    """Well-formed, but refused for what it asks (a vendor refusing a change: its reason)."""
+
+    status = 422
+    default_code = "unprocessable"
+    default_message = "The request cannot be carried out as asked."
 
 
 class RateLimited(TributaryError):

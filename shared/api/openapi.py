@@ -32,7 +32,8 @@ _STATUS_TEXT = {
     409: "Conflict",
     413: "Body too large",
     415: "Body is not JSON",
-    422: "The Idempotency-Key was used with another request",
+    422: "The vendor refused the change (vendor_refused_change, with its reason) or the Idempotency-Key was used "
+    "with another request (idempotency_key_reused)",
     428: "A precondition (If-Match) is required",
     429: "Rate limited",
     500: "Internal error (no internals are revealed)",

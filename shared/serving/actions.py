@@ -278,7 +278,7 @@ def run(call: Call[Any, Any]) -> Response:
             settle_failure(claimed, exc, attempt, call.request_id)
         raise
     model = catalog.record_model(connector.vendor, action.stream)
-    payload = model.model_validate(records.served(outcome.record, key)).model_dump(mode="json")
+    payload = model.model_validate(records.served(outcome.record, key)).model_dump(mode="json", exclude={"raw"})
     if claimed is not None:
         idempotency.finish(claimed.ref, idempotency.Stored(200, payload, outcome.etag))
     return json_response(payload, 200, call.request_id, {"ETag": outcome.etag})

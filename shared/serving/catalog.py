@@ -21,6 +21,7 @@ from shared.errors import NotFound
 from shared.vendors.connector import Action, Connector, ServedRecord, Stream, View
 
 MAX_CURSOR_CHARS = 2048
+INCLUDE_RAW = "Also answer the vendor's whole payload (`raw`): every field it sent, mapped or not"
 #: names the engine and the serving functions use beside the streams under connections/{id}
 RESERVED_COLLECTIONS = ("runs", "chains", "dead_letters", "private", "cursors", "leases", "webhook_deliveries")
 
@@ -155,6 +156,8 @@ def query_model(vendor: str, stream_name: str) -> type[ListQuery]:
         bool,
         Field(False, description="Also list records the vendor deleted (deleted=true)"),
     )
+    if stream.keep_raw:
+        fields["include_raw"] = (bool, Field(False, description=INCLUDE_RAW))
     return create_model(f"{camel(vendor)}{camel(stream_name)}Query", __base__=ListQuery, **fields)
 
 
@@ -165,7 +168,15 @@ def record_model(vendor: str, stream_name: str) -> type[ServedRecord]:
     assert stream.serving is not None
     model = stream.serving.model
     name = model.__name__ if model.__name__.startswith(camel(vendor)) else f"{camel(vendor)}{model.__name__}"
-    return create_model(name, __base__=model, __doc__=model.__doc__ or f"One {vendor} {stream_name} record.")
+    fields: dict[str, Any] = {}
+    if stream.keep_raw:
+        fields["raw"] = (
+            dict[str, Any] | None,
+            Field(None, description="The vendor's whole payload as it sent it (with include_raw=true)"),
+        )
+    return create_model(
+        name, __base__=model, __doc__=model.__doc__ or f"One {vendor} {stream_name} record.", **fields
+    )
 
 
 @cache

@@ -87,19 +87,26 @@ def list_records(call: Call[Any, Any]) -> Response:
         with open_vendor_client(client, call.settings, connection) as vendor:
             docs, next_cursor = live_page(vendor, connector.vendor, connector.title, stream, criteria, query.cursor)
         body = page_model(items=docs, next_cursor=next_cursor)
-        return json_response(body.model_dump(mode="json"), 200, call.request_id)
+        return json_response(body.model_dump(mode="json", exclude=_lean(query)), 200, call.request_id)
     queries.served_combination(stream.serving, criteria)
     spec = queries.page_query(stream.serving, criteria)
     found = records.page(client, connection.id, stream.name, spec, query.cursor, include_deleted=query.include_deleted)
     body = page_model(items=found.docs, next_cursor=found.next_cursor)
     headers = {"ETag": etag or "", "Cache-Control": REVALIDATE}
-    return json_response(body.model_dump(mode="json"), 200, call.request_id, headers)
+    return json_response(body.model_dump(mode="json", exclude=_lean(query)), 200, call.request_id, headers)
+
+
+def _lean(query: Any) -> Any:
+    """Leave the vendor's payload out of a page unless it was asked for (it is large)."""
+    return None if getattr(query, "include_raw", False) else {"items": {"__all__": {"raw"}}}
 
 
 class OneQuery(BaseModel):
     model_config = {"extra": "forbid"}
 
     include_deleted: bool = False
+    #: streams that keep the vendor's payload answer it under `raw` when asked
+    include_raw: bool = False
 
 
 def get_record(call: Call[Any, Any]) -> Response:
@@ -119,5 +126,5 @@ def get_record(call: Call[Any, Any]) -> Response:
         return not_modified(call, etag)
     body = catalog.record_model(connector.vendor, stream.name).model_validate(doc)
     return json_response(
-        body.model_dump(mode="json"), 200, call.request_id, {"ETag": etag, "Cache-Control": REVALIDATE}
+        body.model_dump(mode="json", exclude=None if query.include_raw else {"raw"}), 200, call.request_id, {"ETag": etag, "Cache-Control": REVALIDATE}
     )

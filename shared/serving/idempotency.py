@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import BadRequest, Conflict, TributaryError
+from shared.errors import BadRequest, Conflict, Unprocessable
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, DocumentReference, Transaction
@@ -46,8 +46,7 @@ class InvalidIdempotencyKey(BadRequest):
     default_message = "Idempotency-Key must be 1 to 255 visible ASCII characters."
 
 
-class IdempotencyKeyReused(TributaryError):
-    status = 422
+class IdempotencyKeyReused(Unprocessable):
     default_code = "idempotency_key_reused"
     default_message = "This Idempotency-Key was used with another request."
 

@@ -75,6 +75,8 @@ def mapped(stream: Stream[Any], raw: Any, title: str) -> dict[str, Any]:
             code="vendor_invalid_record",
             details={"errors": exc.error_count()},
         ) from None
+    if stream.keep_raw:
+        doc = {**doc, "raw": raw}
     return {**doc, "id": doc.get("id") or stream.record_key(raw), "deleted": False}
 
 

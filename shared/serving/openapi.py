@@ -92,6 +92,7 @@ def list_variants() -> list[Variant]:
 
 class RecordQuery(BaseModel):
     include_deleted: bool = Field(False, description="Answer a record the vendor deleted too (deleted=true)")
+    include_raw: bool = Field(False, description=f"{catalog.INCLUDE_RAW} (streams that keep it)")
 
 
 def record_variants() -> list[Variant]:
@@ -128,7 +129,9 @@ def action_variants() -> list[Variant]:
                 description="The vendor first, then the store. If-Match names the record's ETag (428 without it, "
                 "409 version_conflict when it is not current, with details.current_etag). An "
                 "Idempotency-Key makes a retry answer what the first request got without acting "
-                "again (409 in_progress while it runs, 422 when reused for another request).",
+                "again (409 in_progress while it runs, 422 when reused for another request). A change the "
+                "vendor refuses (an attribute it does not define, a value of the wrong type) is 422 "
+                "vendor_refused_change with the vendor's reason; nothing is stored.",
                 body=_union(f"{catalog.camel(name)}Request", bodies),
                 response=_union(f"{catalog.camel(name)}Result", records),
                 headers={

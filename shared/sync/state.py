@@ -530,7 +530,9 @@ def finalize_run(db: Client, connection_id: str, run_id: str, now: datetime | No
         if int(data.get("chains_closed", 0)) < int(data.get("chains_total", 0)):
             return None
         run = _assemble(data, streams)
-        statuses = [s.status for s in run.streams.values()]
+        # a child stream with no chains did nothing (no parent changed): it neither succeeds
+        # nor fails, so a run whose every parent failed is failed, not partial
+        statuses = [s.status for s in run.streams.values() if s.chains_total]
         if statuses and all(s == "failed" for s in statuses):
             run.status = RunStatus.failed
         elif "failed" in statuses or run.counts.failed or run.errors:

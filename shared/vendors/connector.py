@@ -279,6 +279,9 @@ class Stream(Generic[Raw]):
     incremental: RequestSpec | None = None
     page_size: int = 100
     primary_key: str = "id"
+    #: the record's key built from several fields, for records that have no single id
+    #: (Intercom's standard data attributes); None: the `primary_key` field
+    key: Callable[[dict[str, Any]], str | None] | None = None
     #: field of the raw record that drives incremental sync (unix seconds or ISO 8601)
     cursor_field: str | None = "updated_at"
     #: re-read this much before the high-water mark: clock skew and equal timestamps
@@ -307,7 +310,7 @@ class Stream(Generic[Raw]):
 
     def record_key(self, raw: dict[str, Any], parent_id: str | None = None) -> str | None:
         """The record's store key: the vendor's id, prefixed by its parent's for children."""
-        value = raw.get(self.primary_key)
+        value = self.key(raw) if self.key is not None else raw.get(self.primary_key)
         if value is None or value == "" or isinstance(value, (dict, list, bool)):
             return None
         return f"{parent_id}:{value}" if parent_id is not None else str(value)

@@ -484,6 +484,14 @@ def test_a_child_stream_is_fetched_only_for_changed_parents_in_batches(db: Any) 
     assert not [r for r in w.requests if r.url.path.endswith("/notes")]  # nothing changed: no child fetch
 
 
+def test_a_run_whose_parents_all_failed_is_failed_not_partial_for_an_idle_child(db: Any) -> None:
+    vendor = PagedThings([item(i) for i in range(3)])
+    vendor.fail_paths = {"/things"}
+    run = world(db, vendor, THINGS, NOTES).sync()
+    assert run.streams["things"].status == "failed" and run.streams["notes"].chains_total == 0
+    assert run.status.value == "failed"
+
+
 def test_planning_hundreds_of_windows_stays_under_the_commit_limit(db: Any) -> None:
     many = Stream(name="events", full=RequestSpec(_events, CURSOR, "data"), raw_model=RawItem, mapper=map_item,
                   windows=Windows(backfill_s=600 * DAY, max_span_s=DAY))

@@ -652,6 +652,71 @@ def test_action_custom_attributes_intercom_first_with_etags(
     }
 
 
+@pytest.mark.parametrize(
+    ("attributes", "reason"),
+    [
+        ({"not_defined_here": "x"}, "Custom attribute 'not_defined_here' does not exist"),
+        ({"seats": "twelve"}, "seats"),  # an integer attribute
+        ({"beta_tester": 3}, "beta_tester"),  # a boolean attribute
+    ],
+)
+def test_a_change_intercom_refuses_is_a_422_with_its_reason_and_changes_nothing(
+    api: httpx.Client, sandbox: dict[str, Any], identity: IdentityServer, store: Any,
+    attributes: dict[str, Any], reason: str,
+) -> None:
+    """Intercom keeps only attributes defined in the workspace, with their type: the caller
+    learns why, and neither Intercom nor the store changed."""
+    direct = sandbox["direct"]
+    cid = direct.get("/contacts", params={"per_page": 20}).json()["data"][11]["id"]
+    _stored_from_sandbox(store, direct, cid)
+    admin = bearer(identity, ADMIN, role="admin")
+    before_vendor = direct.get(f"/contacts/{cid}").json()
+    before = api.get(f"{RECORDS}/contacts/{cid}", headers=admin, params={"include_raw": "true"})
+    ref = store.collection("connections").document(CONN).collection("contacts").document(cid)
+    stored_before = ref.get().to_dict()
+
+    refused = api.post(
+        ACTION,
+        headers={**admin, "If-Match": before.headers["ETag"], "Idempotency-Key": f"refused-{cid}-{sorted(attributes)[0]}"},
+        json={"key": cid, "attributes": attributes},
+    )
+    body = assert_error(refused, 422, "vendor_refused_change")
+    assert body["error"]["message"].startswith("Intercom refused the change: ") and reason in body["error"]["message"]
+    assert body["error"]["details"]["vendor_status"] == 400
+    assert {e["code"] for e in body["error"]["details"]["vendor_errors"]} <= {"parameter_not_found", "parameter_invalid"}
+
+    assert direct.get(f"/contacts/{cid}").json() == before_vendor  # Intercom did not change
+    after = api.get(f"{RECORDS}/contacts/{cid}", headers=admin, params={"include_raw": "true"})
+    assert after.headers["ETag"] == before.headers["ETag"] and after.json() == before.json()
+    assert ref.get().to_dict() == stored_before  # nor did the store (the claim was released too)
+    # the same key answers the same refusal without asking Intercom again
+    replay = api.post(
+        ACTION,
+        headers={**admin, "If-Match": before.headers["ETag"], "Idempotency-Key": f"refused-{cid}-{sorted(attributes)[0]}"},
+        json={"key": cid, "attributes": attributes},
+    )
+    assert replay.status_code == 422 and replay.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_records_keep_intercoms_whole_payload_answered_on_request(
+    api: httpx.Client, sandbox: dict[str, Any], member: dict[str, str], store: Any
+) -> None:
+    direct = sandbox["direct"]
+    cid = direct.get("/contacts", params={"per_page": 20}).json()["data"][13]["id"]
+    _stored_from_sandbox(store, direct, cid)
+    raw = direct.get(f"/contacts/{cid}").json()
+    lean = api.get(f"{RECORDS}/contacts/{cid}", headers=member).json()
+    assert "raw" not in lean
+    full = api.get(f"{RECORDS}/contacts/{cid}", headers=member, params={"include_raw": "true"}).json()
+    assert full["raw"] == raw and {k: v for k, v in full.items() if k != "raw"} == lean
+    page = api.get(f"{RECORDS}/contacts", headers=member, params={"include_raw": "true", "limit": 200}).json()
+    assert next(i for i in page["items"] if i["id"] == cid)["raw"] == raw
+    assert all("raw" not in i for i in api.get(f"{RECORDS}/contacts", headers=member).json()["items"])
+    live = api.get(f"{RECORDS}/contacts", headers=member,
+                   params={"live": "true", "email": raw["email"], "include_raw": "true"}).json()
+    assert live["items"][0]["raw"]["id"] == cid
+
+
 def test_concurrent_actions_from_one_version_one_wins(
     api: httpx.Client, sandbox: dict[str, Any], identity: IdentityServer, store: Any
 ) -> None:

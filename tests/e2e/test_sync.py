@@ -16,8 +16,16 @@ from shared.vendors.intercom.raw import RawContact, RawConversation
 from tests.conftest import SCHEDULER_SA, TASKS_SA
 from tests.e2e.sync_stack import SyncStack
 
-SIZE = {"contacts": 1200, "companies": 150, "admins": 12, "conversations": 1500}
+# Every conversation created in a run is fetched again for its parts (one GET each): the
+# conversation count drives the first run's length.
+SIZE = {"contacts": 1200, "companies": 150, "admins": 12, "conversations": 600}
 STREAMS = ("contacts", "companies", "admins", "conversations")
+WORKSPACE = ("tags", "teams", "segments", "data_attributes")
+
+
+def record_counts(run: dict[str, Any], key: str = "written") -> int:
+    """The run's count over the record streams (parts and workspace listings aside)."""
+    return sum(run["streams"][stream]["counts"][key] for stream in STREAMS)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +50,14 @@ def sandbox_ids(stack: SyncStack, stream: str) -> set[str]:
     with stack.sandbox() as s:
         if stream == "admins":
             return {a["id"] for a in s.get("/admins").json()["admins"]}
+        if stream == "tags":
+            return {t["id"] for t in s.get("/tags").json()["data"]}
+        if stream == "teams":
+            return {t["id"] for t in s.get("/teams").json()["teams"]}
+        if stream == "segments":
+            return {t["id"] for t in s.get("/segments").json()["segments"]}
+        if stream == "data_attributes":
+            return {f"{a['model']}:{a['full_name']}" for a in s.get("/data_attributes").json()["data"]}
         if stream == "companies":  # the scroll is Intercom's only complete company listing
             params: dict[str, Any] = {}
             while True:
@@ -62,7 +78,17 @@ def sandbox_ids(stack: SyncStack, stream: str) -> set[str]:
 
 
 def without_sync(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if not k.startswith("_")}
+    return {k: v for k, v in doc.items() if not k.startswith("_") and k != "raw"}
+
+
+def parts_of(stack: SyncStack, conversation_ids: list[str]) -> set[str]:
+    """The store keys of these conversations' parts, as GET /conversations/{id} lists them."""
+    keys: set[str] = set()
+    with stack.sandbox() as s:
+        for cid in conversation_ids:
+            body = s.get(f"/conversations/{cid}").json()
+            keys |= {f"{cid}:{p['id']}" for p in body["conversation_parts"]["conversation_parts"]}
+    return keys
 
 
 def written_by(doc: dict[str, Any]) -> str:
@@ -79,18 +105,37 @@ def test_full_sync_stores_every_record_exactly_once(fresh: SyncStack) -> None:
         assert set(docs) == sandbox_ids(fresh, stream), stream
         assert run["streams"][stream]["counts"]["fetched"] == SIZE[stream]
         assert run["streams"][stream]["mode"] == "full"
-    assert run["counts"]["written"] == sum(SIZE.values())
+    assert record_counts(run) == sum(SIZE.values())
     assert run["counts"]["failed"] == 0
+    for stream in WORKSPACE:
+        assert set(fresh.stored(stream)) == sandbox_ids(fresh, stream), stream
 
-    # Content matches what Intercom serves, record for record (a sample of each kind).
+    # Content matches what Intercom serves, record for record (a sample of each kind), and
+    # Intercom's whole payload is kept beside the mapped fields.
     contacts, conversations = fresh.stored("contacts"), fresh.stored("conversations")
     with fresh.sandbox() as s:
         for contact_id in sorted(contacts)[:: len(contacts) // 10]:
             raw = s.get(f"/contacts/{contact_id}").json()
             assert without_sync(contacts[contact_id]) == mappers.contact(RawContact.model_validate(raw))
+            assert contacts[contact_id]["raw"] == raw
         for conversation_id in sorted(conversations)[:: len(conversations) // 10]:
             raw = s.get(f"/conversations/{conversation_id}").json()
             assert without_sync(conversations[conversation_id]) == mappers.conversation(RawConversation.model_validate(raw))
+            listed = {k: v for k, v in raw.items() if k != "conversation_parts"}  # the detail adds the parts
+            assert conversations[conversation_id]["raw"] == listed
+
+    # Every conversation's parts, keyed {conversation}:{part}, from one GET per conversation.
+    parts = fresh.stored("conversation_parts")
+    assert run["streams"]["conversation_parts"]["counts"]["written"] == len(parts) > SIZE["conversations"]
+    sample = sorted(conversations)[:: len(conversations) // 20]
+    assert {k for k in parts if k.split(":")[0] in sample} == parts_of(fresh, sample)
+    with fresh.sandbox() as s:
+        requests = s.get("/_sandbox/stats").json()
+    # one GET per conversation for the run (the checks above asked for a few more; a batch
+    # retried after Firestore contention asks its 20 again)
+    asked = requests["requests_by_path"]["GET /conversations/<conversation_id>"] - len(sample) - len(
+        sorted(conversations)[:: len(conversations) // 10])
+    assert SIZE["conversations"] <= asked <= SIZE["conversations"] + 40
 
 
 def test_no_change_sync_writes_nothing_and_changes_write_about_n(fresh: SyncStack) -> None:
@@ -98,11 +143,15 @@ def test_no_change_sync_writes_nothing_and_changes_write_about_n(fresh: SyncStac
     assert first["status"] == "succeeded"
     before = {k: written_by(v) for k, v in fresh.stored("contacts").items()}
 
+    parts_before = {k: written_by(v) for k, v in fresh.stored("conversation_parts").items()}
     second = fresh.sync()
     assert second["status"] == "succeeded"
     assert second["streams"]["contacts"]["mode"] == "incremental"
     assert second["streams"]["conversations"]["mode"] == "incremental"
     assert second["counts"]["written"] == 0, second["counts"]
+    # nothing changed: not one conversation was fetched for its parts
+    assert second["streams"]["conversation_parts"]["counts"]["fetched"] == 0
+    assert {k: written_by(v) for k, v in fresh.stored("conversation_parts").items()} == parts_before
     assert {k: written_by(v) for k, v in fresh.stored("contacts").items()} == before
 
     with fresh.sandbox() as s:
@@ -123,6 +172,14 @@ def test_no_change_sync_writes_nothing_and_changes_write_about_n(fresh: SyncStac
         assert written_by(contacts[contact_id]) == third["run_id"]
     # Incremental asked only for what changed (plus the overlap), not the whole set.
     assert third["streams"]["conversations"]["counts"]["fetched"] < SIZE["conversations"] / 10
+    # The parts of the 5 changed conversations, and only theirs, were fetched again.
+    parts = fresh.stored("conversation_parts")
+    new_parts = set(parts) - set(parts_before)
+    assert new_parts and {k.split(":")[0] for k in new_parts} <= set(changed["conversations_updated"])
+    assert {k.split(":")[0] for k, v in parts.items() if written_by(v) == third["run_id"]} <= set(
+        changed["conversations_updated"])
+    assert third["streams"]["conversation_parts"]["counts"]["fetched"] == len(
+        parts_of(fresh, changed["conversations_updated"]))
 
 
 def test_a_second_run_while_one_is_active_is_409(fresh: SyncStack) -> None:
@@ -152,7 +209,7 @@ def test_killing_the_worker_mid_run_resumes_with_no_gaps_or_duplicates(fresh: Sy
     for stream in STREAMS:
         docs = fresh.stored(stream)
         assert set(docs) == sandbox_ids(fresh, stream)
-    assert run["counts"]["written"] == sum(SIZE.values())
+    assert record_counts(run) == sum(SIZE.values())
 
 
 def test_faults_and_the_default_rate_limit_still_store_everything(fresh: SyncStack) -> None:
@@ -212,7 +269,8 @@ def test_status_reports_last_run_and_cursor_age(fresh: SyncStack) -> None:
     intercom = next(c for c in status["connections"] if c["connection_id"] == fresh.connection_id)
     assert intercom["last_run"]["run_id"] == run["run_id"]
     assert intercom["running_run_id"] is None
-    assert intercom["counts"]["fetched"] == sum(SIZE.values())
+    assert intercom["counts"]["fetched"] == run["counts"]["fetched"]
+    assert record_counts(run, "fetched") == sum(SIZE.values())
     assert set(intercom["cursors"]) >= {"contacts", "companies", "conversations"}
     assert intercom["cursors"]["contacts"]["age_s"] is not None
     assert history["runs"][0]["run_id"] == run["run_id"]

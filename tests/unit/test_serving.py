@@ -22,7 +22,7 @@ def serving(stream: str):  # type: ignore[no-untyped-def]
 def test_query_models_follow_the_declaration() -> None:
     model = catalog.query_model("intercom", "contacts")
     assert model.__name__ == "IntercomContactsQuery"
-    assert {"email", "name", "role", "sort", "order", "limit", "cursor", "live", "include_deleted"} == set(
+    assert {"email", "name", "role", "sort", "order", "limit", "cursor", "live", "include_deleted", "include_raw"} == set(
         model.model_fields
     )
     q = model.model_validate({"email": "  Ada@Example.COM ", "limit": "5"})

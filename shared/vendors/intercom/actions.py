@@ -54,12 +54,52 @@ def read_contact(client: VendorClient, key: str) -> dict[str, Any]:
     return client.fetch(PageRequest(path=_contact_path(key)))
 
 
+def intercom_reasons(text: str) -> list[dict[str, str]]:
+    """Intercom's error.list ({"errors": [{"code", "message"}]}) as plain pairs; the raw
+    text when the body is not one (it may be cut short)."""
+    import json
+
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return [{"code": "unknown", "message": text[:300]}] if text else []
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return [{"code": "unknown", "message": text[:300]}]
+    return [
+        {"code": str(e.get("code") or "unknown"), "message": str(e.get("message") or "")[:300]}
+        for e in errors[:10]
+        if isinstance(e, dict)
+    ]
+
+
 def put_custom_attributes(client: VendorClient, key: str, change: CustomAttributesInput) -> dict[str, Any]:
-    """PUT /contacts/{id}: Intercom answers with the updated contact."""
+    """PUT /contacts/{id}: Intercom answers with the updated contact.
+
+    Intercom stores only attributes defined in the workspace beforehand, with their type:
+    an undefined name, a nested object or a value of the wrong type is refused (400) and
+    nothing changes. The caller gets 422 vendor_refused_change with Intercom's reasons (the
+    store is not touched: the answer never reaches the ingest path)."""
+    from shared.errors import Unprocessable
+    from shared.vendors.errors import VendorAuthFailed, VendorConflict, VendorNotFound, VendorRejected
     from shared.vendors.pagination import PageRequest
 
     body = {"custom_attributes": change.attributes}
-    return client.fetch(PageRequest(method="PUT", path=_contact_path(key), json_body=body))
+    try:
+        return client.fetch(PageRequest(method="PUT", path=_contact_path(key), json_body=body))
+    except (VendorAuthFailed, VendorNotFound, VendorConflict):
+        raise
+    except VendorRejected as exc:
+        details = exc.details or {}
+        if details.get("vendor_status") not in (400, 422):
+            raise
+        reasons = intercom_reasons(str(details.get("vendor_error") or ""))
+        said = "; ".join(r["message"] or r["code"] for r in reasons) or "no reason given"
+        raise Unprocessable(
+            f"Intercom refused the change: {said}",
+            code="vendor_refused_change",
+            details={"vendor_status": details["vendor_status"], "vendor_errors": reasons},
+        ) from None
 
 
 CONTACT_CUSTOM_ATTRIBUTES = Action(

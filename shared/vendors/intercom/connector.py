@@ -2,6 +2,10 @@
 
 Full import pages through the list endpoints; incremental sync asks the search endpoints
 for records whose updated_at is past the high-water mark (contacts, conversations).
+Conversation parts are a child stream: GET /conversations/{id} for each conversation a
+run created or changed, never for unchanged ones. Tags, teams, segments and data
+attribute definitions are small workspace listings read whole each run. Every stream
+keeps Intercom's whole payload under `raw` (source, rating, SLA, teammates...).
 Docs: https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io
 """
 
@@ -22,7 +26,17 @@ from shared.vendors.connector import (
 )
 from shared.vendors.intercom import mappers, serving
 from shared.vendors.intercom.actions import CONTACT_CUSTOM_ATTRIBUTES
-from shared.vendors.intercom.raw import RawAdmin, RawCompany, RawContact, RawConversation
+from shared.vendors.intercom.raw import (
+    RawAdmin,
+    RawCompany,
+    RawContact,
+    RawConversation,
+    RawConversationPart,
+    RawDataAttribute,
+    RawSegment,
+    RawTag,
+    RawTeam,
+)
 from shared.vendors.intercom.stats import CONVERSATION_STATS
 from shared.vendors.intercom.webhooks import SCHEME as WEBHOOKS
 from shared.vendors.pagination import BodyCursor, PageRequest, QueryCursor, SinglePage
@@ -74,6 +88,7 @@ CONTACTS = Stream(
     lookback_s=86_400,
     deletes=Sweep(),
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/contacts/listcontacts",
+    keep_raw=True,
     serving=serving.CONTACTS,
 )
 
@@ -100,6 +115,7 @@ COMPANIES = Stream(
     page_size=50,
     deletes=Sweep(),
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/companies/scrolloverallcompanies",
+    keep_raw=True,
     serving=serving.COMPANIES,
 )
 
@@ -111,6 +127,7 @@ ADMINS = Stream(
     cursor_field=None,
     deletes=Sweep(),
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/admins/listadmins",
+    keep_raw=True,
     serving=serving.ADMINS,
 )
 
@@ -126,14 +143,94 @@ CONVERSATIONS = Stream(
     mapper=mappers.conversation,
     page_size=150,
     docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/conversations/listconversations",
+    keep_raw=True,
     serving=serving.CONVERSATIONS,
+)
+
+
+def _conversation(window: Slice) -> PageRequest:
+    if not window.parent_id or not window.parent_id.isalnum():
+        raise ValueError("a conversation id is alphanumeric")
+    return PageRequest(path=f"/conversations/{window.parent_id}")
+
+
+# The parts come with the conversation (at most its 500 most recent): one request per
+# conversation created or changed in the run, batched 20 to a task; a run where nothing
+# changed asks for none. Keys are `{conversation id}:{part id}`.
+CONVERSATION_PARTS = Stream(
+    name="conversation_parts",
+    full=RequestSpec(build=_conversation, paginator=SinglePage(), records_path="conversation_parts.conversation_parts"),
+    raw_model=RawConversationPart,
+    mapper=mappers.conversation_part,
+    parent="conversations",
+    child_batch=20,
+    cursor_field="updated_at",
+    docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/conversations/retrieveconversation",
+    keep_raw=True,
+    serving=serving.CONVERSATION_PARTS,
+)
+
+# Workspace listings: one page each, read whole every run (they are small), deletions swept.
+TAGS = Stream(
+    name="tags",
+    full=RequestSpec(build=_get("/tags"), paginator=SinglePage(), records_path="data"),
+    raw_model=RawTag,
+    mapper=mappers.tag,
+    cursor_field=None,
+    deletes=Sweep(),
+    docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/tags/listtags",
+    keep_raw=True,
+    serving=serving.TAGS,
+)
+
+TEAMS = Stream(
+    name="teams",
+    full=RequestSpec(build=_get("/teams"), paginator=SinglePage(), records_path="teams"),
+    raw_model=RawTeam,
+    mapper=mappers.team,
+    cursor_field=None,
+    deletes=Sweep(),
+    docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/teams/listteams",
+    keep_raw=True,
+    serving=serving.TEAMS,
+)
+
+
+def _segments(_: Slice) -> PageRequest:
+    return PageRequest(path="/segments", params={"include_count": "true"})
+
+
+SEGMENTS = Stream(
+    name="segments",
+    full=RequestSpec(build=_segments, paginator=SinglePage(), records_path="segments"),
+    raw_model=RawSegment,
+    mapper=mappers.segment,
+    # counts change without updated_at moving: content decides what is rewritten
+    cursor_field=None,
+    deletes=Sweep(),
+    docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/segments/listsegments",
+    keep_raw=True,
+    serving=serving.SEGMENTS,
+)
+
+DATA_ATTRIBUTES = Stream(
+    name="data_attributes",
+    full=RequestSpec(build=_get("/data_attributes"), paginator=SinglePage(), records_path="data"),
+    raw_model=RawDataAttribute,
+    mapper=mappers.data_attribute,
+    key=mappers.data_attribute_key,
+    cursor_field=None,
+    deletes=Sweep(),
+    docs_url="https://developers.intercom.com/docs/references/2.14/rest-api/api.intercom.io/data-attributes/lisdataattributes",
+    keep_raw=True,
+    serving=serving.DATA_ATTRIBUTES,
 )
 
 #: the read-only proxy: GET these paths only; words Intercom uses where an id would be
 #: (POST /contacts/search, /contacts/merge ...) never count as ids
 PROXY = Proxy(
     paths=("/contacts/{id}", "/companies/{id}", "/conversations/{id}", "/admins", "/admins/{id}", "/tags", "/teams",
-           "/data_attributes"),
+           "/segments", "/data_attributes"),
     reserved=("search", "scroll", "list", "merge", "find", "archive", "unarchive", "attach", "detach", "me"),
 )
 
@@ -154,7 +251,7 @@ CONNECTOR = Connector(
         max_concurrency=20,
         queue_share=0.9,
     ),
-    streams=(CONTACTS, COMPANIES, ADMINS, CONVERSATIONS),
+    streams=(CONTACTS, COMPANIES, ADMINS, CONVERSATIONS, CONVERSATION_PARTS, TAGS, TEAMS, SEGMENTS, DATA_ATTRIBUTES),
     schedule=Schedule(cron="0 5 * * *"),
     proxy=PROXY,
     actions=(CONTACT_CUSTOM_ATTRIBUTES,),

@@ -90,7 +90,93 @@ class Conversation(ServedRecord):
     first_admin_reply_at: datetime | None = None
     first_contact_reply_at: datetime | None = None
     time_to_admin_reply_s: int | None = None
+    source_id: str | None = None
+    source_delivered_as: str | None = None
+    source_url: str | None = None
+    source_author_type: str | None = None
+    source_author_id: str | None = None
+    teammate_ids: list[str] = Field(default_factory=list)
+    time_to_assignment_s: int | None = None
+    time_to_first_close_s: int | None = None
+    time_to_last_close_s: int | None = None
+    median_time_to_reply_s: int | None = None
+    first_assignment_at: datetime | None = None
+    first_close_at: datetime | None = None
+    last_assignment_at: datetime | None = None
+    last_contact_reply_at: datetime | None = None
+    last_admin_reply_at: datetime | None = None
+    last_close_at: datetime | None = None
+    last_closed_by_id: str | None = None
+    count_reopens: int | None = None
+    count_assignments: int | None = None
+    count_conversation_parts: int | None = None
+    rating: int | None = None
+    rating_remark: str | None = None
+    rating_created_at: datetime | None = None
+    rating_teammate_id: str | None = None
+    sla_name: str | None = None
+    sla_status: str | None = None
+    ai_agent_participated: bool | None = None
     custom_attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConversationPart(ServedRecord):
+    """A message, note or event of a conversation; `id` is `{conversation id}:{part id}`."""
+
+    parent_id: str | None = Field(None, description="The conversation's id")
+    part_id: str | None = None
+    part_type: str | None = None
+    body: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    notified_at: datetime | None = None
+    author_type: str | None = None
+    author_id: str | None = None
+    author_name: str | None = None
+    author_email: str | None = None
+    assigned_to_id: str | None = None
+    external_id: str | None = None
+    redacted: bool | None = None
+    state: str | None = None
+
+
+class Tag(ServedRecord):
+    name: str | None = None
+
+
+class Team(ServedRecord):
+    name: str | None = None
+    admin_ids: list[str] = Field(default_factory=list)
+
+
+class Segment(ServedRecord):
+    name: str | None = None
+    person_type: str | None = None
+    count: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class DataAttribute(ServedRecord):
+    """A data attribute definition; `id` is `{model}:{full_name}`, Intercom's own id (custom
+    attributes only) is `attribute_id`."""
+
+    attribute_id: str | None = None
+    model: str | None = None
+    name: str | None = None
+    full_name: str | None = None
+    label: str | None = None
+    description: str | None = None
+    data_type: str | None = None
+    options: list[str] | None = None
+    custom: bool | None = None
+    archived: bool | None = None
+    api_writable: bool | None = None
+    ui_writable: bool | None = None
+    messenger_writable: bool | None = None
+    admin_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 # -- live translators -----------------------------------------------------------------------------
@@ -256,4 +342,29 @@ CONVERSATIONS = Serving(
     ),
     live=search_conversations,
     unindexed=("custom_attributes",),
+)
+
+CONVERSATION_PARTS = Serving(
+    model=ConversationPart,
+    filters=(Filter("conversation_id", "parent_id", max_length=64, description="The conversation's parts"),),
+    sorts=(Sort("created_at", "created_at"),),
+    # a conversation's parts read in time order: one composite index (asc only)
+    combinations=(Combination(), Combination(("conversation_id",), directions=("asc",))),
+    default_order="asc",
+    # message bodies are long HTML, never filtered on
+    unindexed=("body",),
+)
+
+TAGS = Serving(model=Tag, sorts=(Sort("name", "name_lower"),), default_order="asc")
+
+TEAMS = Serving(model=Team, sorts=(Sort("name", "name_lower"),), default_order="asc")
+
+SEGMENTS = Serving(model=Segment, sorts=(Sort("name", "name_lower"),), default_order="asc")
+
+# A few dozen definitions: no filter (no composite index); sorted by id they come grouped
+# by model (`company:...`, `contact:...`, `conversation:...`).
+DATA_ATTRIBUTES = Serving(
+    model=DataAttribute,
+    sorts=(Sort("id", "id"), Sort("name", "name")),
+    default_order="asc",
 )
