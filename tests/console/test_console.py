@@ -92,7 +92,13 @@ def test_admin_signs_in_adds_syncs_and_browses(stack: dict[str, Any], browser: A
     visit.shot("03-sync-progress")
     page.wait_for_selector("#progress-status [data-status=succeeded]", timeout=120_000)
     page.wait_for_selector("#runs tr[data-run]")
-    assert int(page.inner_text("#progress [data-count=fetched]").replace(",", "")) == 400 + 60 + 8 + 300
+    def fetched(stream: str) -> int:  # the progress table's fetched column for one stream
+        return int(page.inner_text(f"#progress tr[data-stream={stream}] td:nth-child(5)").replace(",", ""))
+
+    assert (fetched("contacts"), fetched("companies"), fetched("admins"), fetched("conversations")) == (400, 60, 8, 300)
+    per_stream = page.locator("#progress table.streams tbody td:nth-child(5)").all_inner_texts()
+    assert int(page.inner_text("#progress [data-count=fetched]").replace(",", "")) == sum(
+        int(n.replace(",", "")) for n in per_stream), "the run's count is its streams' sum"
     assert page.inner_text("#progress [data-count=failed]") == "0"
     page.wait_for_function("document.querySelector('#last-success').innerText !== '—'")
     page.click("#runs tr[data-run]")  # per-stream counts of that run
