@@ -25,7 +25,11 @@ $(CHECKOV):
 dev: $(STAMP)
 	PYTHONPATH=. $(PY) -m devtools.stack $(ARGS)
 
-test: $(STAMP) $(CHECKOV)
+# The console's browser tests drive Debian's chromium; installed here when missing.
+chromium:
+	@bash scripts/ensure_chromium.sh
+
+test: $(STAMP) $(CHECKOV) chromium
 	PYTHONPATH=. $(PY) -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)
@@ -38,6 +42,10 @@ bench: $(STAMP)
 
 bundles: $(STAMP)
 	PYTHONPATH=. $(PY) -m devtools.bundles
+
+# The console for Firebase Hosting: build/console (Firebase's SDK from npm, vendored).
+console: $(STAMP)
+	PYTHONPATH=. $(PY) -m devtools.console_build $(ARGS)
 
 openapi: $(STAMP)
 	PYTHONPATH=. $(PY) -m devtools.openapi

@@ -4,6 +4,11 @@ It holds one RSA key, serves its certificate in the formats Google serves (the F
 securetoken x509 set and the OAuth2 v1 certs), and mints RS256 tokens: Firebase ID tokens
 for people and Google OIDC tokens for machines (the Cloud Tasks emulator asks it for those).
 
+A sign-in (POST /mint/id-token) also answers a refresh token, which POST /v1/token
+exchanges for a fresh ID token the way Firebase's securetoken.googleapis.com does, so
+devtools.token refreshes locally and in production with the same request. Browsers may
+call those two endpoints only from the origins it is told (the local console).
+
     python -m devtools.identity --port 9010 --project tributary-local
 """
 
@@ -12,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -120,8 +126,13 @@ class LocalIdentity:
 class IdentityServer:
     """Serves the certificate sets and a mint endpoint on loopback (never deploy this)."""
 
-    def __init__(self, identity: LocalIdentity, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, identity: LocalIdentity, host: str = "127.0.0.1", port: int = 0, cors_origins: tuple[str, ...] = ()
+    ) -> None:
         self.identity = identity
+        self.cors_origins = {o.lower() for o in cors_origins}
+        #: refresh token -> (email, role), like Firebase's: valid until the identity stops
+        self._refresh: dict[str, tuple[str, str]] = {}
         self._server = make_server(host, port, self._app, threaded=True)
         self.port = self._server.server_port
         self.base_url = f"http://{host}:{self.port}"
@@ -139,8 +150,42 @@ class IdentityServer:
     def mint_oidc_url(self) -> str:
         return f"{self.base_url}/mint/oidc"
 
+    def sign_in(self, email: str, role: str, lifetime_s: int = 3600) -> dict[str, Any]:
+        """An ID token and a refresh token, as Firebase answers a sign-in."""
+        refresh_token = secrets.token_urlsafe(32)
+        self._refresh[refresh_token] = (email, role)
+        token = self.identity.id_token(email, role=role, lifetime_s=lifetime_s)
+        return {"token": token, "id_token": token, "refresh_token": refresh_token, "expires_in": str(lifetime_s)}
+
+    def _refreshed(self, request: Request) -> Response:
+        """securetoken's POST /v1/token: grant_type=refresh_token (form or JSON body)."""
+        body = request.get_json(silent=True) if request.is_json else request.form
+        body = body or {}
+        found = self._refresh.get(str(body.get("refresh_token", "")))
+        if body.get("grant_type") != "refresh_token" or found is None:
+            return Response('{"error": {"code": 400, "message": "INVALID_REFRESH_TOKEN"}}', 400,
+                            mimetype="application/json")
+        email, role = found
+        token = self.identity.id_token(email, role=role)
+        answer = {"id_token": token, "access_token": token, "refresh_token": body["refresh_token"],
+                  "expires_in": "3600", "token_type": "Bearer", "user_id": email,
+                  "project_id": self.identity.project_id}
+        return Response(json.dumps(answer), mimetype="application/json")
+
+    def _with_cors(self, request: Request, response: Response) -> Response:
+        origin = (request.headers.get("Origin") or "").lower()
+        if origin and origin in self.cors_origins:
+            response.headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
+            response.headers["Access-Control-Allow-Methods"] = "POST"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+            response.vary.add("Origin")
+        return response
+
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
+        if request.method == "OPTIONS" and request.path in ("/mint/id-token", "/v1/token"):
+            response = self._with_cors(request, Response(status=204))
+            return response(environ, start_response)
         if request.method == "GET" and request.path in (
             "/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
             "/oauth2/v1/certs",
@@ -159,11 +204,13 @@ class IdentityServer:
             if not body.get("email"):
                 response = Response('{"error": "email is required"}', 400, mimetype="application/json")
             else:
-                token = self.identity.id_token(body["email"], role=body.get("role", "member"))
-                response = Response(json.dumps({"token": token}), mimetype="application/json")
+                signed_in = self.sign_in(str(body["email"]), str(body.get("role", "member")))
+                response = Response(json.dumps(signed_in), mimetype="application/json")
+        elif request.method == "POST" and request.path == "/v1/token":
+            response = self._refreshed(request)
         else:
             response = Response('{"error": "not found"}', 404, mimetype="application/json")
-        return response(environ, start_response)
+        return self._with_cors(request, response)(environ, start_response)
 
     def start(self) -> IdentityServer:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -175,6 +222,7 @@ class IdentityServer:
 
     def stop(self) -> None:
         self._server.shutdown()
+        self._server.server_close()
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ locals {
     TRIBUTARY_ENV             = "production"
     LOG_LEVEL                 = var.log_level
     ALLOWED_DOMAINS           = join(",", local.allowed_domains)
-    CORS_ALLOWED_ORIGINS      = join(",", var.cors_allowed_origins)
+    CORS_ALLOWED_ORIGINS      = join(",", local.cors_origins)
     FUNCTIONS_BASE_URL        = local.functions_base_url
     SCHEDULER_SERVICE_ACCOUNT = google_service_account.scheduler.email
     TASKS_SERVICE_ACCOUNT     = google_service_account.tasks.email

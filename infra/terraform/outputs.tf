@@ -37,3 +37,29 @@ output "source_bucket" {
   description = "Bucket holding the function bundles."
   value       = local.source_bucket
 }
+
+output "console_url" {
+  description = "The web console (Firebase Hosting's default site)."
+  value       = var.console_enabled ? "https://${var.project_id}.web.app" : null
+}
+
+output "console_config" {
+  description = "The console's config.json: `make console ARGS=--from-terraform` reads it. The Firebase web API key is an identifier, not a secret."
+  value = var.console_enabled ? {
+    mode           = "firebase"
+    environment    = var.environment
+    functionsBase  = local.functions_base_url
+    allowedDomains = local.allowed_domains
+    firebase = {
+      apiKey     = data.google_firebase_web_app_config.console[0].api_key
+      authDomain = data.google_firebase_web_app_config.console[0].auth_domain
+      projectId  = var.project_id
+      appId      = google_firebase_web_app.console[0].app_id
+    }
+  } : null
+}
+
+output "failed_syncs_metric" {
+  description = "The log-based metric the failed-syncs alert watches."
+  value       = google_logging_metric.failed_syncs.name
+}

@@ -130,3 +130,31 @@ variable "labels" {
   type        = map(string)
   default     = { app = "tributary" }
 }
+
+variable "environment" {
+  description = "Which deployment this is (staging or production): names the alert, the console app and its banner."
+  type        = string
+  default     = "production"
+
+  validation {
+    condition     = contains(["staging", "production"], var.environment)
+    error_message = "environment must be staging or production."
+  }
+}
+
+variable "console_enabled" {
+  description = "Register the web console (a Firebase web app on Hosting) and allow its origins in CORS."
+  type        = bool
+  default     = true
+}
+
+variable "alert_emails" {
+  description = "Who is emailed when a sync fails (the failed-syncs alert policy); empty: the alert shows in Cloud Monitoring only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alert_emails : can(regex("^[^@ ]+@[^@ ]+\\.[a-z]{2,}$", lower(e)))])
+    error_message = "alert_emails must be email addresses."
+  }
+}

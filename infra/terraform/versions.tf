@@ -3,6 +3,11 @@
 terraform {
   required_version = ">= 1.5.0, < 2.0.0"
 
+  # Remote state in a GCS bucket (versioned, locked during apply). The bucket and prefix
+  # come from `terraform init -backend-config=envs/<env>.gcs.tfbackend` (docs/deploy.md):
+  # one state per environment, never on a laptop.
+  backend "gcs" {}
+
   required_providers {
     google = {
       source  = "hashicorp/google"

@@ -25,6 +25,7 @@ this run's: a run that lost its lease changes nothing (and never frees another's
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
     from google.cloud.firestore import Client, DocumentReference, Transaction
 
 #: Firestore allows 500 writes per commit
+log = logging.getLogger("tributary.sync.runs")
+#: the log line the failed-syncs alert counts (infra/terraform/monitoring.tf): one per run, when it ends
+RUN_FINISHED_EVENT = "sync_run_finished"
+
 WRITES_PER_COMMIT = 400
 
 
@@ -546,7 +551,21 @@ def finalize_run(db: Client, connection_id: str, run_id: str, now: datetime | No
         transaction.update(conn, conn_update)
         return run
 
-    return run_transaction(db, txn)
+    finished: Run | None = run_transaction(db, txn)
+    if finished is not None:
+        report_finished(connection_id, run_id, finished.vendor, finished.status.value, finished.counts,
+                        finished.errors[0].code if finished.errors else None)
+    return finished
+
+
+def report_finished(connection_id: str, run_id: str, vendor: str, status: str, counts: Counts | None,
+                    first_error: str | None) -> None:
+    """One structured line per ended run (ERROR when failed, WARNING when partial): the
+    log-based metric behind the failed-syncs alert counts these."""
+    level = {"failed": logging.ERROR, "partial": logging.WARNING}.get(status, logging.INFO)
+    log.log(level, f"sync run {status}", extra={
+        "event": RUN_FINISHED_EVENT, "status": status, "connection_id": connection_id, "run_id": run_id,
+        "vendor": vendor, "counts": counts.model_dump() if counts else None, "first_error": first_error})
 
 
 def fail_run(db: Client, connection_id: str, run_id: str, code: str, message: str, now: datetime | None = None) -> bool:
@@ -567,7 +586,10 @@ def fail_run(db: Client, connection_id: str, run_id: str, code: str, message: st
                                       "last_error": {"code": code, "message": message, "at": now}})
         return True
 
-    return run_transaction(db, txn)
+    failed: bool = run_transaction(db, txn)
+    if failed:
+        report_finished(connection_id, run_id, str((rref.get().to_dict() or {}).get("vendor", "")), "failed", None, code)
+    return failed
 
 
 def _assemble(data: dict[str, Any], streams: dict[str, dict[str, Any]]) -> Run:

@@ -12,4 +12,5 @@ SANDBOX = SandboxDescriptor(
     token="sandbox-token",
     sizes={"contacts": 10_000, "companies": 2_000, "admins": 50, "conversations": 20_000},
     title="Sandbox Intercom",
+    takes_epoch=True,
 )

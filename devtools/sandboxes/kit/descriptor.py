@@ -39,6 +39,8 @@ class Launch:
     seed: int | None = None
     #: requests per minute; None: the sandbox's default (its vendor's real budget)
     rate_limit: int | None = None
+    #: unix time the generated history ends at (sandboxes that take --epoch); None: their default
+    epoch: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class SandboxDescriptor:
     headers: Callable[[str], dict[str, str]] = bearer_headers
     #: seconds to wait for the port (big data sets take a while to generate)
     ready_timeout_s: float = 120.0
+    #: it takes --epoch (where its generated history ends): the local stack passes "now",
+    #: so recent dashboards are not empty and cursor ages are not a year old
+    takes_epoch: bool = False
 
     @property
     def name(self) -> str:
@@ -79,6 +84,8 @@ class SandboxDescriptor:
             argv += ["--seed", str(launch.seed)]
         if launch.rate_limit is not None:
             argv += ["--rate-limit", str(launch.rate_limit)]
+        if launch.epoch is not None and self.takes_epoch:
+            argv += ["--epoch", str(launch.epoch)]
         return argv
 
     def sizes_for(self, size: Mapping[str, int]) -> dict[str, int]:
