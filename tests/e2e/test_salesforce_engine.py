@@ -21,6 +21,7 @@ from shared import crypto
 from shared.connections import oauth, store
 from shared.connections.models import ConnectionStatus, Owner
 from shared.sync import state
+from shared.sync.budgets import gate_for
 from shared.vendors.http import VendorClient
 from shared.vendors.salesforce.connector import CONNECTOR
 from shared.sync.worker import ConnectionContext
@@ -40,7 +41,8 @@ class _Settings:
 
 
 class SalesforceWorld(World):
-    """The engine's worker with the connection's real credentials (ConnectionAuth)."""
+    """The engine's worker with the connection's real credentials (ConnectionAuth) and its
+    budget in the store, as shared.sync.runtime.open_vendor_client builds them."""
 
     def context(self, connection_id: str) -> ConnectionContext:
         connection = store.get_connection(self.db, connection_id)
@@ -49,7 +51,8 @@ class SalesforceWorld(World):
         def open_client() -> VendorClient:
             current = store.get_connection(self.db, connection_id)
             auth = oauth.request_auth(self.db, KEYRING, current, CONNECTOR, httpx.Client())
-            return VendorClient(CONNECTOR, config, auth=auth, sleep=lambda s: None)
+            return VendorClient(CONNECTOR, config, auth=auth, sleep=lambda s: None,
+                                gate=gate_for(self.db, CONNECTOR, connection_id))
 
         return ConnectionContext(connection_id, CONNECTOR, config, open_client)
 
