@@ -22,9 +22,9 @@ from shared.connections import oauth, store
 from shared.connections.models import ConnectionStatus, Owner
 from shared.sync import state
 from shared.sync.budgets import gate_for
+from shared.sync.worker import ConnectionContext
 from shared.vendors.http import VendorClient
 from shared.vendors.salesforce.connector import CONNECTOR
-from shared.sync.worker import ConnectionContext
 from tests.conftest import PROJECT
 from tests.e2e.engine_world import World
 
