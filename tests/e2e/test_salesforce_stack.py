@@ -29,7 +29,7 @@ def records(stack: SyncStack, connection_id: str, stream: str, **params: Any) ->
     with stack.api("member") as api:
         response = api.get(f"/records/{connection_id}/{stream}", params={"limit": 200, **params})
     assert response.status_code == 200, response.text
-    return list(response.json()["data"])
+    return list(response.json()["items"])
 
 
 def test_salesforce_syncs_over_the_wire_and_is_served(stack: SyncStack, clean_firestore: str) -> None:

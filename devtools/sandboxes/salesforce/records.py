@@ -121,7 +121,12 @@ def counts(store: Store) -> dict[str, Any]:
 
 
 def reset(store: Store, body: dict[str, Any]) -> dict[str, Any]:
-    keys = ("accounts", "contacts", "opportunities", "seed", "daily_api_requests")
-    current = {k: getattr(store.sizes, k) for k in keys}
-    store.reset(Sizes(**{**current, **int_fields(body, keys)}))
+    """Regenerate; `sf_contacts` is the descriptor's name for contacts (Intercom's
+    `contacts` size flag sizes Intercom's sandbox)."""
+    keys = ("accounts", "contacts", "sf_contacts", "opportunities", "seed", "daily_api_requests")
+    given = int_fields(body, keys)
+    if "sf_contacts" in given:
+        given["contacts"] = given.pop("sf_contacts")
+    current = {k: getattr(store.sizes, k) for k in keys if k != "sf_contacts"}
+    store.reset(Sizes(**{**current, **given}))
     return {"counts": counts(store)}
