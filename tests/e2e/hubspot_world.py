@@ -21,8 +21,8 @@ from shared.connections import oauth
 from shared.sync.budgets import gate_for
 from shared.sync.worker import ConnectionContext
 from shared.vendors.auth import OAuth2
-from shared.vendors.hubspot.connector import CONNECTOR, HubSpotConfig
 from shared.vendors.http import VendorClient
+from shared.vendors.hubspot.connector import CONNECTOR, HubSpotConfig
 from tests.e2e.pylon_world import PylonWorld, scaled
 from tests.e2e.serving_world import create_connection
 

@@ -88,6 +88,7 @@ ASSOCIATIONS = Serving(
     model=Association,
     filters=(Filter("parent_id", "parent_id"), Filter("to_id", "to_id")),
     sorts=(Sort("to_id", "to_id"),),
-    combinations=(Combination(), Combination(("parent_id",)), Combination(("to_id",))),
+    combinations=(Combination(directions=("asc",)), Combination(("parent_id",), directions=("asc",)),
+                  Combination(("to_id",), directions=("asc",))),
     default_order="asc",
 )
