@@ -35,6 +35,8 @@ def hubspot(stack: SyncStack, clean_firestore: str) -> SyncStack:
     from google.cloud import firestore
 
     stack.reset_sandbox("hubspot")
+    with stack.sandbox("hubspot") as s:  # small: each association is one request per record
+        s.post("/_sandbox/reset", json={"contacts": 12, "companies": 3, "deals": 4}).raise_for_status()
     db = firestore.Client(project=PROJECT)
     url = stack.sandbox_urls["hubspot"]
     create_connection(db, CONN, "hubspot", base_url=url, credentials=credentials("expired-token"))
@@ -57,7 +59,7 @@ def _webhook_queue(stack: SyncStack) -> None:
 
 def test_sync_serve_and_webhooks_over_the_wire(hubspot: SyncStack) -> None:
     stack = hubspot
-    run = stack.wait(stack.start_sync(connection_id=CONN), connection_id=CONN)
+    run = stack.wait(stack.start_sync(connection_id=CONN), connection_id=CONN, timeout_s=300)
     assert run["status"] == "succeeded", run
     counts = stack.sandbox_counts("hubspot")
     for kind in ("contacts", "companies", "deals"):
@@ -66,7 +68,7 @@ def test_sync_serve_and_webhooks_over_the_wire(hubspot: SyncStack) -> None:
         for kind in ("contacts", "companies", "deals"):
             page = api.get(f"/records/{CONN}/{kind}", params={"limit": 5})
             assert page.status_code == 200, page.text
-            assert len(page.json()["items"]) == 5
+            assert len(page.json()["items"]) >= 3
         one = api.get(f"/records/{CONN}/contacts", params={"sort": "name", "name": "ada1"}).json()["items"]
         assert one and all(r["name"].lower().startswith("ada1") for r in one)
         assert "favorite_color" in one[0]["properties"]  # a custom property, served
