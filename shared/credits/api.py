@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.credits import ledger
 from shared.credits.models import (
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from shared.api import Call
 
 
-def show(call: Call) -> CreditsView:
+def show(call: Call[Any, Any]) -> CreditsView:
     """The organization's balance and its ledger, newest first (`before` pages back)."""
     from shared.store.client import db
 
@@ -29,7 +29,7 @@ def show(call: Call) -> CreditsView:
     return ledger.view(db(call.settings), ledger.ORG, query.limit, query.before)
 
 
-def spend(call: Call) -> SpendResult:
+def spend(call: Call[Any, Any]) -> SpendResult:
     """Spend credits (included first, then purchased); 409 insufficient_credits when short.
     Idempotency-Key: a retry gets the first answer and spends nothing."""
     from shared.serving.idempotency import HEADER, key_of
@@ -41,7 +41,7 @@ def spend(call: Call) -> SpendResult:
                         by=call.principal.email or call.principal.subject, idempotency_key=key)
 
 
-def grant(call: Call) -> LedgerEntry:
+def grant(call: Call[Any, Any]) -> LedgerEntry:
     """Admins: a purchase (carries over) or a grant (included, this period only)."""
     from shared.store.client import db
 
@@ -50,7 +50,7 @@ def grant(call: Call) -> LedgerEntry:
                       by=call.principal.email or call.principal.subject, reason=body.reason)
 
 
-def plan(call: Call) -> Balance:
+def plan(call: Call[Any, Any]) -> Balance:
     """Admins: the included credits per period and the billing day."""
     from shared.store.client import db
 
@@ -59,7 +59,7 @@ def plan(call: Call) -> Balance:
                            by=call.principal.email or call.principal.subject)
 
 
-def reset(call: Call) -> ResetResult:
+def reset(call: Call[Any, Any]) -> ResetResult:
     """Cloud Scheduler, daily: reset the included credits of every account whose billing
     date came (a rerun the same day changes nothing)."""
     from shared.store.client import db
