@@ -127,8 +127,6 @@ def run_event_kind(status: str) -> EventKind:
 def list_events(db: Client, principal: Principal, query: EventQuery) -> EventList:
     """Events the caller may see (admins: all; members: organization connections and their
     own), oldest first. A member's page is filled by reading on past hidden events."""
-    from google.cloud.firestore import FieldPath
-
     from shared.connections.access import is_admin
     from shared.store.client import condition
     from shared.store.queries import decode_cursor, encode_cursor
@@ -138,7 +136,7 @@ def list_events(db: Client, principal: Principal, query: EventQuery) -> EventLis
         base = base.where(filter=condition("connection_id", "==", query.connection_id))
     if query.since:
         base = base.where(filter=condition("at", ">=", query.since))
-    base = base.order_by("at").order_by(FieldPath.document_id())
+    base = base.order_by("at").order_by("__name__")
     start: list[Any] | None = None
     if query.cursor:
         position = decode_cursor(query.cursor)
