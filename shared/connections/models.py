@@ -90,6 +90,15 @@ class LastError(BaseModel):
     at: datetime
 
 
+class VendorAllowance(BaseModel):
+    """The vendor's request allowance for this account as its last answer reported it
+    (Salesforce: the org's daily API requests, shared with every other tool of the org)."""
+
+    limit: int
+    remaining: int
+    at: datetime
+
+
 class Connection(BaseModel):
     """The public face of a connection (credentials are never part of it)."""
 
@@ -113,3 +122,5 @@ class Connection(BaseModel):
     has_credentials: bool = False
     #: the circuit breaker (shared.connections.breaker); None until it first counted a failure
     breaker: BreakerState | None = None
+    #: the vendor's allowance as last reported (vendors that report one)
+    vendor_allowance: VendorAllowance | None = None
