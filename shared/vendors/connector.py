@@ -99,8 +99,10 @@ class Windows:
     backfill_s: float
     #: the widest window the vendor accepts (Pylon: 30 days)
     max_span_s: float
-    #: "full": only the first import is windowed; "always": incremental runs too
-    applies_to: Literal["full", "always"] = "full"
+    #: "full": only the first import is windowed; "always": incremental runs too;
+    #: "incremental": only incremental runs (HubSpot: the full import is a plain listing,
+    #: the incremental a search capped per query)
+    applies_to: Literal["full", "always", "incremental"] = "full"
     #: the vendor returns at most this many results per query (HubSpot search: 10,000);
     #: a window whose total reaches it splits in two mid-run
     result_cap: int | None = None
