@@ -9,7 +9,8 @@ schedule is written twice. Sources:
     functions  every functions/<dir>/main.py Endpoint (its Deployment and invoker)
     queues     shared.sync.queues.queue_spec(connector) for every registered connector, and
                shared.webhooks.queues.queue_spec(connector) for those that declare webhooks
-    schedules  one tick of the sync-scheduler function (each connection's own schedule is
+    schedules  one tick of the sync-scheduler function, and a job per function whose
+               Deployment declares a schedule (each connection's own schedule is
                data on the connection, read by the tick)
     secrets    function secrets + connector secrets + ALWAYS_SECRETS
 """
@@ -94,6 +95,7 @@ def _functions(functions_dir: Path | None = None) -> dict[str, dict[str, Any]]:
             "concurrency": int(d.concurrency),
             "invoker": invoker,
             "secrets": sorted(set(d.secrets)),
+            **({"schedule": d.schedule} if d.schedule else {}),
         }
     return out
 
@@ -147,11 +149,14 @@ def _webhook_queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
 
 
 def _schedules(functions: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The sync tick, and a job for every function whose Deployment declares a schedule."""
+    jobs = {name: {"cron": fn["schedule"], "time_zone": "Etc/UTC", "function": name, "body": {}}
+            for name, fn in functions.items() if fn.get("schedule")}
     if SCHEDULER_FUNCTION not in functions:
-        return {}
+        return jobs
     from shared.sync.scheduler import TICK_CRON
 
-    return {"sync-tick": {"cron": TICK_CRON, "time_zone": "Etc/UTC", "function": SCHEDULER_FUNCTION, "body": {}}}
+    return {"sync-tick": {"cron": TICK_CRON, "time_zone": "Etc/UTC", "function": SCHEDULER_FUNCTION, "body": {}}, **jobs}
 
 
 def build(functions_dir: Path | None = None) -> dict[str, Any]:

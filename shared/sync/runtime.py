@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from shared.config import Settings
+from shared.connections.breaker import BreakerPolicy, BreakerState
 from shared.store.client import db
 from shared.sync.api import ChunkResult
 from shared.sync.models import ChunkTask, Run, Trigger
@@ -27,7 +28,13 @@ WORKER_FUNCTION = "sync-worker"
 WORKER_TIME_BUDGET_S = 180.0
 
 
-def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Callable[[ChunkTask], bool]:
+class ChunkEnqueuer(Protocol):
+    """Enqueue a chunk, optionally to run no sooner than `at`; False when its name exists."""
+
+    def __call__(self, task: ChunkTask, at: datetime | None = None) -> bool: ...
+
+
+def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> ChunkEnqueuer:
     """Enqueue a chunk on its vendor's queue under a deterministic name (replays dedupe).
     `vendor` is the vendor, or how to find a connection's vendor (the worker serves all)."""
     from shared.tasks import enqueue, task_id_for, tasks_client
@@ -35,7 +42,7 @@ def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Ca
     client = tasks_client(settings.cloud_tasks_emulator_host)
     url = settings.function_url(WORKER_FUNCTION)
 
-    def enqueue_chunk(task: ChunkTask) -> bool:
+    def enqueue_chunk(task: ChunkTask, at: datetime | None = None) -> bool:
         return enqueue(
             client,
             project=settings.project_id,
@@ -46,6 +53,7 @@ def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Ca
             payload=task.model_dump(mode="json"),
             oidc_service_account=settings.tasks_service_account,
             audience=url,
+            schedule_time=at,
         )
 
     return enqueue_chunk
@@ -84,6 +92,7 @@ def connection_context(database: Client, settings: Settings, connection_id: str)
         config=connector.validate_config(connection.config, environment=settings.environment),
         open_client=lambda: open_vendor_client(database, settings, connection),
         selected=connection.selection.includes,
+        breaker=connection.breaker or BreakerState(),
     )
 
 
@@ -101,9 +110,13 @@ def vendor_of(database: Client, connection_id: str) -> str:
 
 def worker_deps(settings: Settings) -> WorkerDeps:
     database = db(settings)
+    enqueue = chunk_enqueuer(settings, lambda connection_id: vendor_of(database, connection_id))
     return WorkerDeps(
         db=database,
-        enqueue=chunk_enqueuer(settings, lambda connection_id: vendor_of(database, connection_id)),
+        enqueue=enqueue,
+        enqueue_at=enqueue,
+        breaker_policy=BreakerPolicy(threshold=settings.breaker_threshold, base_cooldown_s=settings.breaker_cooldown_s,
+                                     max_cooldown_s=settings.breaker_max_cooldown_s),
         context=lambda connection_id: connection_context(database, settings, connection_id),
         lease_ttl_s=LEASE_TTL_S,
         time_budget_s=WORKER_TIME_BUDGET_S,
