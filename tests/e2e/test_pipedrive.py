@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from devtools.sandboxes.kit.server import BackgroundWSGI
 from devtools.sandboxes.kit.cli import ServerSettings
+from devtools.sandboxes.kit.server import BackgroundWSGI
 from devtools.sandboxes.pipedrive.app import CEILING, create_app
 from devtools.sandboxes.pipedrive.limits import Limits
 from devtools.sandboxes.pipedrive.records import Sizes, Store, field_key
