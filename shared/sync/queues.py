@@ -8,6 +8,8 @@ from shared.vendors.connector import Connector
 
 #: attempts per task; with the backoff below they span about 22 minutes (the lease outlives it)
 MAX_ATTEMPTS = 12
+#: Cloud Tasks' ceiling for one queue
+MAX_DISPATCHES_PER_SECOND = 500.0
 
 
 def queue_name(vendor: str) -> str:
@@ -24,7 +26,7 @@ def queue_spec(connector: Connector, requests_per_minute: float | None = None) -
     rate = connector.rate_limit
     per_second = (requests_per_minute / 60.0) if requests_per_minute else rate.per_second
     tokens = rate.parallel_tokens if rate.scope == "token" else 1
-    per_second = round(per_second * rate.queue_share * tokens, 3)
+    per_second = round(min(MAX_DISPATCHES_PER_SECOND, per_second * rate.queue_share * tokens), 3)
     return QueueSpec(
         name=queue_name(connector.vendor),
         max_dispatches_per_second=per_second,
