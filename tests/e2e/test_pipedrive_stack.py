@@ -148,7 +148,7 @@ def test_an_activity_on_a_warm_contact_reaches_pipedrive_once_through_a_failure_
             now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             s.post("/_sandbox/mutate", json={"token": ALICE_TOKEN, "kind": "persons", "id": pid,
                                              "changes": {"last_outgoing_mail_time": now}}).raise_for_status()
-        assert sync(alice, mine, "incremental")["status"] == "succeeded"
+        assert sync(alice, mine, "auto")["status"] == "succeeded"
         with fresh.sandbox(VENDOR) as s:  # the first attempt fails; the second is accepted, then times out
             s.post("/_sandbox/inject", json={"method": "POST", "prefix": "/api/v2/activities", "times": 1,
                                              "status": 500}).raise_for_status()
