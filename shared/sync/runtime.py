@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from google.cloud.firestore import Client
 
     from shared.connections.models import Connection
+    from shared.vendors.connector import Connector
     from shared.vendors.http import VendorClient
 
 WORKER_FUNCTION = "sync-worker"
@@ -59,16 +60,18 @@ def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Ch
     return enqueue_chunk
 
 
-def open_vendor_client(database: Client, settings: Settings, connection: Connection) -> VendorClient:
+def open_vendor_client(database: Client, settings: Settings, connection: Connection,
+                       connector: Connector | None = None) -> VendorClient:
     """A vendor client for one unit of work of a connection: its host, its credentials
-    (refreshed when they are OAuth tokens), its rate budget's pacing."""
+    (refreshed when they are OAuth tokens), its rate budget's pacing. `connector`: the
+    registry's as a caller adjusted it (the outbox: no inline retries)."""
     from shared.connections.oauth import request_auth
     from shared.crypto import keyring_from_settings
     from shared.sync.budgets import gate_for
     from shared.sync.registry import connector as connector_for
     from shared.vendors.clients import pooled_http, vendor_client
 
-    connector = connector_for(connection.vendor)
+    connector = connector or connector_for(connection.vendor)
     config = connector.validate_config(connection.config, environment=settings.environment)
     auth = request_auth(database, keyring_from_settings(settings), connection, connector,
                         pooled_http(connector, config.base_url))

@@ -156,7 +156,7 @@ def test_the_worker_can_take_every_queue_at_full_concurrency(manifest: dict[str,
     spends one of the task's retry attempts: the worker must cover the sum of the queues'
     concurrent dispatches."""
     targets = {q["target"] for q in manifest["queues"].values()}
-    assert targets == {"sync-worker", "webhook-worker"}
+    assert targets == {"sync-worker", "webhook-worker", "outbox-worker"}
     for target in targets:
         worker = manifest["functions"][target]
         assert worker["invoker"] == "tasks"
