@@ -9,6 +9,7 @@ is dropped silently and no single record can fail the batch it came in.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from shared.store import records
 from shared.store.records import Incoming, Provenance
 from shared.sync.models import Counts
-from shared.vendors.connector import MapContext, Stream, as_unix
+from shared.vendors.connector import MapContext, ParentSet, Stream, as_unix
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
@@ -109,6 +110,56 @@ def ingest(
         failed=len(prepared.rejected) + len(failed_keys),
     )
     return IngestResult(counts, written, [i.key for i in prepared.items], prepared.max_cursor)
+
+
+def ingest_children(db: Client, connection_id: str, stream: Stream[Any], by_parent: Mapping[str, list[Any]],
+                    source: Provenance, *, whole: bool = True) -> IngestResult:
+    """Store the children of several parents in one upsert, each keyed under its parent.
+    For a `ParentSet` stream each parent's read (when `whole`: every page of it) is its
+    whole set: its stored children the read did not return become tombstones (not
+    counted: counts cover the records read)."""
+    context = map_context(db, connection_id, stream) if stream.refine is not None else None
+    items: list[Incoming] = []
+    read: set[str] = set()
+    rejected = fetched = 0
+    for parent_id, raws in by_parent.items():
+        prepared = prepare(stream, raws, parent_id=parent_id, context=context)
+        for raw, reason in prepared.rejected:
+            records.dead_letter(db, connection_id, stream.name, raw, reason, source=source, parent_id=parent_id)
+        items += prepared.items
+        rejected += len(prepared.rejected)
+        fetched += len(raws)
+        # a child that could not be stored was still returned: it is not removed
+        read.update(k for raw in raws if isinstance(raw, dict) and (k := stream.record_key(raw, parent_id)))
+    saved = _store(db, connection_id, stream, items, source)
+    written: list[str] = saved["written"]
+    if whole and isinstance(stream.deletes, ParentSet) and by_parent:
+        gone = [key for key in _stored_children(db, connection_id, stream.name, list(by_parent)) if key not in read]
+        for start in range(0, len(gone), records.BATCH_LIMIT):
+            tombstone(db, connection_id, stream, gone[start:start + records.BATCH_LIMIT], source)
+        if gone:
+            log.info("children removed", extra={"stream": stream.name, "removed": len(gone)})
+    counts = Counts(fetched=fetched, written=len(written), unchanged=saved["unchanged"],
+                    failed=rejected + len(saved.get("failed", [])))
+    return IngestResult(counts, written, [i.key for i in items], None)
+
+
+#: Firestore's `in` filter takes at most 30 values
+_IN_LIMIT = 30
+
+
+def _stored_children(db: Client, connection_id: str, stream: str, parents: list[str]) -> list[str]:
+    """Keys of the live stored children of these parents (one query per 30 parents)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    from shared.store.records import records_collection
+
+    keys: list[str] = []
+    for start in range(0, len(parents), _IN_LIMIT):
+        query = records_collection(db, connection_id, stream) \
+            .where(filter=FieldFilter("parent_id", "in", parents[start:start + _IN_LIMIT])).select(["_deleted"])
+        keys += [snap.id for snap in query.stream() if not (snap.to_dict() or {}).get("_deleted")]
+    return keys
 
 
 #: how long a process reuses a connection's mapping context (config, lookup streams)

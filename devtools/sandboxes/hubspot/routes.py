@@ -7,6 +7,10 @@
                                                   after; `total` is every match, but paging past
                                                   10,000 results is a 400, as HubSpot does
     GET  /crm/v4/objects/{type}/{id}/associations/{to}   limit <= 500, after
+    POST /crm/v4/associations/{from}/{to}/batch/read      inputs [{id, after?}] <= 1,000 (400 past
+                                                  it); per input up to `association_page` (500)
+                                                  targets with its own paging.next.after; ids with
+                                                  none are 207 errors NO_ASSOCIATIONS_FOUND
 
 Limits: the app's window (100 per 10 s by default, the kit's limiter) and search's own
 4 per second; both answer 429 with HubSpot's body and headers (X-HubSpot-RateLimit-Max,
@@ -29,9 +33,10 @@ from devtools.sandboxes.kit.app import Vendor
 from devtools.sandboxes.kit.dialect import Dialect
 from devtools.sandboxes.kit.params import int_arg, json_body
 from devtools.sandboxes.kit.ratelimit import RateDecision, RateHeaders, RateLimitConfig, RateLimiter
-from devtools.sandboxes.kit.responses import ApiError
+from devtools.sandboxes.kit.responses import ApiError, json_response
 
 SEARCH_CAP = 10_000
+BATCH_READ_MAX = 1_000
 DAILY = 250_000
 DEFAULT_PROPERTIES = {"contacts": ("email", "firstname", "lastname"), "companies": ("name", "domain"),
                       "deals": ("dealname", "dealstage", "amount", "pipeline", "closedate")}
@@ -214,6 +219,47 @@ def associations(store: Store, request: Request, object_type: str, object_id: st
     return body
 
 
+def _target(to_id: str) -> dict[str, Any]:
+    return {"toObjectId": int(to_id), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}]}
+
+
+def batch_associations(store: Store, request: Request, from_type: str, to_type: str) -> Any:
+    """The v4 batch read: one result per input that has associations (paged per input),
+    a NO_ASSOCIATIONS_FOUND error per input that has none; 207 when any input errs."""
+    kind, to = _kind(from_type), _kind(to_type)
+    inputs = json_body(request).get("inputs")
+    if not isinstance(inputs, list) or not all(isinstance(i, dict) and i.get("id") for i in inputs):
+        raise ApiError(400, "VALIDATION_ERROR", "inputs: a list of {id, after?}")
+    if len(inputs) > BATCH_READ_MAX:
+        raise ApiError(400, "VALIDATION_ERROR", f"Batch input size {len(inputs)} exceeds the limit of {BATCH_READ_MAX}")
+    page_size = int(getattr(store, "association_page", 500))
+    started = iso(store.clock.now())
+    results: list[dict[str, Any]] = []
+    missing: list[str] = []
+    with store.lock:
+        for item in inputs:
+            object_id = str(item["id"])
+            ids = sorted(store.links.get((kind, object_id), {}).get(to, []), key=int) \
+                if object_id in store.objects[kind] else []
+            rows = [i for i in ids if int(i) > _offset(item.get("after"))]
+            if not rows:
+                missing.append(object_id)
+                continue
+            result: dict[str, Any] = {"from": {"id": object_id}, "to": [_target(i) for i in rows[:page_size]]}
+            if len(rows) > page_size:
+                result["paging"] = {"next": {"after": rows[page_size - 1], "link": None}}
+            results.append(result)
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": started}
+    if missing:
+        body["numErrors"] = len(missing)
+        body["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
+                           "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                           "message": f"No {to[:-1]} is associated with {kind[:-1]} {object_id}.",
+                           "context": {"fromObjectId": [object_id], "fromObjectType": [kind[:-1]],
+                                       "toObjectType": [to[:-1]]}} for object_id in missing]
+    return json_response(body, 207 if missing else 200)
+
+
 class HubSpotDialect(Dialect):
     rate_headers = HubSpotHeaders()
 
@@ -242,6 +288,7 @@ HUBSPOT: Vendor[Store] = Vendor(
         ("POST", "/crm/v3/objects/<object_type>/search", search),
         ("GET", "/crm/v3/objects/<object_type>/<object_id>", read_object),
         ("GET", "/crm/v4/objects/<object_type>/<object_id>/associations/<to_type>", associations),
+        ("POST", "/crm/v4/associations/<from_type>/<to_type>/batch/read", batch_associations),
     ),
     counts=records.counts,
     reset=records.reset,
