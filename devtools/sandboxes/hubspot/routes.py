@@ -13,15 +13,16 @@
                                                   none are 207 errors NO_ASSOCIATIONS_FOUND
 
 Limits: the app's window (100 per 10 s by default, the kit's limiter) and search's own
-4 per second; both answer 429 with HubSpot's body and headers (X-HubSpot-RateLimit-Max,
--Remaining, -Interval-Milliseconds, -Daily, -Daily-Remaining).
+4 per second; both answer 429 with HubSpot's body (policyName TEN_SECONDLY_ROLLING or
+SECONDLY). Answers carry X-HubSpot-RateLimit-Max, -Remaining and -Interval-Milliseconds,
+never -Daily (OAuth calls), and search answers none of them.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -37,7 +38,6 @@ from devtools.sandboxes.kit.responses import ApiError, json_response
 
 SEARCH_CAP = 10_000
 BATCH_READ_MAX = 1_000
-DAILY = 250_000
 DEFAULT_PROPERTIES = {"contacts": ("email", "firstname", "lastname"), "companies": ("name", "domain"),
                       "deals": ("dealname", "dealstage", "amount", "pipeline", "closedate")}
 MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", "deals": "hs_lastmodifieddate"}
@@ -45,16 +45,13 @@ MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", 
 
 @dataclass(frozen=True)
 class HubSpotHeaders(RateHeaders):
-    """HubSpot's window headers plus the interval and the daily budget."""
-
-    used: list[int] = field(default_factory=lambda: [0])
+    """HubSpot's rolling-window headers: its budget, what is left, and the window's length
+    (no reset time). OAuth calls get no -Daily headers: HubSpot sends those only to API keys
+    and private apps (changelog: rate limit headers will now appear for OAuth calls)."""
 
     def render(self, decision: RateDecision) -> dict[str, str]:
         out = {"X-HubSpot-RateLimit-Max": str(decision.limit), "X-HubSpot-RateLimit-Remaining": str(decision.remaining),
                "X-HubSpot-RateLimit-Interval-Milliseconds": str(decision.window_seconds * 1000)}
-        self.used[0] += 1
-        out["X-HubSpot-RateLimit-Daily"] = str(DAILY)
-        out["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, DAILY - self.used[0]))
         if not decision.allowed:
             out["Retry-After"] = str(decision.retry_after)
         return out
@@ -73,7 +70,7 @@ class SearchLimit:
         if not decision.allowed:
             with self.lock:
                 self.refused += 1
-            raise ApiError(429, "RATE_LIMIT", "You have reached your secondly limit.",
+            raise ApiError(429, "RATE_LIMITS", "You have reached your secondly limit.",
                            headers={"Retry-After": "1"})
 
 
@@ -263,11 +260,19 @@ def batch_associations(store: Store, request: Request, from_type: str, to_type: 
 class HubSpotDialect(Dialect):
     rate_headers = HubSpotHeaders()
 
+    def rate_headers_for(self, request: Request, decision: RateDecision) -> dict[str, str]:
+        """Search answers carry none of the window's headers (only X-HubSpot-Correlation-Id),
+        though search requests count against the window too."""
+        if decision.allowed and request.method == "POST" and request.path.endswith("/search"):
+            return {}
+        return self.rate_headers.render(decision)
+
     def error_body(self, status: int, code: str, message: str) -> Any:
         body: dict[str, Any] = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
                                 "category": code}
         if status == 429:
-            body.update(errorType="RATE_LIMIT", policyName="TEN_SECONDLY_ROLLING")
+            secondly = "secondly" in message
+            body.update(errorType="RATE_LIMIT", policyName="SECONDLY" if secondly else "TEN_SECONDLY_ROLLING")
         return body
 
     def unauthorized(self, request: Request) -> tuple[str, str]:

@@ -21,8 +21,13 @@ Sources (checked with the search tool):
   account (https://developers.hubspot.com/apisbytier); search has its own lower rate
   (4/s per token in https://developers.hubspot.com/changelog/crm-search-api-rate-limit-increase,
   5/s per account in the current docs: we book 4/s, the lower of the two)
-- rate headers X-HubSpot-RateLimit-Daily(-Remaining) (developers.hubspot.com changelog
-  2018-11-06), X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds per 10 s window
+- rate headers: X-HubSpot-RateLimit-Max/-Remaining per rolling window whose length is
+  X-HubSpot-RateLimit-Interval-Milliseconds (10000); -Daily/-Daily-Remaining only for API
+  keys and private apps, never on OAuth calls
+  (https://developers.hubspot.com/changelog/rate-limit-headers-will-now-appear-for-oauth-authenticated-calls);
+  -Secondly(-Remaining) (2018 changelog, API keys) are not relied on; search answers
+  carry none of them, only X-HubSpot-Correlation-Id (community report under that changelog
+  post), so search is paced by its declared endpoint budget alone
 - v4 associations: GET /crm/v4/objects/{type}/{id}/associations/{toType}, 500 a page
   (https://developers.hubspot.com/docs/api-reference/crm-associations-v4)
 """
@@ -291,6 +296,8 @@ DEAL_CONTACTS = _associations("deals", "contacts")
 DEAL_COMPANIES = _associations("deals", "companies")
 ARCHIVED = tuple(_archived(name) for name in ("contacts", "companies", "deals"))
 
+RATE_HEADERS = RateLimitHeaders(limit="X-HubSpot-RateLimit-Max", remaining="X-HubSpot-RateLimit-Remaining",
+                                reset="X-HubSpot-RateLimit-Interval-Milliseconds", reset_kind="window_ms")
 SEARCH_LIMIT = EndpointLimit("/crm/v3/objects/", 4, 1, method="POST", pattern=r"/crm/v3/objects/[a-z_0-9]+/search")
 
 CONNECTOR = Connector(
@@ -311,7 +318,9 @@ CONNECTOR = Connector(
         requests=100,
         per_seconds=10,
         scope="token",
-        headers=RateLimitHeaders(limit="X-HubSpot-RateLimit-Max", remaining="X-HubSpot-RateLimit-Remaining", reset=None),
+        # the rolling window's budget; no reset time is sent, only the window's length.
+        # OAuth calls carry no -Daily headers, search answers none of these (RATE_HEADERS)
+        headers=RATE_HEADERS,
         endpoints=(SEARCH_LIMIT,),
         max_concurrency=4,
         queue_share=0.9,
