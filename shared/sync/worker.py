@@ -327,8 +327,7 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
     try:
         with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s
-            read = _read_batched if stream.batch is not None else _read_each
-            found, partial = read(client, stream, chain, ctx.config, parents)
+            found, partial = read_children(client, stream, chain, ctx.config, parents)
     except VendorError as exc:
         _breaker_failure(task, deps, exc)
         if exc.transient and not last_attempt:
@@ -348,6 +347,14 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
 
 #: (parent id -> every child read, parent id -> children of a read cut at MAX_CHILD_PAGES)
 ChildReads = tuple[dict[str, list[Any]], dict[str, list[Any]]]
+
+
+def read_children(client: VendorClient, stream: Stream[Any], chain: dict[str, Any], config: ConnectionConfig,
+                  parents: list[str]) -> ChildReads:
+    """The children of these parents: many parents per request for a `batch` stream, one
+    request per parent and page otherwise (sync tasks and webhook events alike)."""
+    read = _read_batched if stream.batch is not None else _read_each
+    return read(client, stream, chain, config, parents)
 
 
 def _read_each(client: VendorClient, stream: Stream[Any], chain: dict[str, Any], config: ConnectionConfig,

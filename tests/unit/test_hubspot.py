@@ -96,3 +96,16 @@ def test_the_sandbox_batch_read_pages_per_input_and_caps_inputs() -> None:
     assert len(split_associations(rest.get_json())[first][0]) == len(store.links[("contacts", first)]["companies"]) - 2
     too_many = client.post(path, json={"inputs": [{"id": str(n)} for n in range(BATCH_READ_MAX + 1)]}, headers=TOKEN)
     assert too_many.status_code == 400
+
+
+def test_an_association_change_re_reads_the_objects_associations() -> None:
+    assert CONNECTOR.webhooks is not None
+    event = {"eventId": 9, "subscriptionId": 2, "portalId": 62515, "appId": 54321, "occurredAt": 1713533523000,
+             "subscriptionType": "deal.associationChange", "attemptNumber": 0, "changeSource": "CRM",
+             "associationType": "DEAL_TO_CONTACT", "fromObjectId": 501, "toObjectId": 77, "associationRemoved": True,
+             "isPrimaryAssociation": False}
+    (one,) = CONNECTOR.webhooks.events([event])
+    assert (one.action, one.stream, one.record_id) == ("children", "deals", "501")
+    assert {s.name for s in CONNECTOR.children("deals")} == {"deal_contacts", "deal_companies"}
+    assert "contact.associationChange" in CONNECTOR.webhooks.subscribed_topics
+    assert "company.associationChange" not in CONNECTOR.webhooks.subscribed_topics
