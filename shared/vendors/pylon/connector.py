@@ -161,9 +161,13 @@ def _issues_created(window: Slice) -> PageRequest:
 
 
 def _issues_updated(window: Slice) -> PageRequest:
-    value = rfc3339(window.since or 0)
+    """Issues updated in one window of at most 30 days: Pylon caps a time filter on
+    updated_at at 30 days per request, as it caps GET /issues' creation range."""
+    until = window.until if window.until is not None else datetime.now(timezone.utc).timestamp()
+    since = window.since if window.since is not None else until - MAX_WINDOW_S
     return PageRequest(method="POST", path="/issues/search",
-                       json_body={"filter": {"field": "updated_at", "operator": "time_is_after", "value": value}})
+                       json_body={"filter": {"field": "updated_at", "operator": "time_range",
+                                             "values": [rfc3339(since), rfc3339(until)]}})
 
 
 def _messages(window: Slice) -> PageRequest:
@@ -178,7 +182,9 @@ ISSUES = Stream(
     mapper=mappers.issue,
     page_size=100,
     lookback_s=3600,
-    windows=Windows(backfill_s=BACKFILL_S, max_span_s=MAX_WINDOW_S),
+    # incremental runs are windowed too: a search over a gap longer than 30 days (a paused
+    # connection) is cut into several
+    windows=Windows(backfill_s=BACKFILL_S, max_span_s=MAX_WINDOW_S, applies_to="always"),
     docs_url="https://docs.usepylon.com/pylon-docs/developer/api/api-reference/issues",
     serving=serving.ISSUES,
 )
