@@ -56,7 +56,8 @@ def main() -> None:
         run = w.sync()
         wall = time.monotonic() - t0
         by_endpoint = Counter(endpoint_of(r.method, r.url.path) for r in w.requests)
-        rates = {f"{e.method} {e.prefix}".replace("GET /issues/", "GET /issues/{id}/messages"): e.per_second
+        # the floor at Pylon's stated budgets (the connector books a share of them)
+        rates = {f"{e.method} {e.prefix}".replace("GET /issues/", "GET /issues/{id}/messages"): e.requests / 60
                  for e in w.connector.rate_limit.endpoints}
         floors = {k: n / rates[k] for k, n in by_endpoint.items() if k in rates}
         print(f"backfill: {args.issues} issues over 2 years, {args.accounts} accounts, limits x{args.scale:g}")
