@@ -33,8 +33,6 @@ COLLECTION = "_dashboard"
 #: one document per issue: its metrics and the months it counts in, so a refresh can take an
 #: issue's old contribution out of the buckets it leaves
 METRICS_COLLECTION = "_dashboard_issues"
-#: commits this close before the last refresh's newest are looked at again (commits in flight)
-OVERLAP_S = 120.0
 #: open issues kept in the summary (oldest first); more are counted, not listed
 MAX_OPEN_LISTED = 2000
 NO_AGENT = "-"
@@ -222,11 +220,12 @@ def _full(db: Client, connection_id: str, config: PylonConfig, now: float) -> in
 
 
 def _changed_since(db: Client, connection_id: str, mark: float) -> set[str]:
-    """Issues committed after `mark` (less an overlap for commits in flight), themselves or
-    one of their messages."""
+    """Issues committed after `mark` (the newest commit the last refresh read), themselves
+    or one of their messages. A refresh runs once a run has finished writing, and commit
+    times are the server's, so nothing older than the mark can still appear."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
-    since = datetime.fromtimestamp(mark - OVERLAP_S, tz=timezone.utc)
+    since = datetime.fromtimestamp(mark, tz=timezone.utc)
     base = db.collection("connections").document(connection_id)
     changed: set[str] = set()
     for stream, field in (("issues", None), ("messages", "parent_id")):
