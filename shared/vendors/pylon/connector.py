@@ -2,14 +2,17 @@
 
 Issues: GET /issues takes start_time and end_time at most 30 days apart and filters on
 creation time, so the first import is all history cut into 30-day windows fanned out in
-parallel; later runs ask POST /issues/search for issues whose updated_at is past the
-high-water mark minus a lookback, which also catches changes to old issues. Messages are a
+parallel; later runs ask POST /issues/search for issues whose updated_at is in a time_range
+from the high-water mark minus a lookback (windows of at most 30 days: Pylon caps that
+filter as it caps GET /issues), which also catches changes to old issues. updated_at is not
+among the search's documented filter fields; Airbyte's Pylon source relies on it too (README,
+"Pylon support dashboard"). Messages are a
 child stream: fetched for every issue a run created or changed, a few issues per task.
 Accounts, users and teams are listed whole (users and teams name the agents).
 
-Pylon limits requests per organization and per endpoint (GET /issues 10 a minute, messages
-20 a minute): each endpoint's budget is booked per connection in the store before every
-request (shared/sync/budgets.py), so a normal run never meets a 429.
+Pylon limits requests per endpoint (GET /issues 10 a minute, messages 20 a minute, as its
+API reference states): each endpoint's budget is booked per connection in the store before
+every request (shared/sync/budgets.py), at SHARE of it, so a normal run never meets a 429.
 Docs: https://docs.usepylon.com/pylon-docs/developer/api/api-reference
 """
 
