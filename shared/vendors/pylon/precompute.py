@@ -7,6 +7,8 @@ whatever the number of issues:
     connections/{id}/_dashboard/m-YYYY-MM     per UTC day: slices "all", "p:<priority>",
                                               "a:<agent>" of created, resolved, breached and
                                               the first-response and resolution times
+    connections/{id}/_dashboard_issues/{issue}  one issue's metrics and the months it counts
+                                              in (what an incremental refresh rebuilds from)
 
 A day's `created`, `breached` and `frt` count issues created that day; `resolved` and
 `resolution` count issues resolved that day. A breach of an issue still open is judged at
