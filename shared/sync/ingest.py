@@ -73,12 +73,12 @@ def prepare(
                 content = {**content, "raw": raw}
             if parent_id is not None:
                 content = {**content, "parent_id": parent_id}
-            records.content_hash(content)  # content that cannot be stored fails here, alone
+            digest = records.content_hash(content)  # content that cannot be stored fails here, alone
         except Exception as exc:  # noqa: BLE001 - any mapper bug is this record's failure, kept with its reason
             rejected.append((raw, _reason(exc)))
             continue
         version = stream.cursor_value(raw)
-        items.append(Incoming(key=key, content=content, version=version))
+        items.append(Incoming(key=key, content=content, version=version, digest=digest))
         if version is not None and (max_cursor is None or version > max_cursor):
             max_cursor = version
     return Prepared(items, rejected, max_cursor)
