@@ -8,7 +8,8 @@ Two full imports into an empty store, each on a connection of its own:
 1. unprofiled: CPU seconds of the functions process during the run / records fetched;
 2. profiled (unless --no-profile): the same with cProfile around every sync-worker request
    (devtools/functions_server.py, TRIBUTARY_PROFILE_FUNCTIONS), whose top entries by tottime
-   and cumtime are printed and written with the figures to bench/results/cpu_profile-<label>.txt.
+   and cumtime are printed and written with the figures to bench/results/cpu_profile-<label>.txt
+   (the whole profile stays in .local/bench-logs/sync-worker-<label>.pstats).
 The sandbox's rate limit is set high so the run is bound by CPU, not by the vendor's pacing.
 """
 
@@ -19,7 +20,6 @@ import io
 import json
 import os
 import pstats
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,7 @@ def main() -> None:
     size = {"contacts": args.contacts, "companies": args.companies, "admins": args.admins,
             "conversations": args.conversations}
     stack = SyncStack(identity, f"127.0.0.1:{fs_port}", log_dir, size, sandbox_rate_limit=30_000)
-    profile_path = tempfile.mktemp(prefix="tributary-worker-", suffix=".pstats")
+    profile_path = str(log_dir / f"sync-worker-{args.label}.pstats")  # kept: python -m pstats <file>
     try:
         stack.start()
         figures: dict[str, Any] = {"size": size, "unprofiled": measured_sync(stack)}
@@ -111,8 +111,6 @@ def main() -> None:
         stack.stop()
         firestore.stop()
         identity.stop()
-        if os.path.exists(profile_path):
-            os.unlink(profile_path)
 
 
 if __name__ == "__main__":

@@ -213,15 +213,35 @@ def get_record(db: Client, connection_id: str, stream: str, key: str, *, include
     return data
 
 
-def live_keys_before(db: Client, connection_id: str, stream: str, before: datetime) -> Iterator[tuple[str, DocumentReference]]:
-    """(doc id, ref) of live records last written before `before` (the sweep's candidates)."""
-    query = records_collection(db, connection_id, stream).select(["_sync.synced_at", "_deleted"])
-    for snap in query.stream():
-        data = snap.to_dict() or {}
-        synced = (data.get("_sync") or {}).get("synced_at")
-        if data.get("_deleted") or (synced is not None and synced >= before):
-            continue
-        yield snap.id, snap.reference
+#: documents per page of the sweep's candidate query (a cursor resumes it: memory stays flat)
+SWEEP_PAGE = 1000
+
+
+def live_keys_before(db: Client, connection_id: str, stream: str, before: datetime,
+                     *, not_by: str | None = None) -> Iterator[tuple[str, DocumentReference]]:
+    """(doc id, ref) of live records last written before `before` (the sweep's candidates),
+    except those whose current version sync run `not_by` wrote (whatever the clocks say).
+
+    Firestore filters on `_sync.synced_at` (every stored version has one), so records written
+    since `before` are never read; the rest come in pages resumed from a cursor."""
+    from shared.store.client import condition
+
+    query = (records_collection(db, connection_id, stream)
+             .where(filter=condition("_sync.synced_at", "<", before))
+             .order_by("_sync.synced_at").order_by("__name__")
+             .select(["_sync.synced_at", "_sync.source", "_deleted"]).limit(SWEEP_PAGE))
+    cursor = None
+    while True:
+        page = list((query.start_after(cursor) if cursor is not None else query).stream())
+        for snap in page:
+            data = snap.to_dict() or {}
+            source = (data.get("_sync") or {}).get("source") or {}
+            if data.get("_deleted") or (not_by is not None and source.get("kind") == "sync" and source.get("id") == not_by):
+                continue
+            yield snap.id, snap.reference
+        if len(page) < SWEEP_PAGE:
+            return
+        cursor = page[-1]
 
 
 def dead_letter(
