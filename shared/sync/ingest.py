@@ -95,20 +95,37 @@ def ingest(
 ) -> IngestResult:
     """Store a batch of raw vendor records through the one path; counts add up:
     fetched == written + unchanged + failed."""
+    return ingest_groups(db, connection_id, stream, [(parent_id, raws)], source)
+
+
+def ingest_groups(
+    db: Client, connection_id: str, stream: Stream[Any], groups: list[tuple[str | None, list[Any]]], source: Provenance
+) -> IngestResult:
+    """`ingest` for several parents' children at once: each group is prepared with its
+    parent id, and the whole batch is read and written together (one read and one commit
+    per batch instead of per parent)."""
     context = map_context(db, connection_id, stream) if stream.refine is not None else None
-    prepared = prepare(stream, raws, parent_id=parent_id, context=context)
-    for raw, reason in prepared.rejected:
-        records.dead_letter(db, connection_id, stream.name, raw, reason, source=source, parent_id=parent_id)
-    saved = _store(db, connection_id, stream, prepared.items, source)
+    items: list[Incoming] = []
+    rejected = 0
+    max_cursor: float | None = None
+    for parent_id, raws in groups:
+        prepared = prepare(stream, raws, parent_id=parent_id, context=context)
+        for raw, reason in prepared.rejected:
+            records.dead_letter(db, connection_id, stream.name, raw, reason, source=source, parent_id=parent_id)
+        items += prepared.items
+        rejected += len(prepared.rejected)
+        if prepared.max_cursor is not None and (max_cursor is None or prepared.max_cursor > max_cursor):
+            max_cursor = prepared.max_cursor
+    saved = _store(db, connection_id, stream, items, source)
     failed_keys = saved.pop("failed", [])
     written: list[str] = saved["written"]
     counts = Counts(
-        fetched=len(raws),
+        fetched=sum(len(raws) for _, raws in groups),
         written=len(written),
         unchanged=saved["unchanged"],
-        failed=len(prepared.rejected) + len(failed_keys),
+        failed=rejected + len(failed_keys),
     )
-    return IngestResult(counts, written, [i.key for i in prepared.items], prepared.max_cursor)
+    return IngestResult(counts, written, [i.key for i in items], max_cursor)
 
 
 #: how long a process reuses a connection's mapping context (config, lookup streams)

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from shared.store.records import Provenance
 from shared.sync import finish, state
-from shared.sync.ingest import IngestResult, ingest
+from shared.sync.ingest import IngestResult, ingest, ingest_groups
 from shared.sync.models import ChunkTask, Counts
 from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Slice, Stream
 from shared.vendors.errors import VendorError
@@ -263,8 +263,9 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
     """One task serves a batch of parents: each parent's children are paged inline."""
     started = time.monotonic()
     spec = stream.full
-    counts = Counts()
     source = Provenance("sync", task.run_id, unit=f"{task.chain_id}/{task.page}")
+    #: every parent's children, stored together once all are fetched (one read, one commit)
+    groups: list[tuple[str | None, list[Any]]] = []
     try:
         with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s
@@ -275,7 +276,7 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
                         break
                     response = client.fetch(request)
                     raws = stream.records(spec, response)
-                    counts = counts.add(ingest(deps.db, task.connection_id, stream, raws, source, parent_id=parent_id).counts)
+                    groups.append((parent_id, raws))
                     cursor = spec.paginator.next_cursor(request, response, len(raws))
                     request = spec.paginator.apply(request, cursor) if cursor else None
     except VendorError as exc:
@@ -284,6 +285,7 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
         state.fail_chain(deps.db, task, exc.code, exc.message)
         finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
         return ChunkOutcome("failed")
+    counts = ingest_groups(deps.db, task.connection_id, stream, groups, source).counts
     if state.commit_page(deps.db, task, state.PageResult(counts, None, None)):
         state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s, run_created=run_created)
         finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
