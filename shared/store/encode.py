@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from datetime import datetime
+from datetime import datetime
 
+if TYPE_CHECKING:
     from google.cloud.firestore import WriteBatch
 
 
@@ -46,6 +46,8 @@ def _encode(value: Any, out: Any) -> None:
         out.null_value = 0
     elif kind is float:
         out.double_value = value
+    elif kind is datetime:  # not DatetimeWithNanoseconds (a subclass): the library keeps its nanos
+        out.timestamp_value.FromDatetime(value)  # naive is UTC, as in the library
     elif kind is list or kind is tuple:
         values = out.array_value.values
         out.array_value.SetInParent()
