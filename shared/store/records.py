@@ -30,7 +30,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import Client, CollectionReference, DocumentReference, DocumentSnapshot
+    from google.cloud.firestore import Client, CollectionReference, DocumentReference
+
+    from shared.store.wire import Stored
 
 BATCH_LIMIT = 400  # Firestore allows 500 writes per commit; leave headroom
 WRITE_ATTEMPTS = 5
@@ -108,7 +110,7 @@ class StaleWriteRace(Exception):
     """Another writer changed a record between our read and our write (re-read and decide)."""
 
 
-def _decide(item: Incoming, snap: DocumentSnapshot, source: Provenance, ttl_s: int) -> tuple[str, dict[str, Any] | None]:
+def _decide(item: Incoming, snap: Stored, source: Provenance, ttl_s: int) -> tuple[str, dict[str, Any] | None]:
     """('written'|'unchanged'|'stale'|'write', document to write)."""
     data = (snap.to_dict() or {}) if snap.exists else {}
     stored = data.get("_sync") or {}
@@ -159,7 +161,7 @@ def upsert(
 def _upsert_once(
     db: Client, connection_id: str, stream: str, items: list[Incoming], source: Provenance, ttl_s: int
 ) -> UpsertResult:
-    from shared.store import encode
+    from shared.store import wire
 
     result = UpsertResult()
     if not items:
@@ -171,7 +173,7 @@ def _upsert_once(
         if prior is None or (item.version or 0) >= (prior.version or 0):
             latest[item.key] = item
     refs = {key: coll.document(safe_doc_id(key)) for key in latest}
-    snaps = {snap.reference.id: snap for snap in db.get_all(list(refs.values()), field_paths=["_sync", "_deleted"])}
+    snaps = wire.read(db, list(refs.values()), ["_sync", "_deleted"])
     batch, pending = db.batch(), 0
     for key, item in latest.items():
         ref = refs[key]
@@ -187,10 +189,10 @@ def _upsert_once(
             assert doc is not None
             # built as raw protobuf: the library's per-value encoding was most of a sync's CPU
             if snap.exists:
-                write = encode.update_write(ref._document_path, doc, snap.update_time, COMMIT_TIME_FIELDS)
+                write = wire.update_write(ref._document_path, doc, snap.update_time, COMMIT_TIME_FIELDS)
             else:
-                write = encode.create_write(ref._document_path, doc, COMMIT_TIME_FIELDS)
-            encode.add(batch, write)
+                write = wire.create_write(ref._document_path, doc, COMMIT_TIME_FIELDS)
+            wire.add(batch, write)
             result.written.append(key)
             pending += 1
             if pending >= BATCH_LIMIT:

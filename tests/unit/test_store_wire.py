@@ -1,4 +1,4 @@
-"""The raw-protobuf writes (shared/store/encode.py) are the library's own, message for message."""
+"""The raw-protobuf writes (shared/store/wire.py) are the library's own, message for message."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from google.cloud.firestore import SERVER_TIMESTAMP, GeoPoint
 from google.cloud.firestore_v1 import _helpers
 from google.cloud.firestore_v1.field_path import FieldPath
 
-from shared.store import encode
+from shared.store import wire
 
 PATH = "projects/p/databases/(default)/documents/connections/c1/contacts/42"
 AT = datetime(2026, 11, 23, 10, 0, 1, 123456, tzinfo=timezone.utc)
@@ -52,7 +52,7 @@ def with_server_time(doc: dict[str, Any]) -> dict[str, Any]:
 def test_create_is_the_librarys_create() -> None:
     doc = sample()
     (expected,) = _helpers.pbs_for_create(PATH, with_server_time(doc))
-    assert encode.create_write(PATH, doc, ["_sync.committed_at"]) == expected._pb
+    assert wire.create_write(PATH, doc, ["_sync.committed_at"]) == expected._pb
 
 
 def test_update_is_the_librarys_update_with_last_update_time() -> None:
@@ -61,20 +61,20 @@ def test_update_is_the_librarys_update_with_last_update_time() -> None:
     fields = {FieldPath(name).to_api_repr(): value for name, value in with_server_time(doc).items()}
     option = _helpers.LastUpdateOption(read_at)
     (expected,) = _helpers.pbs_for_update(PATH, fields, option)
-    assert encode.update_write(PATH, doc, read_at, ["_sync.committed_at"]) == expected._pb
+    assert wire.update_write(PATH, doc, read_at, ["_sync.committed_at"]) == expected._pb
 
 
 def test_update_with_a_plain_datetime_precondition() -> None:
     doc = {"a": 1}
     read_at = AT + timedelta(seconds=1)
     (expected,) = _helpers.pbs_for_update(PATH, doc, _helpers.LastUpdateOption(read_at))
-    assert encode.update_write(PATH, doc, read_at) == expected._pb
+    assert wire.update_write(PATH, doc, read_at) == expected._pb
 
 
 def test_tombstone_create_without_content() -> None:
     doc = {"_sync": {"hash": "deleted", "deleted_at": AT}, "_deleted": True, "_expires_at": AT + timedelta(days=30)}
     (expected,) = _helpers.pbs_for_create(PATH, with_server_time(doc))
-    assert encode.create_write(PATH, doc, ["_sync.committed_at"]) == expected._pb
+    assert wire.create_write(PATH, doc, ["_sync.committed_at"]) == expected._pb
 
 
 @pytest.mark.parametrize("bad", [2**64, object(), {"": 1}, {3: "not a name"}])
@@ -82,4 +82,4 @@ def test_what_the_library_refuses_is_refused(bad: Any) -> None:
     with pytest.raises((ValueError, TypeError)):
         _helpers.pbs_for_create(PATH, {"x": bad})
     with pytest.raises((ValueError, TypeError)):
-        encode.create_write(PATH, {"x": bad})
+        wire.create_write(PATH, {"x": bad})
