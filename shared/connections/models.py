@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
+from shared.connections.breaker import BreakerState
+
 
 class ConnectionStatus(str, Enum):
     connected = "connected"
@@ -88,6 +90,15 @@ class LastError(BaseModel):
     at: datetime
 
 
+class VendorAllowance(BaseModel):
+    """The vendor's request allowance for this account as its last answer reported it
+    (Salesforce: the org's daily API requests, shared with every other tool of the org)."""
+
+    limit: int
+    remaining: int
+    at: datetime
+
+
 class Connection(BaseModel):
     """The public face of a connection (credentials are never part of it)."""
 
@@ -109,3 +120,7 @@ class Connection(BaseModel):
     updated_at: datetime | None = None
     #: True once credentials are stored (the value itself is never served)
     has_credentials: bool = False
+    #: the circuit breaker (shared.connections.breaker); None until it first counted a failure
+    breaker: BreakerState | None = None
+    #: the vendor's allowance as last reported (vendors that report one)
+    vendor_allowance: VendorAllowance | None = None

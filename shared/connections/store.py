@@ -56,7 +56,8 @@ CREDENTIALS_DOC = "credentials"
 ENVELOPE_DOCS = (CREDENTIALS_DOC, "webhook")
 #: Firestore retries a contended transaction this many times
 #: statuses the engine may plan runs for (the others wait for a person)
-SCHEDULABLE = (ConnectionStatus.connected,)
+#: (degraded: its breaker is open; the run's chunks wait out the cool-down, then probe)
+SCHEDULABLE = (ConnectionStatus.connected, ConnectionStatus.degraded)
 
 
 def utcnow() -> datetime:
@@ -423,6 +424,14 @@ def set_status(
     connection_ref(db, connection_id).update(fields)
 
 
+def keep_allowance(db: Client, connection_id: str, limit: int, remaining: int) -> None:
+    """The vendor's allowance as its last answer reported it, kept on the connection (one
+    small field write, no transaction: the latest report wins)."""
+    connection_ref(db, connection_id).update(
+        {"vendor_allowance": {"limit": limit, "remaining": remaining, "at": utcnow()}}
+    )
+
+
 def delete_connection(db: Client, connection_id: str) -> int:
     """Mark `deleting` (so the engine stops), then hard-delete the document and every
     subcollection (records, runs, dead letters, credentials). Returns documents deleted."""
@@ -449,7 +458,7 @@ def due_connections(db: Client, now: datetime, *, limit: int = 500) -> list[Conn
 
     query = (
         db.collection(COLLECTION)
-        .where(filter=FieldFilter("status", "==", ConnectionStatus.connected.value))
+        .where(filter=FieldFilter("status", "in", [s.value for s in SCHEDULABLE]))
         .where(filter=FieldFilter("next_run_at", "<=", now))
         .order_by("next_run_at")
         .limit(limit)

@@ -17,16 +17,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
+from shared.connections import breaker
 from shared.store.records import Provenance
 from shared.sync import finish, state
-from shared.sync.ingest import IngestResult, ingest, ingest_groups
+from shared.sync.ingest import IngestResult, ingest, ingest_groups, tombstone_listed
 from shared.sync.models import ChunkTask, Counts
 from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Slice, Stream
-from shared.vendors.errors import VendorError
+from shared.vendors.errors import VendorError, VendorUnavailable
 from shared.vendors.http import VendorClient
 from shared.vendors.pagination import PageRequest, dig
 
@@ -41,7 +43,7 @@ MAX_CHILD_PAGES = 50
 
 @dataclass(frozen=True)
 class ChunkOutcome:
-    status: Literal["done", "replay", "stale", "failed", "split"]
+    status: Literal["done", "replay", "stale", "failed", "split", "deferred"]
     counts: Counts = field(default_factory=Counts)
     next_page: int | None = None
 
@@ -55,6 +57,14 @@ class RetryLater(Exception):
         self.retry_after_s = retry_after_s
 
 
+class BreakerOpen(Exception):
+    """The connection's circuit breaker is open: the chunk waits until `until`."""
+
+    def __init__(self, until: datetime | None) -> None:
+        super().__init__(f"circuit breaker open until {until}")
+        self.until = until
+
+
 @dataclass(frozen=True)
 class ConnectionContext:
     """What the worker needs of a connection: its connector, config, and a way to open a
@@ -65,6 +75,8 @@ class ConnectionContext:
     config: ConnectionConfig
     open_client: Callable[[], VendorClient]
     selected: Callable[[str], bool] = lambda _: True
+    #: the breaker as read with the connection (None: read it from the store)
+    breaker: breaker.BreakerState | None = None
 
 
 @dataclass
@@ -77,6 +89,10 @@ class WorkerDeps:
     #: how long one chunk may spend fetching before it hands the page back to Cloud Tasks;
     #: below the function's timeout, leaving room to save and commit the page
     time_budget_s: float = 180.0
+    breaker_policy: breaker.BreakerPolicy = field(default_factory=breaker.BreakerPolicy)
+    #: enqueue a task to run no sooner than the given time (Cloud Tasks' schedule_time);
+    #: None: a deferred chunk is handed back to Cloud Tasks' retry with Retry-After instead
+    enqueue_at: Callable[[ChunkTask, datetime], bool] | None = None
 
 
 def first_request(stream: Stream[Any], spec: RequestSpec, chain: dict[str, Any], config: ConnectionConfig,
@@ -100,6 +116,8 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
         return ChunkOutcome("stale")  # the connection was deleted: its run is void
     try:
         return _run_chunk(task, ctx, deps, last_attempt=last_attempt)
+    except BreakerOpen as exc:
+        return _defer(task, deps, exc.until)
     except RetryLater:
         if not last_attempt:
             raise
@@ -115,6 +133,33 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
             raise
         log.exception("chunk failed on its last attempt", extra={"run_id": task.run_id, "chain": task.chain_id})
         return _give_up(task, ctx, deps, "internal", f"{type(exc).__name__} on the last attempt")
+
+
+def _defer(task: ChunkTask, deps: WorkerDeps, until: datetime | None) -> ChunkOutcome:
+    """Wait out the breaker's cool-down without spending the task's attempts or failing the
+    run: the same page again under a new generation (a fresh task name), scheduled for the
+    end of the cool-down. The checkpoint has not moved, so nothing is lost or repeated."""
+    now = datetime.now(timezone.utc)
+    until = until or now
+    ref = state.chain_ref(deps.db, task.connection_id, task.run_id, task.chain_id)
+    generation = max(task.generation, int((ref.get(["generation"]).to_dict() or {}).get("generation", 0))) + 1
+    if deps.enqueue_at is None or generation > 1000:
+        raise RetryLater("The connection's circuit breaker is open.", max(1.0, (until - now).total_seconds()))
+    # updated_at: the run doctor must not take a deferred chain for a stalled one
+    ref.update({"generation": generation, "updated_at": now})
+    deps.enqueue_at(task.model_copy(update={"generation": generation}), until)
+    log.info("chunk deferred: breaker open", extra={"run_id": task.run_id, "chain": task.chain_id, "until": str(until)})
+    return ChunkOutcome("deferred")
+
+
+def _breaker_failure(task: ChunkTask, deps: WorkerDeps, exc: VendorError) -> None:
+    """Count a vendor that is down (not a paced 429, not a 4xx); when that opens the
+    breaker, this chunk too waits for the cool-down instead of retrying into it."""
+    if not isinstance(exc, VendorUnavailable):
+        return
+    after = breaker.record_failure(deps.db, task.connection_id, deps.breaker_policy, f"{exc.code}: {exc.message}")
+    if after.state == "open":
+        raise BreakerOpen(after.until) from exc
 
 
 def _give_up(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, code: str, message: str) -> ChunkOutcome:
@@ -142,8 +187,11 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
     if chain.done:
         finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
         return ChunkOutcome("stale")
+    admission = breaker.check(db, task.connection_id, deps.breaker_policy, known=ctx.breaker)
+    if not admission.call:
+        return _defer(task, deps, admission.until)
     if chain.data.get("parent_ids"):
-        return _run_children(task, ctx, deps, stream, chain.data, run_created, last_attempt=last_attempt)
+        return _run_children(task, ctx, deps, stream, chain.data, run_created, admission, last_attempt=last_attempt)
 
     started = time.monotonic()
     spec = stream.incremental if chain.data.get("mode") == "incremental" and stream.incremental else stream.full
@@ -157,6 +205,7 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
     request, response = _fetch(task, ctx, deps, spec, first, started, last_attempt=last_attempt)
     if response is None:
         return ChunkOutcome("failed")
+    breaker.record_success(db, task.connection_id, admission.state)
     if task.page == 0 and (halves := _split_if_capped(stream, chain.data, response)):
         state.split_chain(db, task, halves)
         for half in halves:
@@ -172,7 +221,11 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
         deps.enqueue(_continuation(task, next_cursor))
     fetched_ms = (time.monotonic() - started) * 1000
     source = Provenance("sync", task.run_id, unit=f"{task.chain_id}/{task.page}")
-    saved = ingest(db, task.connection_id, stream, raw_records, source)
+    if stream.tombstones is not None:
+        target = ctx.connector.stream(stream.tombstones.of)
+        saved = tombstone_listed(db, task.connection_id, stream, target, raw_records, source)
+    else:
+        saved = ingest(db, task.connection_id, stream, raw_records, source)
     _fan_out_children(task, ctx, deps, saved)
     full_pass = chain.data.get("mode") == "full"
     written = set(saved.written)
@@ -204,13 +257,19 @@ def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: Requ
         with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s
             try:
-                return request, client.fetch(request)
+                response = client.fetch(request)
             except VendorError as exc:
                 if task.cursor is None or (exc.details or {}).get("vendor_status") not in spec.restart_statuses:
                     raise
                 log.info("cursor expired: listing again from the top", extra={"chain": task.chain_id, "page": task.page})
-                return first, client.fetch(first)
+                request, response = first, client.fetch(first)
+            if client.stats.allowance is not None:
+                from shared.connections.store import keep_allowance
+
+                keep_allowance(deps.db, task.connection_id, *client.stats.allowance)
+            return request, response
     except VendorError as exc:
+        _breaker_failure(task, deps, exc)
         details = exc.details or {}
         busy = spec.busy is not None and spec.busy(int(details.get("vendor_status") or 0), str(details.get("vendor_error") or ""))
         if (exc.transient or busy) and not last_attempt:
@@ -259,7 +318,7 @@ def _fan_out_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps,
 
 
 def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, stream: Stream[Any], chain: dict[str, Any],
-                  run_created: Any, *, last_attempt: bool) -> ChunkOutcome:
+                  run_created: Any, admission: breaker.Admission, *, last_attempt: bool) -> ChunkOutcome:
     """One task serves a batch of parents: each parent's children are paged inline."""
     started = time.monotonic()
     spec = stream.full
@@ -280,12 +339,14 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
                     cursor = spec.paginator.next_cursor(request, response, len(raws))
                     request = spec.paginator.apply(request, cursor) if cursor else None
     except VendorError as exc:
+        _breaker_failure(task, deps, exc)
         if exc.transient and not last_attempt:
             raise RetryLater(exc.message, getattr(exc, "retry_after_s", None)) from exc
         state.fail_chain(deps.db, task, exc.code, exc.message)
         finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
         return ChunkOutcome("failed")
     counts = ingest_groups(deps.db, task.connection_id, stream, groups, source).counts
+    breaker.record_success(deps.db, task.connection_id, admission.state)
     if state.commit_page(deps.db, task, state.PageResult(counts, None, None)):
         state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s, run_created=run_created)
         finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
