@@ -228,9 +228,9 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
         saved = ingest(db, task.connection_id, stream, raw_records, source)
     _fan_out_children(task, ctx, deps, saved)
     full_pass = chain.data.get("mode") == "full"
-    committed = state.commit_page(
-        db, task, state.PageResult(saved.counts, next_cursor, saved.max_cursor, saved.seen if full_pass else None)
-    )
+    written = set(saved.written)
+    not_written = [key for key in saved.seen if key not in written] if full_pass else None
+    committed = state.commit_page(db, task, state.PageResult(saved.counts, next_cursor, saved.max_cursor, not_written))
     if committed:
         state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
         finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
