@@ -85,11 +85,13 @@ def plan_chains(
             else:
                 chains.append(state.PlannedChain(stream.name, "all", "incremental", since))
             streams.append(state.PlannedStream(stream.name, "incremental", since, full_pass=False))
-        elif stream.windows is not None:
-            chains += _windows(stream, end - stream.windows.backfill_s, end, "full")
-            streams.append(state.PlannedStream(stream.name, "full", None, full_pass=True))
         else:
-            chains.append(state.PlannedChain(stream.name, "all", "full"))
+            if stream.windows is not None:
+                chains += _windows(stream, end - stream.windows.backfill_s, end, "full")
+            else:
+                chains.append(state.PlannedChain(stream.name, "all", "full"))
+            if isinstance(stream.deletes, Sweep):
+                chains.append(state.PlannedChain(stream.name, state.SWEEP_PARTITION, "full", sweep=True))
             streams.append(state.PlannedStream(stream.name, "full", None, full_pass=True))
     return Plan(streams, chains)
 
@@ -127,6 +129,8 @@ def plan_run(
     )
     unqueued = []
     for chain in plan.chains:
+        if chain.sweep:
+            continue  # enqueued when the stream's other chains have closed
         task = ChunkTask(connection_id=connection_id, run_id=run.run_id, stream=chain.stream,
                          partition=chain.partition, page=0)
         try:

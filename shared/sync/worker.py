@@ -103,8 +103,8 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
     except RetryLater:
         if not last_attempt:
             raise
-        state.fail_chain(deps.db, task, "retries_exhausted", "The page could not be fetched or saved in time.")
-        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+        closed = state.fail_chain(deps.db, task, "retries_exhausted", "The page could not be fetched or saved in time.")
+        _after_close(task, ctx, deps, closed)
         return ChunkOutcome("failed")
     except (gexc.Aborted, gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, Contention) as exc:
         if not last_attempt:
@@ -118,9 +118,18 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
 
 
 def _give_up(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, code: str, message: str) -> ChunkOutcome:
-    state.fail_chain(deps.db, task, code, message)
-    finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+    _after_close(task, ctx, deps, state.fail_chain(deps.db, task, code, message))
     return ChunkOutcome("failed")
+
+
+def _after_close(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, closed: bool) -> None:
+    """After a chain may have closed: enqueue its stream's sweep when the stream's other
+    chains are all closed, and finalize the run when every chain is."""
+    if closed:
+        sweep = state.stream_ready_to_sweep(deps.db, task)
+        if sweep is not None:
+            deps.enqueue(sweep)
+    finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
 
 
 def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, last_attempt: bool) -> ChunkOutcome:
@@ -137,11 +146,16 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
             if chain.next_cursor is not None:
                 deps.enqueue(_continuation(task, chain.next_cursor))
             state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
-        finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+        _after_close(task, ctx, deps, True)  # the first attempt may have closed it and died
         return ChunkOutcome("replay", next_page=task.page + 1 if chain.next_cursor else None)
     if chain.done:
-        finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+        _after_close(task, ctx, deps, not chain.data.get("sweep"))
         return ChunkOutcome("stale")
+    if chain.data.get("sweep"):
+        if finish.run_sweep(db, ctx.connector, task, run_created):
+            finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+            return ChunkOutcome("done")
+        return ChunkOutcome("stale")  # the stream's last chain enqueues it again when it closes
     if chain.data.get("parent_ids"):
         return _run_children(task, ctx, deps, stream, chain.data, run_created, last_attempt=last_attempt)
 
@@ -162,7 +176,7 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
         for half in halves:
             deps.enqueue(ChunkTask(connection_id=task.connection_id, run_id=task.run_id, stream=half.stream,
                                    partition=half.partition, page=0))
-        finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+        _after_close(task, ctx, deps, False)
         return ChunkOutcome("split")
     raw_records = stream.records(spec, response)
     next_cursor = spec.paginator.next_cursor(request, response, len(raw_records))
@@ -179,8 +193,8 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
         db, task, state.PageResult(saved.counts, next_cursor, saved.max_cursor, saved.seen if full_pass else None)
     )
     if committed:
-        state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
-        finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+        closed = state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
+        _after_close(task, ctx, deps, closed)
     log.info("chunk done", extra={"run_id": task.run_id, "chain": task.chain_id, "page": task.page,
                                   "fetch_ms": round(fetched_ms, 1), **saved.counts.model_dump()})
     return ChunkOutcome("done" if committed else "replay", saved.counts, task.page + 1 if next_cursor else None)
@@ -215,8 +229,7 @@ def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: Requ
         busy = spec.busy is not None and spec.busy(int(details.get("vendor_status") or 0), str(details.get("vendor_error") or ""))
         if (exc.transient or busy) and not last_attempt:
             raise RetryLater(exc.message, getattr(exc, "retry_after_s", None) or (15.0 if busy else None)) from exc
-        state.fail_chain(deps.db, task, exc.code, exc.message)
-        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+        _after_close(task, ctx, deps, state.fail_chain(deps.db, task, exc.code, exc.message))
         log.warning("chain failed", extra={"run_id": task.run_id, "chain": task.chain_id, "code": exc.code})
         return request, None
 
@@ -281,10 +294,9 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
     except VendorError as exc:
         if exc.transient and not last_attempt:
             raise RetryLater(exc.message, getattr(exc, "retry_after_s", None)) from exc
-        state.fail_chain(deps.db, task, exc.code, exc.message)
-        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+        _after_close(task, ctx, deps, state.fail_chain(deps.db, task, exc.code, exc.message))
         return ChunkOutcome("failed")
     if state.commit_page(deps.db, task, state.PageResult(counts, None, None)):
-        state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s, run_created=run_created)
-        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+        closed = state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s, run_created=run_created)
+        _after_close(task, ctx, deps, closed)
     return ChunkOutcome("done", counts)
