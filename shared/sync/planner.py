@@ -190,6 +190,13 @@ def recover(
         updated = chain.get("updated_at")
         if updated is not None and updated > stale_before:
             continue
+        if chain.get("sweep"):
+            # a sweep waits for its stream's other chains; once they closed, its task was lost
+            sweep = state.stream_ready_to_sweep(db, connection_id, run_id, chain["stream"])
+            if sweep is not None:
+                enqueue(sweep)
+                resumed += 1
+            continue
         point = state.resume_point(db, connection_id, run_id, chain["id"])
         generation = int(chain.get("generation", 0)) + 1
         state.chain_ref(db, connection_id, run_id, chain["id"]).update({"generation": generation, "updated_at": now})

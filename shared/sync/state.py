@@ -424,8 +424,12 @@ def fail_chain(db: Client, task: ChunkTask, code: str, message: str, *, run_crea
     """Stop a chain that cannot go on (the vendor refuses, retries are spent), recording why."""
     now = now or utcnow()
     error = RunError(stream=task.stream, code=code, message=message[:500], at=now, chain=task.chain_id)
-    return _end_chain(db, task, failed=True, pages=None, max_cursor=None, lookback_s=0, run_created=run_created,
-                      now=now, error=error)
+    closed = _end_chain(db, task, failed=True, pages=None, max_cursor=None, lookback_s=0, run_created=run_created,
+                        now=now, error=error)
+    if closed and task.partition != SWEEP_PARTITION:
+        # the full pass is not complete: nothing will be swept, so its sweep chain ends now
+        close_sweep_chain(db, task.model_copy(update={"partition": SWEEP_PARTITION, "page": 0}), now)
+    return closed
 
 
 def split_chain(db: Client, task: ChunkTask, halves: list[PlannedChain], now: datetime | None = None) -> bool:
@@ -537,18 +541,17 @@ def _advance_windowed_cursor(db: Client, task: ChunkTask, run_created: datetime,
             {"hwm": Maximum(min(end, run_created.timestamp())), "run_id": task.run_id, "at": now}, merge=True)
 
 
-def stream_ready_to_sweep(db: Client, task: ChunkTask) -> ChunkTask | None:
-    """The sweep task of `task`'s stream once every other chain of the stream has closed
-    (None before, or when the stream has no sweep). Closers that race may each get it:
-    the task's deterministic name makes them one."""
-    doc = stream_ref(db, task.connection_id, task.run_id, task.stream).get().to_dict() or {}
+def stream_ready_to_sweep(db: Client, connection_id: str, run_id: str, stream: str) -> ChunkTask | None:
+    """The sweep task of `stream` once every other chain of the stream has closed (None
+    before, or when the stream has no sweep or it is done). Closers that race may each get
+    it: the task's deterministic name makes them one."""
+    doc = stream_ref(db, connection_id, run_id, stream).get().to_dict() or {}
     if not doc.get("sweep") or int(doc.get("chains_closed", 0)) < int(doc.get("chains_total", 0)) - 1:
         return None
-    sweep = chain_ref(db, task.connection_id, task.run_id, chain_id(task.stream, SWEEP_PARTITION)).get(["done"])
+    sweep = chain_ref(db, connection_id, run_id, chain_id(stream, SWEEP_PARTITION)).get(["done"])
     if not sweep.exists or sweep.get("done"):
         return None
-    return ChunkTask(connection_id=task.connection_id, run_id=task.run_id, stream=task.stream,
-                     partition=SWEEP_PARTITION, page=0)
+    return ChunkTask(connection_id=connection_id, run_id=run_id, stream=stream, partition=SWEEP_PARTITION, page=0)
 
 
 #: the partition of a stream's sweep chain

@@ -126,7 +126,7 @@ def _after_close(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, clos
     """After a chain may have closed: enqueue its stream's sweep when the stream's other
     chains are all closed, and finalize the run when every chain is."""
     if closed:
-        sweep = state.stream_ready_to_sweep(deps.db, task)
+        sweep = state.stream_ready_to_sweep(deps.db, task.connection_id, task.run_id, task.stream)
         if sweep is not None:
             deps.enqueue(sweep)
     finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
