@@ -28,9 +28,9 @@ log = logging.getLogger("tributary.sync.finish")
 
 
 def maybe_finish(db: Client, connector: Connector, connection_id: str, run_id: str) -> Run | None:
-    """Finalize the run if all its chains are closed; None otherwise (finalize_run checks
-    the lease and that nobody finalized it first)."""
-    if not state.run_complete(db, connection_id, run_id):
+    """Finalize the run if all its chains are closed, once: of the closers that find it
+    complete, the one that claims it (finalize_run then checks the lease); None otherwise."""
+    if not state.claim_finalize(db, connection_id, run_id):
         return None
     run = state.finalize_run(db, connection_id, run_id)
     if run is not None:

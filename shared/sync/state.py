@@ -570,10 +570,32 @@ def _fail_run_in(transaction: Transaction, db: Client, connection_id: str, run_i
         "status": RunStatus.failed.value, "finished_at": now, "errors": ArrayUnion([error.model_dump()])})
 
 
-def run_complete(db: Client, connection_id: str, run_id: str) -> bool:
-    data = run_ref(db, connection_id, run_id).get().to_dict() or {}
-    return bool(data) and not RunStatus(data.get("status", "failed")).finished and \
-        int(data.get("chains_closed", 0)) >= int(data.get("chains_total", 0))
+#: a finalize claimed longer ago than this was abandoned (its task died): another may take it
+FINALIZE_CLAIM_S = 30.0
+
+
+def claim_finalize(db: Client, connection_id: str, run_id: str, now: datetime | None = None) -> bool:
+    """True for exactly one of the closers that find the run complete: the one whose
+    compare-and-set of `finalizing` on the run lands first (or that takes over a claim
+    abandoned for FINALIZE_CLAIM_S). Finalizers racing in a transaction queued on the run's
+    and the connection's locks; this costs the losers one read."""
+    from google.api_core.exceptions import Aborted, FailedPrecondition
+
+    now = now or utcnow()
+    ref = run_ref(db, connection_id, run_id)
+    snap = ref.get()
+    data = snap.to_dict() or {}
+    if not data or RunStatus(data.get("status", "failed")).finished or \
+            int(data.get("chains_closed", 0)) < int(data.get("chains_total", 0)):
+        return False
+    claimed = data.get("finalizing")
+    if claimed is not None and (now - claimed).total_seconds() < FINALIZE_CLAIM_S:
+        return False
+    try:
+        ref.update({"finalizing": now}, option=db.write_option(last_update_time=snap.update_time))
+    except (FailedPrecondition, Aborted):
+        return False  # another closer claimed it (or the run changed) first
+    return True
 
 
 def streams_of(db: Client, connection_id: str, run_id: str) -> dict[str, dict[str, Any]]:
