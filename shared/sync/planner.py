@@ -44,13 +44,21 @@ class Plan:
 
 
 def _windows(stream: Stream[Any], start: float, end: float, mode: Literal["full", "incremental"]) -> list[state.PlannedChain]:
-    assert stream.windows is not None
-    span = stream.windows.max_span_s
+    windows = stream.windows
+    assert windows is not None
+    span = windows.max_span_s
+    if windows.align_s:
+        start = math.floor(start / windows.align_s) * windows.align_s
+        span = max(1, round(span / windows.align_s)) * windows.align_s
     count = max(1, math.ceil((end - start) / span))
     chains = []
     for i in range(count):
-        since, until = start + i * span, min(end, start + (i + 1) * span)
-        chains.append(state.PlannedChain(stream.name, f"w{since:.0f}-{until:.0f}", mode, since, until, window=True))
+        since: float | None = start + i * span
+        until = min(end, start + (i + 1) * span)
+        if i == 0 and windows.open_start and mode == "full":
+            since = None
+        name = f"w{since:.0f}-{until:.0f}" if since is not None else f"w-{until:.0f}"
+        chains.append(state.PlannedChain(stream.name, name, mode, since, until, window=True))
     return chains
 
 
