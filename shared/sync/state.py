@@ -464,7 +464,6 @@ def _end_chain(
     from shared.store.txn import Contention
 
     cref = chain_ref(db, task.connection_id, task.run_id, task.chain_id)
-    sref = stream_ref(db, task.connection_id, task.run_id, task.stream)
     # A plain read: a transaction that read the connection would hold every write to it
     # (lease renewals, the finalize) behind each closing chain.
     if lease_of(connection_ref(db, task.connection_id).get(["lease"]).to_dict() or {}).get("run_id") != task.run_id:
