@@ -88,6 +88,15 @@ class LastError(BaseModel):
     at: datetime
 
 
+class VendorAllowance(BaseModel):
+    """The vendor's request allowance for this account as its last answer reported it
+    (Salesforce: the org's daily API requests, shared with every other tool of the org)."""
+
+    limit: int
+    remaining: int
+    at: datetime
+
+
 class Connection(BaseModel):
     """The public face of a connection (credentials are never part of it)."""
 
@@ -109,3 +118,5 @@ class Connection(BaseModel):
     updated_at: datetime | None = None
     #: True once credentials are stored (the value itself is never served)
     has_credentials: bool = False
+    #: the vendor's allowance as last reported (vendors that report one)
+    vendor_allowance: VendorAllowance | None = None

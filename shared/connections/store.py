@@ -423,6 +423,14 @@ def set_status(
     connection_ref(db, connection_id).update(fields)
 
 
+def keep_allowance(db: Client, connection_id: str, limit: int, remaining: int) -> None:
+    """The vendor's allowance as its last answer reported it, kept on the connection (one
+    small field write, no transaction: the latest report wins)."""
+    connection_ref(db, connection_id).update(
+        {"vendor_allowance": {"limit": limit, "remaining": remaining, "at": utcnow()}}
+    )
+
+
 def delete_connection(db: Client, connection_id: str) -> int:
     """Mark `deleting` (so the engine stops), then hard-delete the document and every
     subcollection (records, runs, dead letters, credentials). Returns documents deleted."""

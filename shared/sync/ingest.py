@@ -180,5 +180,28 @@ def tombstone(db: Client, connection_id: str, stream: Stream[Any], keys: list[st
     return IngestResult(counts, result.written, keys, None)
 
 
+def tombstone_listed(db: Client, connection_id: str, listing: Stream[Any], target: Stream[Any], raws: list[Any],
+                     source: Provenance) -> IngestResult:
+    """A page of a tombstone stream (the vendor lists what it deleted): each listed record
+    of `target` becomes a tombstone versioned by the listing's cursor field (the deletion's
+    time), so a newer live version stored since is never hidden."""
+    items: list[Incoming] = []
+    max_cursor: float | None = None
+    for raw in raws:
+        key = listing.record_key(raw) if isinstance(raw, dict) else None
+        if key is None:
+            records.dead_letter(db, connection_id, listing.name, raw if isinstance(raw, dict) else {"value": raw},
+                                f"missing primary key {listing.primary_key!r}", source=source)
+            continue
+        version = listing.cursor_value(raw)
+        items.append(Incoming(key=key, content=None, version=version))
+        if version is not None and (max_cursor is None or version > max_cursor):
+            max_cursor = version
+    result = records.upsert(db, connection_id, target.name, items, source)
+    counts = Counts(fetched=len(raws), written=len(result.written), unchanged=result.unchanged + result.stale,
+                    failed=len(raws) - len(items))
+    return IngestResult(counts, result.written, [i.key for i in items], max_cursor)
+
+
 def version_of(value: Any) -> float | None:
     return as_unix(value)

@@ -83,18 +83,19 @@ def plan_chains(
             continue
         hwm = cursor.get("hwm")
         sweep_due = isinstance(stream.deletes, Sweep) and _full_pass_due(cursor, stream.deletes, now)
+        windowed_increments = stream.windows is not None and stream.windows.applies_to in ("always", "incremental")
         incremental = mode == "auto" and hwm is not None and not sweep_due and (
-            stream.incremental is not None or (stream.windows is not None and stream.windows.applies_to == "always"))
+            stream.incremental is not None or windowed_increments)
         end = now.timestamp()
         if incremental and hwm is not None:
             since = float(hwm) - stream.lookback_s
-            if stream.windows is not None and stream.windows.applies_to == "always":
+            if windowed_increments:
                 chains += _windows(stream, since, end, "incremental")
             else:
                 chains.append(state.PlannedChain(stream.name, "all", "incremental", since))
             streams.append(state.PlannedStream(stream.name, "incremental", since, full_pass=False))
         else:
-            if stream.windows is not None:
+            if stream.windows is not None and stream.windows.applies_to != "incremental":
                 chains += _windows(stream, end - stream.windows.backfill_s, end, "full")
             else:
                 chains.append(state.PlannedChain(stream.name, "all", "full"))

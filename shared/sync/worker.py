@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from shared.store.records import Provenance
 from shared.sync import finish, state
-from shared.sync.ingest import IngestResult, ingest
+from shared.sync.ingest import IngestResult, ingest, tombstone_listed
 from shared.sync.models import ChunkTask, Counts
 from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Slice, Stream
 from shared.vendors.errors import VendorError
@@ -186,7 +186,11 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
         deps.enqueue(_continuation(task, next_cursor))
     fetched_ms = (time.monotonic() - started) * 1000
     source = Provenance("sync", task.run_id, unit=f"{task.chain_id}/{task.page}")
-    saved = ingest(db, task.connection_id, stream, raw_records, source)
+    if stream.tombstones is not None:
+        target = ctx.connector.stream(stream.tombstones.of)
+        saved = tombstone_listed(db, task.connection_id, stream, target, raw_records, source)
+    else:
+        saved = ingest(db, task.connection_id, stream, raw_records, source)
     _fan_out_children(task, ctx, deps, saved)
     full_pass = chain.data.get("mode") == "full"
     committed = state.commit_page(
@@ -218,12 +222,17 @@ def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: Requ
         with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s
             try:
-                return request, client.fetch(request)
+                response = client.fetch(request)
             except VendorError as exc:
                 if task.cursor is None or (exc.details or {}).get("vendor_status") not in spec.restart_statuses:
                     raise
                 log.info("cursor expired: listing again from the top", extra={"chain": task.chain_id, "page": task.page})
-                return first, client.fetch(first)
+                request, response = first, client.fetch(first)
+            if client.stats.allowance is not None:
+                from shared.connections.store import keep_allowance
+
+                keep_allowance(deps.db, task.connection_id, *client.stats.allowance)
+            return request, response
     except VendorError as exc:
         details = exc.details or {}
         busy = spec.busy is not None and spec.busy(int(details.get("vendor_status") or 0), str(details.get("vendor_error") or ""))

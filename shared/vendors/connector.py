@@ -13,6 +13,7 @@ account settings and credentials.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -98,8 +99,10 @@ class Windows:
     backfill_s: float
     #: the widest window the vendor accepts (Pylon: 30 days)
     max_span_s: float
-    #: "full": only the first import is windowed; "always": incremental runs too
-    applies_to: Literal["full", "always"] = "full"
+    #: "full": only the first import is windowed; "always": incremental runs too;
+    #: "incremental": only incremental runs (HubSpot: the full import is a plain listing,
+    #: the incremental a search capped per query)
+    applies_to: Literal["full", "always", "incremental"] = "full"
     #: the vendor returns at most this many results per query (HubSpot search: 10,000);
     #: a window whose total reaches it splits in two mid-run
     result_cap: int | None = None
@@ -458,6 +461,10 @@ class Connector:
     ownership: Literal["org", "user"] = "org"
     #: base URLs a production connection may use (loopback is allowed outside production)
     base_urls: tuple[str, ...] = ()
+    #: https hosts a production connection may use, as regular expressions the whole host
+    #: must match, for vendors whose host is per customer and only known after the OAuth
+    #: install (Salesforce's instance_url: `[a-z0-9-]+\.my\.salesforce\.com`)
+    base_url_hosts: tuple[str, ...] = ()
     #: the proxy's allow-list (None: no proxy)
     proxy: Proxy | None = None
     actions: tuple[Action, ...] = ()
@@ -476,9 +483,16 @@ class Connector:
             reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
             raise InvalidConfig(reason) from None
         loopback = config.base_url.startswith(("http://127.0.0.1:", "http://localhost:"))
-        if config.base_url not in self.base_urls and not (loopback and environment != "production"):
-            raise InvalidConfig(f"base_url: must be one of {list(self.base_urls)}")
+        if config.base_url not in self.base_urls and not (loopback and environment != "production") \
+                and not self.allows_host(config.base_url):
+            allowed = list(self.base_urls) + [f"https://{h}" for h in self.base_url_hosts]
+            raise InvalidConfig(f"base_url: must be one of {allowed}")
         return config
+
+    def allows_host(self, base_url: str) -> bool:
+        """An https URL with no port, path or user whose host matches a declared pattern."""
+        match = re.fullmatch(r"https://([A-Za-z0-9.-]{1,253})", base_url)
+        return match is not None and any(re.fullmatch(p, match.group(1).lower()) for p in self.base_url_hosts)
 
     def stream(self, name: str) -> Stream[Any]:
         for stream in self.streams:

@@ -80,9 +80,11 @@ class CallStats:
     server_errors: int = 0
     network_errors: int = 0
     waited_s: float = 0.0
+    #: the vendor's allowance as its last answer reported it (limit, remaining), if it does
+    allowance: tuple[int, int] | None = None
 
     def as_dict(self) -> dict[str, float]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, (int, float))}
 
 
 def build_http(connector: Connector, base_url: str, transport: httpx.BaseTransport | None = None) -> httpx.Client:
@@ -194,6 +196,12 @@ class VendorClient:
         spec = self.connector.rate_limit.headers
         state = read_state(response.headers, spec)
         delay = pacing_delay_s(state, self.connector.rate_limit)
+        if state.limit is not None and state.remaining is not None:
+            self.stats.allowance = (state.limit, state.remaining)
+        if self.connector.rate_limit.reserve_reached(state):
+            log.warning("vendor allowance at its reserve: pausing the connection",
+                        extra={"vendor": self.connector.vendor, "limit": state.limit, "remaining": state.remaining})
+            delay = max(delay, self.connector.rate_limit.reserve_pause_s)
         if delay > 0 and self.pacing is not None:
             self.pacing.hold(delay)
         if delay > 0 and self.gate is not None:

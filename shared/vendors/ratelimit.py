@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,6 +21,9 @@ class RateLimitHeaders:
     #: "epoch": reset is a unix time; "delta": seconds from now
     reset_kind: Literal["epoch", "delta"] = "epoch"
     retry_after: str = "Retry-After"
+    #: a vendor whose usage comes in one composite header (Salesforce's
+    #: `Sforce-Limit-Info: api-usage=used/max`) reads it here instead of the named headers
+    parse: Callable[[Mapping[str, str]], RateLimitState | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,15 @@ class RateLimit:
     queue_share: float = 1.0
     #: start pacing when fewer than this share of the window's budget remains
     pace_below: float = 0.1
+    #: a long allowance the vendor reports without a reset (Salesforce's daily API requests,
+    #: a rolling 24 hours): once no more than this share of it remains, the connection
+    #: pauses for `reserve_pause_s` instead of spending what the org's other tools need
+    reserve_share: float = 0.0
+    reserve_pause_s: float = 3600.0
+
+    def reserve_reached(self, state: RateLimitState) -> bool:
+        return (self.reserve_share > 0 and state.limit is not None and state.remaining is not None
+                and state.remaining <= state.limit * self.reserve_share)
 
     @property
     def per_second(self) -> float:
@@ -87,6 +99,9 @@ class RateLimitState:
 
 
 def read_state(headers: Mapping[str, str], spec: RateLimitHeaders, now: float | None = None) -> RateLimitState:
+    if spec.parse is not None:
+        return spec.parse(headers) or RateLimitState(None, None, None)
+
     def as_int(name: str | None) -> int | None:
         if not name or headers.get(name) is None:
             return None

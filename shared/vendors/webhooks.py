@@ -23,13 +23,13 @@ import binascii
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from shared.errors import BadRequest, Unauthenticated
 from shared.vendors.connector import as_unix
-from shared.vendors.pagination import dig
+from shared.vendors.pagination import PageRequest, dig
 
 Action = Literal["upsert", "delete", "fetch", "ignore"]
 
@@ -286,6 +286,9 @@ class WebhookScheme:
     topics: Mapping[str, TopicRule]
     #: stream -> path of one record ("{id}" is the record id, URL-quoted), for fetch events
     fetch_paths: Mapping[str, str] = field(default_factory=dict)
+    #: (stream, record id, the connection's config) -> the request for one record, when a
+    #: static path is not enough (HubSpot: the properties each connection chose)
+    fetch_request: Callable[[str, str, Mapping[str, Any]], PageRequest] | None = None
     #: an event older than this (its occurred_at) is refused as stale: a replay past the
     #: time deliveries are remembered could otherwise resurrect a deleted record
     max_age_s: float | None = None

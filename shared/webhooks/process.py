@@ -137,9 +137,12 @@ def _fetch(deps: ProcessDeps, connection: Connection, connector: Connector, stre
            source: Provenance, version: float | None) -> IngestResult:
     scheme = connector.webhooks
     template = scheme.fetch_paths.get(stream.name) if scheme is not None else None
-    if template is None:
+    if scheme is None or template is None:
         raise ValueError(f"{connector.vendor} declares no fetch path for {stream.name}")
-    request = PageRequest(path=template.replace("{id}", quote(record_id, safe="")))
+    if scheme.fetch_request is not None:
+        request = scheme.fetch_request(stream.name, quote(record_id, safe=""), connection.config)
+    else:
+        request = PageRequest(path=template.replace("{id}", quote(record_id, safe="")))
     try:
         with deps.open_client(connection) as client:
             raw = client.fetch(request)
