@@ -53,11 +53,8 @@ def _windows(stream: Stream[Any], start: float, end: float, mode: Literal["full"
     count = max(1, math.ceil((end - start) / span))
     chains = []
     for i in range(count):
-        since: float | None = start + i * span
-        until = min(end, start + (i + 1) * span)
-        if i == 0 and windows.open_start and mode == "full":
-            since = None
-        name = f"w{since:.0f}-{until:.0f}" if since is not None else f"w-{until:.0f}"
+        since, until = start + i * span, min(end, start + (i + 1) * span)
+        name = f"w{since:.0f}-{until:.0f}"
         chains.append(state.PlannedChain(stream.name, name, mode, since, until, window=True))
     return chains
 

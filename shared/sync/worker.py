@@ -254,6 +254,10 @@ def _split_if_capped(stream: Stream[Any], chain: dict[str, Any], response: dict[
     if until - since < 2 * windows.min_span_s:
         return []
     middle = since + (until - since) / 2
+    if windows.align_s:
+        middle = round(middle / windows.align_s) * windows.align_s
+        if not since < middle < until:
+            return []
     return [
         state.PlannedChain(stream.name, f"w{since:.0f}-{middle:.0f}", chain["mode"], since, middle, window=True),
         state.PlannedChain(stream.name, f"w{middle:.0f}-{until:.0f}", chain["mode"], middle, until, window=True),

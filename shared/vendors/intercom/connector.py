@@ -1,8 +1,8 @@
 """The Intercom connector, declared: streams, pagination, cursor field, rate limit.
 
 Full import pages through the list endpoints (contacts: the search, by creation time, in
-parallel 30-day windows); incremental sync asks the search endpoints for records whose
-updated_at is past the high-water mark (contacts, conversations).
+parallel windows that split until each is about 10 pages); incremental sync asks the search
+endpoints for records whose updated_at is past the high-water mark (contacts, conversations).
 Conversation parts are a child stream: GET /conversations/{id} for each conversation a
 run created or changed, never for unchanged ones. Tags, teams, segments and data
 attribute definitions are small workspace listings read whole each run. Every stream
@@ -88,23 +88,25 @@ def _created_in(path: str) -> Callable[[Slice], PageRequest]:
     records whether the comparison is by day or by second."""
 
     def build(window: Slice) -> PageRequest:
-        filters: list[dict[str, object]] = []
-        if window.since is not None:
-            filters.append({"field": "created_at", "operator": ">", "value": int(window.since) - 1})
-        if window.until is not None:
-            filters.append({"field": "created_at", "operator": "<", "value": -(-int(window.until) // DAY) * DAY})
-        query = {"operator": "AND", "value": filters} if len(filters) > 1 else filters[0]
+        since, until = int(window.since or 0), int(window.until or 0)
+        query = {"operator": "AND", "value": [
+            {"field": "created_at", "operator": ">", "value": since - 1},
+            {"field": "created_at", "operator": "<", "value": -(-until // DAY) * DAY},
+        ]}
         return PageRequest(method="POST", path=path, json_body={"query": query})
 
     return build
 
 
-# A full import is cut into 30-day windows of creation time, fetched in parallel (Intercom
+# A full import is cut into yearly windows of creation time, fetched in parallel (Intercom
 # allows 10,000 requests a minute: a large workspace's import is bound by our own work, so
-# partitions that run side by side bring it down). The first window has no start, so
-# contacts older than the reach are read too; creation times never change, so no contact
+# partitions that run side by side bring it down). A window whose search matches 1,500
+# contacts or more (10 pages) splits in two, on a UTC midnight, until each is about that
+# size, so a workspace whose contacts crowd into one year still fans out. Twenty years
+# reach back past Intercom's launch (2011); creation times never change, so no contact
 # moves between windows while they are read.
-CONTACT_WINDOWS = Windows(backfill_s=365 * DAY, max_span_s=30 * DAY, align_s=DAY, open_start=True)
+CONTACT_WINDOWS = Windows(backfill_s=20 * 365 * DAY, max_span_s=365 * DAY, align_s=DAY, result_cap=1_500,
+                          total_path="total_count", min_span_s=DAY)
 
 CONTACTS = Stream(
     name="contacts",
