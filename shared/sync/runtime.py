@@ -51,9 +51,10 @@ def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Ca
     return enqueue_chunk
 
 
-def open_vendor_client(database: Client, settings: Settings, connection: Connection) -> VendorClient:
+def open_vendor_client(database: Client, settings: Settings, connection: Connection, *, live: bool = False) -> VendorClient:
     """A vendor client for one unit of work of a connection: its host, its credentials
-    (refreshed when they are OAuth tokens), its rate budget's pacing."""
+    (refreshed when they are OAuth tokens), its rate budget's pacing. `live`: a call made
+    for a person (proxy, actions, live reads), booked where the sync can see it."""
     from shared.connections.oauth import request_auth
     from shared.crypto import keyring_from_settings
     from shared.sync.budgets import gate_for
@@ -64,7 +65,7 @@ def open_vendor_client(database: Client, settings: Settings, connection: Connect
     config = connector.validate_config(connection.config, environment=settings.environment)
     auth = request_auth(database, keyring_from_settings(settings), connection, connector,
                         pooled_http(connector, config.base_url))
-    return vendor_client(connector, config, auth, connection.id, gate_for(database, connector, connection.id))
+    return vendor_client(connector, config, auth, connection.id, gate_for(database, connector, connection.id, live=live))
 
 
 def connection_context(database: Client, settings: Settings, connection_id: str) -> ConnectionContext:

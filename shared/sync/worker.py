@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ValidationError
 
 from shared.store.records import Provenance
-from shared.sync import finish, state
+from shared.sync import budgets, finish, state
 from shared.sync.ingest import IngestResult, ingest, tombstone_listed
 from shared.sync.models import ChunkTask, Counts
 from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Slice, Stream
@@ -77,6 +77,7 @@ class WorkerDeps:
     #: how long one chunk may spend fetching before it hands the page back to Cloud Tasks;
     #: below the function's timeout, leaving room to save and commit the page
     time_budget_s: float = 180.0
+    sleep: Callable[[float], None] = time.sleep
 
 
 def first_request(stream: Stream[Any], spec: RequestSpec, chain: dict[str, Any], config: ConnectionConfig,
@@ -218,6 +219,10 @@ def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: Requ
     chain on a terminal vendor error (or any vendor error on the last attempt). A cursor
     the vendor says has expired restarts the listing from the top (what was saved stays)."""
     request = spec.paginator.apply(first, task.cursor)
+    backlog = budgets.live_backlog_s(deps.db, ctx.connector, task.connection_id)
+    if backlog > 0:
+        # live calls booked the vendor's budget ahead: give them their slots first
+        deps.sleep(min(backlog, budgets.MAX_BOOKING_WAIT_S))
     try:
         with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s

@@ -275,14 +275,15 @@ CONNECTOR = Connector(
     auth=BearerToken("access_token"),
     base_urls=BASE_URLS,
     default_headers={"Intercom-Version": API_VERSION},
-    # Intercom allows 10,000 calls/min per app, spread over 10 s windows; the queue uses 90%
-    # of it and leaves the rest for live searches, updates and the proxy.
+    # Intercom allows 10,000 calls/min per app, spread over 10 s windows; the queue uses all
+    # of it: live searches, updates and the proxy book the connection's live budget and the
+    # sync gives way to them as they happen (shared/sync/budgets.py).
     rate_limit=RateLimit(
         requests=10_000,
         per_seconds=60,
         headers=RateLimitHeaders("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "epoch"),
         max_concurrency=20,
-        queue_share=0.9,
+        queue_share=1.0,
     ),
     streams=(CONTACTS, COMPANIES, ADMINS, CONVERSATIONS, CONVERSATION_PARTS, TAGS, TEAMS, SEGMENTS, DATA_ATTRIBUTES),
     schedule=Schedule(cron="0 5 * * *"),
