@@ -368,13 +368,19 @@ def commit_page(db: Client, task: ChunkTask, result: PageResult, now: datetime |
 
 def _prefix_end(windows: dict[str, dict[str, Any]]) -> float | None:
     """The end of the contiguous run of completed windows from the earliest one: the
-    cursor may move there and never past a window that failed or is still open."""
+    cursor may move there and never past a window that failed or is still open, nor past
+    the newest cursor value those windows saw (the vendor's clock, not ours: windows of
+    creation time end at our now, which a vendor behind us has not reached)."""
     end: float | None = None
+    newest: float | None = None
     for window in sorted((w for w in windows.values() if w.get("status") != "split"), key=lambda w: w["since"] or 0):
         if window.get("status") != "done":
             break
         end = window["until"]
-    return end
+        seen = window.get("max_cursor")
+        if seen is not None and (newest is None or seen > newest):
+            newest = seen
+    return end if end is None or newest is None else min(end, newest)
 
 
 def _hwm(mode: str, since: float | None, max_cursor: float | None, run_created: datetime, lookback_s: int) -> float | None:
@@ -510,6 +516,7 @@ def _close_updates(db: Client, batch: Any, task: ChunkTask, chain: dict[str, Any
     cursor_update: dict[str, Any] = {}
     if chain.get("window"):
         stream_update[f"windows.`{task.partition}`.status"] = "split" if split else ("failed" if failed else "done")
+        stream_update[f"windows.`{task.partition}`.max_cursor"] = max_cursor
     elif not failed and not split and run_created is not None and not chain.get("parent_ids"):
         hwm = _hwm(chain["mode"], chain.get("since"), max_cursor, run_created, lookback_s)
         if hwm is not None:
