@@ -7,9 +7,11 @@ Terraform reads the file with jsondecode(file(...)); nothing about a function, a
 schedule is written twice. Sources:
 
     functions  every functions/<dir>/main.py Endpoint (its Deployment and invoker)
-    queues     shared.sync.queues.queue_spec(connector) for every registered connector, and
-               shared.webhooks.queues.queue_spec(connector) for those that declare webhooks
-    schedules  one tick of the sync-scheduler function (each connection's own schedule is
+    queues     shared.sync.queues.queue_spec(connector) for every registered connector,
+               shared.webhooks.queues.queue_spec(connector) for those that declare webhooks, and
+               shared.serving.outbox_api.queue_spec(connector) for those that declare creates
+    schedules  one tick of the sync-scheduler function, and a job per function whose
+               Deployment declares a schedule (each connection's own schedule is
                data on the connection, read by the tick)
     secrets    function secrets + connector secrets + ALWAYS_SECRETS
 """
@@ -94,6 +96,7 @@ def _functions(functions_dir: Path | None = None) -> dict[str, dict[str, Any]]:
             "concurrency": int(d.concurrency),
             "invoker": invoker,
             "secrets": sorted(set(d.secrets)),
+            **({"schedule": d.schedule} if d.schedule else {}),
         }
     return out
 
@@ -127,6 +130,23 @@ def _queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
         queue["target"] = WORKER_FUNCTION
         queues[str(data["name"])] = queue
     queues.update(_webhook_queues(connectors))
+    queues.update(_outbox_queues(connectors))
+    return queues
+
+
+def _outbox_queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
+    """One queue per vendor that declares creates, dispatching to outbox-worker."""
+    from shared.serving.outbox_api import WORKER_FUNCTION as OUTBOX_WORKER
+    from shared.serving.outbox_api import outbox_connectors
+    from shared.serving.outbox_api import queue_spec as outbox_queue_spec
+
+    queues: dict[str, dict[str, Any]] = {}
+    for connector in outbox_connectors(connectors):
+        data = outbox_queue_spec(connector).model_dump()
+        queue = {key: 0 if data[key] is None else data[key] for key in QUEUE_FIELDS}
+        queue["vendor"] = connector.vendor
+        queue["target"] = OUTBOX_WORKER
+        queues[str(data["name"])] = queue
     return queues
 
 
@@ -147,11 +167,14 @@ def _webhook_queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
 
 
 def _schedules(functions: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The sync tick, and a job for every function whose Deployment declares a schedule."""
+    jobs = {name: {"cron": fn["schedule"], "time_zone": "Etc/UTC", "function": name, "body": {}}
+            for name, fn in functions.items() if fn.get("schedule")}
     if SCHEDULER_FUNCTION not in functions:
-        return {}
+        return jobs
     from shared.sync.scheduler import TICK_CRON
 
-    return {"sync-tick": {"cron": TICK_CRON, "time_zone": "Etc/UTC", "function": SCHEDULER_FUNCTION, "body": {}}}
+    return {"sync-tick": {"cron": TICK_CRON, "time_zone": "Etc/UTC", "function": SCHEDULER_FUNCTION, "body": {}}, **jobs}
 
 
 def build(functions_dir: Path | None = None) -> dict[str, Any]:

@@ -40,6 +40,15 @@ PLATFORM_INDEXES: list[dict[str, Any]] = [
             {"fieldPath": "next_run_at", "order": "ASCENDING"},
         ],
     },
+    # shared.sync.events: one connection's events, oldest first (connection_id == X, at >= since)
+    {
+        "collectionGroup": "sync_events",
+        "queryScope": "COLLECTION",
+        "fields": [
+            {"fieldPath": "connection_id", "order": "ASCENDING"},
+            {"fieldPath": "at", "order": "ASCENDING"},
+        ],
+    },
 ]
 #: field overrides of platform collections (TTLs of what the serving functions keep)
 PLATFORM_OVERRIDES: list[dict[str, Any]] = [

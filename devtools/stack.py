@@ -149,6 +149,21 @@ def create_queues(env: dict[str, str], sandbox_rpm: float, sandbox_vendors: set[
         ensure_queue(client, PROJECT, REGION, spec)
         names.append(f"{spec.name} ({spec.max_dispatches_per_second}/s, {spec.max_concurrent_dispatches} concurrent)")
     names += create_webhook_queues(env)
+    names += create_outbox_queues(env)
+    return names
+
+
+def create_outbox_queues(env: dict[str, str]) -> list[str]:
+    from shared.serving.outbox_api import outbox_connectors, queue_spec
+    from shared.sync.registry import all_connectors
+    from shared.tasks import ensure_queue, tasks_client
+
+    client = tasks_client(env["CLOUD_TASKS_EMULATOR_HOST"])
+    names = []
+    for connector in outbox_connectors(all_connectors()):
+        spec = queue_spec(connector)
+        ensure_queue(client, PROJECT, REGION, spec)
+        names.append(f"{spec.name} ({spec.max_dispatches_per_second}/s)")
     return names
 
 

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     # A chain with no progress for this long has lost its tasks and is resumed.
     sync_stall_after_s: float = Field(600.0, validation_alias="SYNC_STALL_AFTER_S", gt=0)
 
+    # The circuit breaker per connection (shared.connections.breaker): consecutive failed
+    # chunks before it opens, the first cool-down and the cap of its doubling.
+    breaker_threshold: int = Field(5, validation_alias="BREAKER_THRESHOLD", ge=1)
+    breaker_cooldown_s: float = Field(30.0, validation_alias="BREAKER_COOLDOWN_S", gt=0)
+    breaker_max_cooldown_s: float = Field(300.0, validation_alias="BREAKER_MAX_COOLDOWN_S", gt=0)
+
     # Key-encryption keys of stored credentials (shared.crypto): "kid:base64url(32 bytes)",
     # comma-separated, the first wraps new credentials, all unwrap. Production mounts it from
     # the Secret Manager secret token-encryption-key. Optional here so that functions that

@@ -190,6 +190,8 @@ class Deployment:
     concurrency: int = 1
     #: secrets (Secret Manager ids) the function reads, mounted as env vars of the same name
     secrets: tuple[str, ...] = ()
+    #: a Cloud Scheduler job POSTs `{}` to it on this cron (UTC) with the scheduler's token
+    schedule: str | None = None
 
 
 class Endpoint:

@@ -95,15 +95,22 @@ class ErrorBody(BaseModel):
 
 
 def _models(endpoints: list[Endpoint]) -> list[type[BaseModel]]:
+    """Every model the document names. Bodies and responses are referenced by their class name,
+    so two different ones with one name would leave a reference pointing at neither: refused."""
     seen: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody}
     for endpoint in endpoints:
         for route in endpoint.routes:
-            models: list[type[BaseModel] | None] = [route.query, route.body, route.response]
+            queries: list[type[BaseModel] | None] = [route.query]
+            referenced: list[type[BaseModel] | None] = [route.body, route.response]
             for variant in _variants(route) or []:
-                models += [*variant.query, variant.body, variant.response]
-            for model in models:
+                queries += variant.query
+                referenced += [variant.body, variant.response]
+            for model in queries:
                 if model is not None:
                     seen.setdefault(model.__name__, model)
+            for model in referenced:
+                if model is not None and seen.setdefault(model.__name__, model) is not model:
+                    raise ValueError(f"two models are named {model.__name__}: a $ref would be ambiguous")
     return list(seen.values())
 
 

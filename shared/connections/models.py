@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
+from shared.connections.breaker import BreakerState
+
 
 class ConnectionStatus(str, Enum):
     connected = "connected"
@@ -118,5 +120,7 @@ class Connection(BaseModel):
     updated_at: datetime | None = None
     #: True once credentials are stored (the value itself is never served)
     has_credentials: bool = False
+    #: the circuit breaker (shared.connections.breaker); None until it first counted a failure
+    breaker: BreakerState | None = None
     #: the vendor's allowance as last reported (vendors that report one)
     vendor_allowance: VendorAllowance | None = None

@@ -56,7 +56,8 @@ CREDENTIALS_DOC = "credentials"
 ENVELOPE_DOCS = (CREDENTIALS_DOC, "webhook")
 #: Firestore retries a contended transaction this many times
 #: statuses the engine may plan runs for (the others wait for a person)
-SCHEDULABLE = (ConnectionStatus.connected,)
+#: (degraded: its breaker is open; the run's chunks wait out the cool-down, then probe)
+SCHEDULABLE = (ConnectionStatus.connected, ConnectionStatus.degraded)
 
 
 def utcnow() -> datetime:
@@ -457,7 +458,7 @@ def due_connections(db: Client, now: datetime, *, limit: int = 500) -> list[Conn
 
     query = (
         db.collection(COLLECTION)
-        .where(filter=FieldFilter("status", "==", ConnectionStatus.connected.value))
+        .where(filter=FieldFilter("status", "in", [s.value for s in SCHEDULABLE]))
         .where(filter=FieldFilter("next_run_at", "<=", now))
         .order_by("next_run_at")
         .limit(limit)

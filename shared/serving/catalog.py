@@ -164,10 +164,14 @@ def query_model(vendor: str, stream_name: str) -> type[ListQuery]:
 @cache
 def record_model(vendor: str, stream_name: str) -> type[ServedRecord]:
     """The stream's response model under a vendor-qualified name."""
-    stream = served_stream(connector_for(vendor), stream_name)
+    connector = connector_for(vendor)
+    stream = served_stream(connector, stream_name)
     assert stream.serving is not None
     model = stream.serving.model
-    name = model.__name__ if model.__name__.startswith(camel(vendor)) else f"{camel(vendor)}{model.__name__}"
+    shared_model = sum(1 for s in connector.served() if s.serving is not None and s.serving.model is model) > 1
+    # A model served by several streams (HubSpot's associations) is named per stream: schema names are unique.
+    base = f"{camel(stream_name)}{model.__name__}" if shared_model else model.__name__
+    name = base if base.startswith(camel(vendor)) else f"{camel(vendor)}{base}"
     fields: dict[str, Any] = {}
     if stream.keep_raw:
         fields["raw"] = (

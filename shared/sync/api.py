@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.connections.breaker import BreakerState
+from shared.connections.models import LastError
 from shared.sync.models import Counts, Run, RunStatus
 
 CONNECTION_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
@@ -60,6 +62,11 @@ class ConnectionStatus(BaseModel):
     last_success_at: datetime | None
     counts: Counts | None
     cursors: dict[str, StreamCursor]
+    #: health: the last error recorded on the connection, the next scheduled run, and the
+    #: circuit breaker (closed, open with its cool-down's end, or half_open while probing)
+    last_error: LastError | None = None
+    next_run_at: datetime | None = None
+    breaker: BreakerState = Field(default_factory=BreakerState)
 
 
 class StatusList(BaseModel):

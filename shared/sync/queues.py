@@ -8,6 +8,8 @@ from shared.vendors.connector import Connector
 
 #: attempts per task; with the backoff below they span about 22 minutes (the lease outlives it)
 MAX_ATTEMPTS = 12
+#: Cloud Tasks' ceiling for one queue
+MAX_DISPATCHES_PER_SECOND = 500.0
 
 
 def queue_name(vendor: str) -> str:
@@ -18,10 +20,13 @@ def queue_spec(connector: Connector, requests_per_minute: float | None = None) -
     """One task fetches one page (one request), so the dispatch rate is the request budget.
 
     requests_per_minute overrides the vendor's published budget (the sandbox's is lower).
+    With scope "token" the budget is each connection's, booked in the store
+    (shared.sync.budgets), so the queue dispatches for `parallel_tokens` of them at once.
     """
     rate = connector.rate_limit
     per_second = (requests_per_minute / 60.0) if requests_per_minute else rate.per_second
-    per_second = round(per_second * rate.queue_share, 3)
+    tokens = rate.parallel_tokens if rate.scope == "token" else 1
+    per_second = round(min(MAX_DISPATCHES_PER_SECOND, per_second * rate.queue_share * tokens), 3)
     return QueueSpec(
         name=queue_name(connector.vendor),
         max_dispatches_per_second=per_second,

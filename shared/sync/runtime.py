@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from shared.config import Settings
+from shared.connections.breaker import BreakerPolicy, BreakerState
 from shared.store.client import db
 from shared.sync.api import ChunkResult
 from shared.sync.models import ChunkTask, Run, Trigger
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from google.cloud.firestore import Client
 
     from shared.connections.models import Connection
+    from shared.vendors.connector import Connector
     from shared.vendors.http import VendorClient
 
 WORKER_FUNCTION = "sync-worker"
@@ -27,7 +29,13 @@ WORKER_FUNCTION = "sync-worker"
 WORKER_TIME_BUDGET_S = 180.0
 
 
-def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Callable[[ChunkTask], bool]:
+class ChunkEnqueuer(Protocol):
+    """Enqueue a chunk, optionally to run no sooner than `at`; False when its name exists."""
+
+    def __call__(self, task: ChunkTask, at: datetime | None = None) -> bool: ...
+
+
+def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> ChunkEnqueuer:
     """Enqueue a chunk on its vendor's queue under a deterministic name (replays dedupe).
     `vendor` is the vendor, or how to find a connection's vendor (the worker serves all)."""
     from shared.tasks import enqueue, task_id_for, tasks_client
@@ -35,7 +43,7 @@ def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Ca
     client = tasks_client(settings.cloud_tasks_emulator_host)
     url = settings.function_url(WORKER_FUNCTION)
 
-    def enqueue_chunk(task: ChunkTask) -> bool:
+    def enqueue_chunk(task: ChunkTask, at: datetime | None = None) -> bool:
         return enqueue(
             client,
             project=settings.project_id,
@@ -46,14 +54,17 @@ def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Ca
             payload=task.model_dump(mode="json"),
             oidc_service_account=settings.tasks_service_account,
             audience=url,
+            schedule_time=at,
         )
 
     return enqueue_chunk
 
 
-def open_vendor_client(database: Client, settings: Settings, connection: Connection, *, live: bool = False) -> VendorClient:
+def open_vendor_client(database: Client, settings: Settings, connection: Connection,
+                       connector: Connector | None = None, *, live: bool = False) -> VendorClient:
     """A vendor client for one unit of work of a connection: its host, its credentials
-    (refreshed when they are OAuth tokens), its rate budget's pacing. `live`: a call made
+    (refreshed when they are OAuth tokens), its rate budget's pacing. `connector`: the
+    registry's as a caller adjusted it (the outbox: no inline retries). `live`: a call made
     for a person (proxy, actions, live reads), booked where the sync can see it."""
     from shared.connections.oauth import request_auth
     from shared.crypto import keyring_from_settings
@@ -61,7 +72,7 @@ def open_vendor_client(database: Client, settings: Settings, connection: Connect
     from shared.sync.registry import connector as connector_for
     from shared.vendors.clients import pooled_http, vendor_client
 
-    connector = connector_for(connection.vendor)
+    connector = connector or connector_for(connection.vendor)
     config = connector.validate_config(connection.config, environment=settings.environment)
     auth = request_auth(database, keyring_from_settings(settings), connection, connector,
                         pooled_http(connector, config.base_url))
@@ -85,6 +96,7 @@ def connection_context(database: Client, settings: Settings, connection_id: str)
         config=connector.validate_config(connection.config, environment=settings.environment),
         open_client=lambda: open_vendor_client(database, settings, connection),
         selected=connection.selection.includes,
+        breaker=connection.breaker or BreakerState(),
     )
 
 
@@ -102,9 +114,13 @@ def vendor_of(database: Client, connection_id: str) -> str:
 
 def worker_deps(settings: Settings) -> WorkerDeps:
     database = db(settings)
+    enqueue = chunk_enqueuer(settings, lambda connection_id: vendor_of(database, connection_id))
     return WorkerDeps(
         db=database,
-        enqueue=chunk_enqueuer(settings, lambda connection_id: vendor_of(database, connection_id)),
+        enqueue=enqueue,
+        enqueue_at=enqueue,
+        breaker_policy=BreakerPolicy(threshold=settings.breaker_threshold, base_cooldown_s=settings.breaker_cooldown_s,
+                                     max_cooldown_s=settings.breaker_max_cooldown_s),
         context=lambda connection_id: connection_context(database, settings, connection_id),
         lease_ttl_s=LEASE_TTL_S,
         time_budget_s=WORKER_TIME_BUDGET_S,

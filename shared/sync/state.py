@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import Conflict, NotFound
 from shared.store.client import condition
 from shared.store.txn import run_transaction
+from shared.sync import events
 from shared.sync.models import ChunkTask, Counts, Mode, Run, RunError, RunStatus, StreamRun, Trigger, chain_id
 
 if TYPE_CHECKING:
@@ -618,7 +619,8 @@ def finalize_run(db: Client, connection_id: str, run_id: str, now: datetime | No
 
     def txn(transaction: Transaction) -> Run | None:
         data = rref.get(transaction=transaction).to_dict()
-        lease = lease_of(conn.get(transaction=transaction).to_dict() or {})
+        conn_data = conn.get(transaction=transaction).to_dict() or {}
+        lease = lease_of(conn_data)
         if data is None or RunStatus(data["status"]).finished or lease.get("run_id") != run_id:
             return None
         if int(data.get("chains_closed", 0)) < int(data.get("chains_total", 0)):
@@ -642,6 +644,10 @@ def finalize_run(db: Client, connection_id: str, run_id: str, now: datetime | No
         else:
             conn_update["last_error"] = {"code": run.errors[0].code if run.errors else "run_failed",
                                          "message": run.errors[0].message if run.errors else "The run failed.", "at": now}
+        first = run.errors[0] if run.errors else None
+        conn_update.update(events.add_in(transaction, db, connection_id, conn_data, events.run_event_kind(run.status.value),
+                                         now, run_id=run_id, counts=run.counts,
+                                         reason={"code": first.code, "message": first.message} if first else None))
         transaction.update(conn, conn_update)
         return run
 
@@ -671,13 +677,18 @@ def fail_run(db: Client, connection_id: str, run_id: str, code: str, message: st
 
     def txn(transaction: Transaction) -> bool:
         data = rref.get(transaction=transaction).to_dict()
-        lease = lease_of(conn.get(transaction=transaction).to_dict() or {})
+        conn_data = conn.get(transaction=transaction).to_dict() or {}
+        lease = lease_of(conn_data)
         if data is None or RunStatus(data["status"]).finished:
             return False
         _fail_run_in(transaction, db, connection_id, run_id, code, message, now)
+        event = events.add_in(transaction, db, connection_id, conn_data, "run_failed", now, run_id=run_id,
+                              reason={"code": code, "message": message})
         if lease.get("run_id") == run_id:
             transaction.update(conn, {"lease": None, "last_run_status": RunStatus.failed.value, "last_finished_at": now,
-                                      "last_error": {"code": code, "message": message, "at": now}})
+                                      "last_error": {"code": code, "message": message, "at": now}, **event})
+        elif event and conn_data:
+            transaction.update(conn, event)
         return True
 
     failed: bool = run_transaction(db, txn)

@@ -1,10 +1,12 @@
-"""A connection's sync status as the API shows it: last run, counts, cursor ages."""
+"""A connection's sync status and health as the API shows it: last run, counts, cursor
+ages, status, circuit breaker, last success, last error, next scheduled run."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from shared.connections.breaker import BreakerState
 from shared.sync import state
 from shared.sync.api import ConnectionStatus, StreamCursor
 
@@ -40,4 +42,7 @@ def connection_status(db: Client, connection: Connection) -> ConnectionStatus:
         last_success_at=data.get("last_success_at"),
         counts=last_run.counts if last_run else None,
         cursors=cursors,
+        last_error=connection.last_error,
+        next_run_at=connection.next_run_at,
+        breaker=connection.breaker or BreakerState(),
     )

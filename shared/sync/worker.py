@@ -17,16 +17,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
+from shared.connections import breaker
 from shared.store.records import Provenance
 from shared.sync import budgets, finish, state
 from shared.sync.ingest import IngestResult, ingest, tombstone_listed
 from shared.sync.models import ChunkTask, Counts
 from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Slice, Stream
-from shared.vendors.errors import VendorError
+from shared.vendors.errors import VendorError, VendorUnavailable
 from shared.vendors.http import VendorClient
 from shared.vendors.pagination import PageRequest, dig
 
@@ -41,7 +43,7 @@ MAX_CHILD_PAGES = 50
 
 @dataclass(frozen=True)
 class ChunkOutcome:
-    status: Literal["done", "replay", "stale", "failed", "split"]
+    status: Literal["done", "replay", "stale", "failed", "split", "deferred"]
     counts: Counts = field(default_factory=Counts)
     next_page: int | None = None
 
@@ -55,6 +57,14 @@ class RetryLater(Exception):
         self.retry_after_s = retry_after_s
 
 
+class BreakerOpen(Exception):
+    """The connection's circuit breaker is open: the chunk waits until `until`."""
+
+    def __init__(self, until: datetime | None) -> None:
+        super().__init__(f"circuit breaker open until {until}")
+        self.until = until
+
+
 @dataclass(frozen=True)
 class ConnectionContext:
     """What the worker needs of a connection: its connector, config, and a way to open a
@@ -65,6 +75,8 @@ class ConnectionContext:
     config: ConnectionConfig
     open_client: Callable[[], VendorClient]
     selected: Callable[[str], bool] = lambda _: True
+    #: the breaker as read with the connection (None: read it from the store)
+    breaker: breaker.BreakerState | None = None
 
 
 @dataclass
@@ -78,6 +90,10 @@ class WorkerDeps:
     #: below the function's timeout, leaving room to save and commit the page
     time_budget_s: float = 180.0
     sleep: Callable[[float], None] = time.sleep
+    breaker_policy: breaker.BreakerPolicy = field(default_factory=breaker.BreakerPolicy)
+    #: enqueue a task to run no sooner than the given time (Cloud Tasks' schedule_time);
+    #: None: a deferred chunk is handed back to Cloud Tasks' retry with Retry-After instead
+    enqueue_at: Callable[[ChunkTask, datetime], bool] | None = None
 
 
 def first_request(stream: Stream[Any], spec: RequestSpec, chain: dict[str, Any], config: ConnectionConfig,
@@ -101,6 +117,8 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
         return ChunkOutcome("stale")  # the connection was deleted: its run is void
     try:
         return _run_chunk(task, ctx, deps, last_attempt=last_attempt)
+    except BreakerOpen as exc:
+        return _defer(task, deps, exc.until)
     except RetryLater:
         if not last_attempt:
             raise
@@ -116,6 +134,33 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
             raise
         log.exception("chunk failed on its last attempt", extra={"run_id": task.run_id, "chain": task.chain_id})
         return _give_up(task, ctx, deps, "internal", f"{type(exc).__name__} on the last attempt")
+
+
+def _defer(task: ChunkTask, deps: WorkerDeps, until: datetime | None) -> ChunkOutcome:
+    """Wait out the breaker's cool-down without spending the task's attempts or failing the
+    run: the same page again under a new generation (a fresh task name), scheduled for the
+    end of the cool-down. The checkpoint has not moved, so nothing is lost or repeated."""
+    now = datetime.now(timezone.utc)
+    until = until or now
+    ref = state.chain_ref(deps.db, task.connection_id, task.run_id, task.chain_id)
+    generation = max(task.generation, int((ref.get(["generation"]).to_dict() or {}).get("generation", 0))) + 1
+    if deps.enqueue_at is None or generation > 1000:
+        raise RetryLater("The connection's circuit breaker is open.", max(1.0, (until - now).total_seconds()))
+    # updated_at: the run doctor must not take a deferred chain for a stalled one
+    ref.update({"generation": generation, "updated_at": now})
+    deps.enqueue_at(task.model_copy(update={"generation": generation}), until)
+    log.info("chunk deferred: breaker open", extra={"run_id": task.run_id, "chain": task.chain_id, "until": str(until)})
+    return ChunkOutcome("deferred")
+
+
+def _breaker_failure(task: ChunkTask, deps: WorkerDeps, exc: VendorError) -> None:
+    """Count a vendor that is down (not a paced 429, not a 4xx); when that opens the
+    breaker, this chunk too waits for the cool-down instead of retrying into it."""
+    if not isinstance(exc, VendorUnavailable):
+        return
+    after = breaker.record_failure(deps.db, task.connection_id, deps.breaker_policy, f"{exc.code}: {exc.message}")
+    if after.state == "open":
+        raise BreakerOpen(after.until) from exc
 
 
 def _give_up(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, code: str, message: str) -> ChunkOutcome:
@@ -152,13 +197,16 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
     if chain.done:
         _after_close(task, ctx, deps, not chain.data.get("sweep"))
         return ChunkOutcome("stale")
-    if chain.data.get("sweep"):
+    if chain.data.get("sweep"):  # no vendor call: the breaker does not apply
         if finish.run_sweep(db, ctx.connector, task, run_created):
             finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
             return ChunkOutcome("done")
         return ChunkOutcome("stale")  # the stream's last chain enqueues it again when it closes
+    admission = breaker.check(db, task.connection_id, deps.breaker_policy, known=ctx.breaker)
+    if not admission.call:
+        return _defer(task, deps, admission.until)
     if chain.data.get("parent_ids"):
-        return _run_children(task, ctx, deps, stream, chain.data, run_created, last_attempt=last_attempt)
+        return _run_children(task, ctx, deps, stream, chain.data, run_created, admission, last_attempt=last_attempt)
 
     started = time.monotonic()
     spec = stream.incremental if chain.data.get("mode") == "incremental" and stream.incremental else stream.full
@@ -172,6 +220,7 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
     request, response = _fetch(task, ctx, deps, spec, first, started, last_attempt=last_attempt)
     if response is None:
         return ChunkOutcome("failed")
+    breaker.record_success(db, task.connection_id, admission.state)
     if task.page == 0 and (halves := _split_if_capped(stream, chain.data, response)):
         state.split_chain(db, task, halves)
         for half in halves:
@@ -239,6 +288,7 @@ def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: Requ
                 keep_allowance(deps.db, task.connection_id, *client.stats.allowance)
             return request, response
     except VendorError as exc:
+        _breaker_failure(task, deps, exc)
         details = exc.details or {}
         busy = spec.busy is not None and spec.busy(int(details.get("vendor_status") or 0), str(details.get("vendor_error") or ""))
         if (exc.transient or busy) and not last_attempt:
@@ -290,7 +340,7 @@ def _fan_out_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps,
 
 
 def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, stream: Stream[Any], chain: dict[str, Any],
-                  run_created: Any, *, last_attempt: bool) -> ChunkOutcome:
+                  run_created: Any, admission: breaker.Admission, *, last_attempt: bool) -> ChunkOutcome:
     """One task serves a batch of parents: each parent's children are paged inline."""
     started = time.monotonic()
     spec = stream.full
@@ -310,10 +360,12 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
                     cursor = spec.paginator.next_cursor(request, response, len(raws))
                     request = spec.paginator.apply(request, cursor) if cursor else None
     except VendorError as exc:
+        _breaker_failure(task, deps, exc)
         if exc.transient and not last_attempt:
             raise RetryLater(exc.message, getattr(exc, "retry_after_s", None)) from exc
         _after_close(task, ctx, deps, state.fail_chain(deps.db, task, exc.code, exc.message))
         return ChunkOutcome("failed")
+    breaker.record_success(deps.db, task.connection_id, admission.state)
     if state.commit_page(deps.db, task, state.PageResult(counts, None, None)):
         closed = state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s, run_created=run_created)
         _after_close(task, ctx, deps, closed)

@@ -76,6 +76,10 @@ class RateLimit:
     queue_share: float = 1.0
     #: start pacing when fewer than this share of the window's budget remains
     pace_below: float = 0.1
+    #: scope "token": how many connections' budgets the vendor's queue dispatches for at once.
+    #: Each connection books its own budget in the store, so the queue's rate is a ceiling
+    #: over all of them; at 1 every user would share one token's budget.
+    parallel_tokens: int = 1
     #: a long allowance the vendor reports without a reset (Salesforce's daily API requests,
     #: a rolling 24 hours): once no more than this share of it remains, the connection
     #: pauses for `reserve_pause_s` instead of spending what the org's other tools need

@@ -106,6 +106,7 @@ def test_manifest_shape(manifest: dict[str, Any]) -> None:
             "concurrency": d.concurrency,
             "invoker": endpoints[name].invoker,
             "secrets": sorted(d.secrets),
+            **({"schedule": d.schedule} if d.schedule else {}),
         }
         assert fn["invoker"] in ("public", "scheduler", "tasks")
     # the machine-only functions are what the sync engine expects
@@ -127,10 +128,13 @@ def test_queues_come_from_the_connectors_and_one_tick_schedules_every_connection
             expected = getattr(spec, field)
             assert queue[field] == (0 if expected is None else expected), (spec.name, field)
         assert queue["target"] == "sync-worker"
-    # schedules are data on connections: one job, not one per vendor
+    # schedules are data on connections: one job, not one per vendor; plus the jobs that
+    # functions declare (the daily credits reset), each called by the scheduler's account
     assert manifest["schedules"] == {
-        "sync-tick": {"cron": TICK_CRON, "time_zone": "Etc/UTC", "function": "sync-scheduler", "body": {}}
+        "sync-tick": {"cron": TICK_CRON, "time_zone": "Etc/UTC", "function": "sync-scheduler", "body": {}},
+        "credits-reset": {"cron": "15 0 * * *", "time_zone": "Etc/UTC", "function": "credits-reset", "body": {}},
     }
+    assert manifest["functions"]["credits-reset"]["invoker"] == "scheduler"
     expected_secrets = {"token-encryption-key"}
     for fn in manifest["functions"].values():
         expected_secrets.update(fn["secrets"])
@@ -152,7 +156,7 @@ def test_the_worker_can_take_every_queue_at_full_concurrency(manifest: dict[str,
     spends one of the task's retry attempts: the worker must cover the sum of the queues'
     concurrent dispatches."""
     targets = {q["target"] for q in manifest["queues"].values()}
-    assert targets == {"sync-worker", "webhook-worker"}
+    assert targets == {"sync-worker", "webhook-worker", "outbox-worker"}
     for target in targets:
         worker = manifest["functions"][target]
         assert worker["invoker"] == "tasks"

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from devtools.sandboxes.kit.cli import ServerSettings
 from devtools.sandboxes.kit.server import BackgroundWSGI
-from devtools.sandboxes.pipedrive.app import Limits, PipedriveSandbox
-from devtools.sandboxes.pipedrive.data import field_key
+from devtools.sandboxes.pipedrive.app import CEILING, create_app
+from devtools.sandboxes.pipedrive.limits import Limits
+from devtools.sandboxes.pipedrive.records import Sizes, Store, field_key
 from shared.sync import ingest
 from tests.conftest import PROJECT
 from tests.e2e.pipedrive_world import UserWorld, small_pages, user_world
@@ -30,12 +32,13 @@ def db(clean_firestore: str) -> Any:
 
 
 @pytest.fixture()
-def sandbox() -> Iterator[tuple[PipedriveSandbox, str]]:
-    app = PipedriveSandbox(Limits(burst=20, block_after=3))
-    app.add_account(ALICE, persons=400, company="acme")
-    app.add_account(BOB, persons=300, company="acme")
+def sandbox() -> Iterator[tuple[Store, str]]:
+    app = create_app(Sizes(persons=0, users=1), ServerSettings(token=ALICE, rate_limit=CEILING),
+                     Limits(burst=20, block_after=3))
+    app.store.add_account(ALICE, persons=400, company="acme")
+    app.store.add_account(BOB, persons=300, company="acme")
     with BackgroundWSGI(app) as served:
-        yield app, served.base_url
+        yield app.store, served.base_url
 
 
 def both(db: Any, base_url: str, page_size: int = 20) -> tuple[UserWorld, UserWorld]:
@@ -55,9 +58,9 @@ def test_two_users_sync_at_once_within_their_token_limits_and_see_only_their_dat
         t.join(120)
     assert runs["uid-alice"].status == "succeeded" and runs["uid-bob"].status == "succeeded", runs
     # every request answered, none refused: each token stayed under its 2-second burst
-    assert app.stats.refused == {} and app.stats.blocked == {}
-    assert max(app.stats.peak_window.values()) <= 20
-    assert app.stats.requests[ALICE] > 30 and app.stats.requests[BOB] > 25  # enough to matter
+    assert app.meter.stats.refused == {} and app.meter.stats.blocked == {}
+    assert max(app.meter.stats.peak_window.values()) <= 20
+    assert app.meter.stats.requests[ALICE] > 30 and app.meter.stats.requests[BOB] > 25  # enough to matter
     a_people, b_people = alice.docs("persons"), bob.docs("persons")
     assert {int(k) for k in a_people} == set(app.accounts[ALICE].persons)
     assert {int(k) for k in b_people} == set(app.accounts[BOB].persons)
@@ -97,11 +100,11 @@ def test_later_syncs_fetch_changes_through_updated_since_and_deletes_are_swept(d
     alice.sync("full")
     pid = next(iter(app.accounts[ALICE].persons))
     app.touch(ALICE, "persons", pid, name="Renamed Person")
-    before = app.stats.requests[ALICE]
+    before = app.meter.stats.requests[ALICE]
     run = alice.sync("incremental")
     assert run.status == "succeeded"
     assert alice.docs("persons")[str(pid)]["name"] == "Renamed Person"
-    assert app.stats.requests[ALICE] - before <= 10  # one small page per stream, not a re-import
+    assert app.meter.stats.requests[ALICE] - before <= 10  # one small page per stream, not a re-import
     gone = list(app.accounts[ALICE].persons)[5]
     app.delete(ALICE, "persons", gone)
     alice.sync("full")
@@ -112,10 +115,10 @@ def test_later_syncs_fetch_changes_through_updated_since_and_deletes_are_swept(d
 # -- activities through the outbox ------------------------------------------------------------
 
 
-def _warm_contact(app: PipedriveSandbox, alice: UserWorld) -> int:
+def _warm_contact(app: Store, alice: UserWorld) -> int:
     from datetime import datetime, timezone
 
-    from devtools.sandboxes.pipedrive.data import iso
+    from devtools.sandboxes.pipedrive.records import iso
 
     pid = next(iter(app.accounts[ALICE].persons))
     app.touch(ALICE, "persons", pid, last_outgoing_mail_time=iso(datetime.now(timezone.utc)))
@@ -137,7 +140,7 @@ def _client(alice: UserWorld, timeout_s: float = 1.0) -> Any:
 def test_an_activity_on_a_warm_contact_reaches_pipedrive_exactly_once_through_failures_and_timeouts(
     db: Any, sandbox: Any
 ) -> None:
-    from devtools.sandboxes.pipedrive.app import Fault
+    from devtools.sandboxes.pipedrive.limits import Fault
     from shared.serving import outbox
     from shared.vendors.pipedrive.activities import LogActivity
 
@@ -145,8 +148,8 @@ def test_an_activity_on_a_warm_contact_reaches_pipedrive_exactly_once_through_fa
     alice, _ = both(db, base_url, page_size=500)
     alice.sync("full")
     pid = _warm_contact(app, alice)
-    app.inject(Fault("POST", "/api/v2/activities", times=1, status=500))
-    app.inject(Fault("POST", "/api/v2/activities", times=1, status="timeout", delay_s=2.5))
+    app.faults.add(Fault("POST", "/api/v2/activities", times=1, status=500))
+    app.faults.add(Fault("POST", "/api/v2/activities", times=1, status="timeout", delay_s=2.5))
     queued: list[str] = []
     change = LogActivity(kind="call", subject="Follow-up call", note="Talked pricing")
     doc, replayed = outbox.submit(db, alice.connection_id, alice.connector.create("log-activity"), str(pid), change,
@@ -167,13 +170,13 @@ def test_an_activity_on_a_warm_contact_reaches_pipedrive_exactly_once_through_fa
             break
     assert failures == 2 and result["adopted"] is True
     marked = [a for a in app.accounts[ALICE].activities.values() if doc["marker"] in (a.get("note") or "")]
-    assert len(marked) == 1 and app.stats.created[ALICE] == 1
+    assert len(marked) == 1 and app.meter.stats.created[ALICE] == 1
     assert result["vendor_id"] == str(marked[0]["id"])
     stored = alice.docs("activities")[str(marked[0]["id"])]
     assert stored["person_id"] == str(pid) and stored["subject"] == "Follow-up call"
     # delivering again (a duplicate task) changes nothing
     outbox.deliver(db, alice.connection_id, alice.connector, doc["id"], _client(alice))
-    assert app.stats.created[ALICE] == 1
+    assert app.meter.stats.created[ALICE] == 1
 
 
 def test_an_activity_on_a_cold_contact_is_stored_only(db: Any, sandbox: Any) -> None:
@@ -189,7 +192,7 @@ def test_an_activity_on_a_cold_contact_is_stored_only(db: Any, sandbox: Any) -> 
     doc, _ = outbox.submit(db, alice.connection_id, alice.connector.create("log-activity"), str(cold),
                            LogActivity(kind="note", subject="Met at expo"), uid="uid-alice", idem_key="k",
                            enqueue=queued.append)
-    assert doc["state"] == "skipped" and queued == [] and app.stats.created[ALICE] == 0
+    assert doc["state"] == "skipped" and queued == [] and app.meter.stats.created[ALICE] == 0
 
 
 # -- ownership and My 500 ---------------------------------------------------------------------

@@ -163,6 +163,8 @@ CONNECTOR = Connector(
         max_concurrency=10,
         queue_share=0.8,
         pace_below=0.25,
+        # each user's token has its own 20 per 2 s; the queue serves 8 users' budgets at once
+        parallel_tokens=8,
     ),
     # field definitions first: persons are named by them as they are stored
     streams=(PERSON_FIELD_DEFS, ORGANIZATION_FIELD_DEFS, DEAL_FIELD_DEFS, PERSONS, ORGANIZATIONS, DEALS, ACTIVITIES),

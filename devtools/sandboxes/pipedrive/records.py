@@ -3,6 +3,11 @@
 Each account is one user of a company: its token sees only its own persons,
 organizations, deals and activities (as a user whose visibility is "owner only"). Custom
 fields are keyed by 40-character hashes that differ per company, as in Pipedrive.
+
+`Store` holds the accounts (the launch token's first, then `users - 1` more with the
+fixed tokens of EXTRA_TOKENS), their meters (limits.py), their registered webhooks and the
+one-shot faults; `touch`/`delete`/`create_activity` change records as a user would and tell
+the account's webhooks (webhooks.py).
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -132,3 +139,103 @@ def activity(aid: int, owner: int, person_id: int, kind: str, subject: str, note
         "due_date": at.date().isoformat(), "due_time": None, "done": done, "note": note,
         "add_time": iso(at), "update_time": iso(at), "is_deleted": False,
     }
+
+
+#: the tokens of the accounts after the first (make dev and the stack tests use them)
+EXTRA_TOKENS = ("pd-token-bob", "pd-token-carol", "pd-token-dave", "pd-token-erin")
+KINDS = ("persons", "organizations", "deals", "activities")
+
+
+@dataclass
+class Sizes:
+    persons: int = 500
+    #: accounts (users of one company): the first token, then EXTRA_TOKENS
+    users: int = 2
+    seed: int = 7
+    company: str = "acme"
+
+
+def tokens_for(first: str, users: int) -> list[str]:
+    return list(dict.fromkeys([first, *EXTRA_TOKENS[: max(0, users - 1)]]))
+
+
+class Store:
+    """Every account by token, plus what the routes and controls share (meter, faults, hooks)."""
+
+    def __init__(self, token: str, sizes: Sizes | None = None, now: Callable[[], float] = time.time) -> None:
+        from devtools.sandboxes.pipedrive.limits import Faults, Limits, Meter
+        from devtools.sandboxes.pipedrive.webhooks import Hooks
+
+        self.token = token
+        self.now = now
+        self.meter = Meter(Limits(), now)
+        self.faults = Faults()
+        self.hooks = Hooks(self)
+        self.accounts: dict[str, Account] = {}
+        self.ids = Ids()
+        self.reset(sizes or Sizes())
+
+    def reset(self, sizes: Sizes) -> None:
+        self.sizes = sizes
+        self.accounts = {}
+        self.ids = Ids()
+        self.rng = random.Random(sizes.seed)
+        for token in tokens_for(self.token, sizes.users):
+            self.add_account(token, persons=sizes.persons, company=sizes.company)
+        self.meter.reset()
+        self.faults.clear()
+
+    def add_account(self, token: str, persons: int = 50, company: str = "acme") -> Account:
+        account = Account(token=token, user_id=self.ids.take(), company=company)
+        seed(account, self.ids, persons, self.rng, datetime.fromtimestamp(self.now(), tz=timezone.utc))
+        self.accounts[token] = account
+        return account
+
+    def stamp(self) -> str:
+        return iso(datetime.fromtimestamp(self.now(), tz=timezone.utc))
+
+    def touch(self, token: str, kind: str, item_id: int, **changes: Any) -> dict[str, Any]:
+        """Change a record as a user would in Pipedrive (its update_time moves to now)."""
+        account = self.accounts[token]
+        with account.lock:
+            record = account.collection(kind)[item_id]
+            previous = dict(record)
+            record.update(changes, update_time=self.stamp())
+        self.hooks.tell(account, "delete" if changes.get("is_deleted") else "change", kind, record, previous)
+        return record
+
+    def delete(self, token: str, kind: str, item_id: int) -> None:
+        """Delete as Pipedrive does: v2 lists leave the item out from then on."""
+        self.touch(token, kind, item_id, is_deleted=True)
+
+    def create_activity(self, account: Account, body: dict[str, Any]) -> dict[str, Any]:
+        participants = body.get("participants") or []
+        person_id = int(participants[0]["person_id"]) if participants else None
+        if person_id is None or person_id not in account.persons:
+            raise ValueError("participants must name one of your persons")
+        aid = self.ids.take()
+        now = datetime.fromtimestamp(self.now(), tz=timezone.utc)
+        record = activity(aid, account.user_id, person_id, str(body.get("type") or "task"),
+                          str(body.get("subject") or ""), str(body.get("note") or ""), now, bool(body.get("done")))
+        with account.lock:
+            account.activities[aid] = record
+            person = account.persons[person_id]
+            person["last_activity_date"] = now.date().isoformat()
+            person["update_time"] = iso(now)
+        self.meter.stats.created[account.token] += 1
+        self.hooks.tell(account, "create", "activities", record, None)
+        return record
+
+
+def counts(store: Store) -> dict[str, Any]:
+    first = store.accounts.get(store.token)
+    per = {kind: sum(1 for r in first.collection(kind).values() if not r.get("is_deleted")) for kind in KINDS} if first else {}
+    return {**per, "users": len(store.accounts), "tokens": list(store.accounts)}
+
+
+def reset(store: Store, body: dict[str, Any]) -> dict[str, Any]:
+    from devtools.sandboxes.kit.params import int_fields
+
+    values = int_fields(body, ("persons", "users", "seed"))
+    store.reset(Sizes(**{**store.sizes.__dict__, **values}))
+    return counts(store)

@@ -1,0 +1,206 @@
+"""A circuit breaker per connection: stop calling a vendor that keeps failing.
+
+After `threshold` consecutive failed units of work (a chunk whose vendor call still failed
+after the client's own retries: 5xx, timeouts, dropped connections; never a paced 429 nor a
+4xx, which say nothing about the vendor's health) the breaker **opens** for a cool-down
+(exponential in the number of consecutive trips, capped) and the connection is marked
+`degraded`. While open, the worker defers its chunks to the end of the cool-down instead of
+spending the budget and the task's attempts. After the cool-down the breaker is
+**half-open**: exactly one unit of work (the probe) is admitted, holding the probe for
+`probe_lease_s` (a probe that dies lets another through after that); its success closes
+the breaker and restores `connected`, its failure opens it again for a longer cool-down.
+
+The state is the `breaker` field of the connection document, so it survives processes and is
+shared by every worker; every transition runs in a transaction on that document, and the
+common case (closed, no failures) costs no write. The state machine itself is pure
+(`admit`, `failed`, `succeeded`) and unit-tested without a store.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.store.txn import run_transaction
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import Client, Transaction
+
+log = logging.getLogger("tributary.connections.breaker")
+
+FIELD = "breaker"
+
+
+@dataclass(frozen=True)
+class BreakerPolicy:
+    threshold: int = 5
+    base_cooldown_s: float = 30.0
+    #: below the run doctor's stall detector (10 minutes) so a deferred chain is never
+    #: taken for a stalled one
+    max_cooldown_s: float = 300.0
+    #: how long the admitted probe holds the half-open breaker (a chunk's time budget and
+    #: then some): a probe that never reports lets the next one through after this
+    probe_lease_s: float = 240.0
+
+    def cooldown_s(self, trips: int) -> float:
+        """The cool-down of the `trips`-th consecutive opening (1-based): doubling, capped."""
+        return float(min(self.max_cooldown_s, self.base_cooldown_s * 2 ** max(0, trips - 1)))
+
+
+class BreakerState(BaseModel):
+    """As stored on the connection and served by sync-status."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    state: Literal["closed", "open", "half_open"] = "closed"
+    #: consecutive failed units of work (reset by any success)
+    failures: int = 0
+    #: consecutive openings without a close (the cool-down's exponent)
+    trips: int = 0
+    opened_at: datetime | None = None
+    #: open: when the cool-down ends; half_open: when the probe's hold ends
+    until: datetime | None = None
+    last_failure_at: datetime | None = None
+    last_failure: str | None = None
+
+    @property
+    def clean(self) -> bool:
+        return self.state == "closed" and self.failures == 0
+
+
+@dataclass(frozen=True)
+class Admission:
+    """`call`: go ahead (`probe` when this unit is the half-open probe); otherwise defer the
+    unit until `until`."""
+
+    call: bool
+    state: BreakerState
+    until: datetime | None = None
+    probe: bool = False
+
+
+# -- the pure state machine ----------------------------------------------------------------
+
+
+def admit(current: BreakerState, now: datetime, policy: BreakerPolicy) -> tuple[Admission, BreakerState | None]:
+    """Whether a unit of work may call the vendor now, and the new state to store (None: no
+    change)."""
+    if current.state == "closed":
+        return Admission(True, current), None
+    if current.until is not None and now < current.until:
+        return Admission(False, current, until=current.until), None
+    # open and cooled down, or half-open with a probe that never reported: one probe goes
+    probing = current.model_copy(update={"state": "half_open", "until": now + timedelta(seconds=policy.probe_lease_s)})
+    return Admission(True, probing, probe=True), probing
+
+
+def failed(current: BreakerState, now: datetime, policy: BreakerPolicy, reason: str) -> BreakerState:
+    """After a failed unit of work: count it; open (or re-open, longer) when due."""
+    failures = current.failures + 1
+    base = {"failures": failures, "last_failure_at": now, "last_failure": reason[:300]}
+    if current.state == "open":
+        return current.model_copy(update=base)  # admitted before it opened: already counted as open
+    if current.state == "half_open" or failures >= policy.threshold:
+        trips = current.trips + 1
+        return current.model_copy(update={**base, "state": "open", "trips": trips, "opened_at": now,
+                                          "until": now + timedelta(seconds=policy.cooldown_s(trips))})
+    return current.model_copy(update=base)
+
+
+def succeeded(current: BreakerState) -> BreakerState | None:
+    """After a successful unit of work: closed with no failures (None when already so)."""
+    if current.clean:
+        return None
+    return BreakerState(state="closed", last_failure_at=current.last_failure_at, last_failure=current.last_failure)
+
+
+# -- the store -------------------------------------------------------------------------------
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def of(data: dict[str, Any] | None) -> BreakerState:
+    raw = (data or {}).get(FIELD)
+    return BreakerState.model_validate(raw) if isinstance(raw, dict) else BreakerState()
+
+
+def _apply(transaction: Transaction, db: Client, connection_id: str, data: dict[str, Any], before: BreakerState,
+           after: BreakerState, now: datetime) -> None:
+    """Write the new state; on opening or closing, the connection's status and an event."""
+    from shared.connections.models import ConnectionStatus
+    from shared.connections.store import connection_ref
+    from shared.sync import events
+
+    update: dict[str, Any] = {FIELD: after.model_dump(mode="python")}
+    status = data.get("status")
+    opened = after.state == "open" and before.state != "open"
+    closed = after.state == "closed" and before.state != "closed"
+    if opened and status == ConnectionStatus.connected.value:
+        update["status"] = ConnectionStatus.degraded.value
+    if closed and status == ConnectionStatus.degraded.value:
+        update["status"] = ConnectionStatus.connected.value
+    if opened:
+        update.update(events.add_in(transaction, db, connection_id, data, "breaker_opened", now,
+                                    reason={"code": "vendor_unavailable", "message": after.last_failure or ""},
+                                    detail={"cooldown_until": after.until, "failures": after.failures}))
+    elif closed:
+        update.update(events.add_in(transaction, db, connection_id, data, "breaker_closed", now))
+    transaction.update(connection_ref(db, connection_id), update)
+
+
+def _transition(db: Client, connection_id: str, step: Any, now: datetime) -> tuple[Any, BreakerState]:
+    from shared.connections.store import connection_ref
+
+    ref = connection_ref(db, connection_id)
+
+    def txn(transaction: Transaction) -> tuple[Any, BreakerState]:
+        data = ref.get(transaction=transaction).to_dict() or {}
+        before = of(data)
+        answer, after = step(before)
+        if after is not None and after != before:
+            _apply(transaction, db, connection_id, data, before, after, now)
+            return answer, after
+        return answer, before
+
+    result: tuple[Any, BreakerState] = run_transaction(db, txn)
+    return result
+
+
+def check(db: Client, connection_id: str, policy: BreakerPolicy, *, known: BreakerState | None = None,
+          now: datetime | None = None) -> Admission:
+    """May this unit of work call the vendor? `known` is the state the caller already read
+    (the connection it loaded): a closed breaker then costs nothing; otherwise a transaction
+    decides, so that only one probe is admitted however many workers ask."""
+    now = now or utcnow()
+    if known is not None and known.state == "closed":
+        return Admission(True, known)
+    admission, _ = _transition(db, connection_id, lambda before: admit(before, now, policy), now)
+    if isinstance(admission, Admission) and admission.probe:
+        log.info("breaker probe admitted", extra={"connection_id": connection_id})
+    return admission  # type: ignore[no-any-return]
+
+
+def record_failure(db: Client, connection_id: str, policy: BreakerPolicy, reason: str,
+                   now: datetime | None = None) -> BreakerState:
+    now = now or utcnow()
+    _, after = _transition(db, connection_id, lambda before: (None, failed(before, now, policy, reason)), now)
+    if after.state == "open":
+        log.warning("breaker open", extra={"connection_id": connection_id, "until": str(after.until),
+                                           "failures": after.failures, "trips": after.trips})
+    return after
+
+
+def record_success(db: Client, connection_id: str, known: BreakerState, now: datetime | None = None) -> None:
+    """A success: nothing to write when the state read at admission was clean."""
+    if known.clean:
+        return
+    now = now or utcnow()
+    _, after = _transition(db, connection_id, lambda before: (None, succeeded(before)), now)
+    if after.state == "closed":
+        log.info("breaker closed", extra={"connection_id": connection_id})
