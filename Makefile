@@ -35,9 +35,9 @@ test: $(STAMP) $(CHECKOV) chromium
 unit: $(STAMP)
 	PYTHONPATH=. $(PY) -m pytest tests/unit -q
 
+# #16's figures as one table (target, measured, pass/fail); ARGS="--quick" for smaller data sets
 bench: $(STAMP)
-	PYTHONPATH=. $(PY) -m bench.cold_start
-	PYTHONPATH=. $(PY) -m bench.full_sync $(ARGS)
+	PYTHONPATH=. $(PY) -m bench.table $(ARGS)
 	PYTHONPATH=. $(PY) -m bench.webhooks
 
 bundles: $(STAMP)

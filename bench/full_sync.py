@@ -1,10 +1,13 @@
 """Full sync of the sandbox Intercom on the local stack: wall time against the rate-limit floor.
 
     python -m bench.full_sync [--contacts 10000] [--conversations 20000] [--companies 2000]
+                              [--rate-limit 1000] [--queue-share 1.0]
 
-Prints wall time, vendor requests, the floor (requests / sandbox rate limit), their ratio,
-429s received, documents written and the peak memory of the function process (the
-worker), which must not grow with the data set.
+Vendor-bound: the sandbox allows --rate-limit requests a minute and the queue dispatches at
+--queue-share of it (the connector's declared share when not given). Prints wall time,
+vendor requests, the rate, the floor (requests / sandbox rate limit), their ratio (target at
+full share: <= 1.05), 429s received, documents written and the peak memory of the function
+process (the worker), which must not grow with the data set.
 """
 
 from __future__ import annotations
@@ -13,14 +16,10 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
-from devtools.emulators import firestore_emulator
-from devtools.identity import IdentityServer, LocalIdentity
-from devtools.processes import free_port
-from tests.conftest import PROJECT
-from tests.e2e.sync_stack import SyncStack
-
-REPO = Path(__file__).resolve().parent.parent
+from bench.noop_runs import noop_runs
+from bench.stack import bench_stack, load_average
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -51,21 +50,21 @@ def main() -> None:
     parser.add_argument("--admins", type=int, default=50)
     parser.add_argument("--conversations", type=int, default=20_000)
     parser.add_argument("--rate-limit", type=int, default=1_000, help="sandbox requests per minute")
+    parser.add_argument("--queue-share", type=float, default=None,
+                        help="the queue's share of the rate (default: the connector's declared queue_share)")
     parser.add_argument("--noop-runs", type=int, default=3, help="incremental runs with no change after the full sync")
+    parser.add_argument("--json", action="store_true", help="one line of JSON (bench.table reads it)")
     args = parser.parse_args()
+    print(json.dumps(full_sync(args), indent=None if args.json else 1))
 
-    log_dir = REPO / ".local" / "bench-logs"
-    identity = IdentityServer(LocalIdentity(PROJECT)).start()
-    fs_port = free_port()
-    firestore = firestore_emulator(fs_port, log_dir).start()
+
+def full_sync(args: argparse.Namespace) -> dict[str, Any]:
     size = {"contacts": args.contacts, "companies": args.companies, "admins": args.admins, "conversations": args.conversations}
-    stack = SyncStack(identity, f"127.0.0.1:{fs_port}", log_dir, size, sandbox_rate_limit=args.rate_limit)
-    import os
-
-    os.environ["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{fs_port}"
-    try:
-        stack.start()
-        stack.create_queue(min_backoff_seconds=2.0, max_backoff_seconds=300.0)
+    queue: dict[str, Any] = {}
+    if args.queue_share is not None:
+        queue["max_dispatches_per_second"] = round(args.rate_limit / 60 * args.queue_share, 3)
+    with bench_stack(size, rate_limit=args.rate_limit, **queue) as stack:
+        share = args.queue_share if args.queue_share is not None else stack.connector("intercom").rate_limit.queue_share
         t0 = time.monotonic()
         run = stack.sync(timeout_s=3600)
         wall = time.monotonic() - t0
@@ -75,9 +74,11 @@ def main() -> None:
         rate_per_s = args.rate_limit / 60
         floor = api_requests / rate_per_s
         worker_pid = stack.processes["functions"].proc.pid  # type: ignore[union-attr]
-        figures = {
+        figures: dict[str, Any] = {
             "records": sum(size.values()),
             "status": run["status"],
+            "queue_share": share,
+            "rate_per_s": round(rate_per_s, 2),
             "wall_s": round(wall, 1),
             "vendor_requests": api_requests,
             "floor_s": round(floor, 1),
@@ -91,29 +92,14 @@ def main() -> None:
             "peak_rss_tasks_emulator_mb": round(peak_rss_mb(stack.processes["tasks"].proc.pid), 1),  # type: ignore[union-attr]
             "cpu_s": {
                 "functions": cpu_s(worker_pid),
-                "firestore_emulator": cpu_s(firestore.proc.pid),  # type: ignore[union-attr]
                 "tasks_emulator": cpu_s(stack.processes["tasks"].proc.pid),  # type: ignore[union-attr]
                 "sandbox": cpu_s(stack.processes[stack.sandbox_process("intercom")].proc.pid),  # type: ignore[union-attr]
             },
         }
-        noop = []
-        for _ in range(args.noop_runs):
-            with stack.sandbox() as s:
-                before = s.get("/_sandbox/stats").json()["requests"]
-            t1 = time.monotonic()
-            again = stack.sync(timeout_s=600)
-            with stack.sandbox() as s:
-                after = s.get("/_sandbox/stats").json()["requests"]
-            parts = (again["streams"].get("conversation_parts") or {}).get("counts") or {}
-            noop.append({"wall_s": round(time.monotonic() - t1, 2), "vendor_requests": after - before,
-                         "written": again["counts"]["written"], "parts_fetched": parts.get("fetched", 0),
-                         "status": again["status"]})
-        figures["noop_runs"] = noop
-        print(json.dumps(figures, indent=1))
-    finally:
-        stack.stop()
-        firestore.stop()
-        identity.stop()
+        if args.noop_runs:
+            figures["noop_runs"] = noop_runs(stack, args.noop_runs)
+        figures["load_average"] = load_average()
+    return figures
 
 
 if __name__ == "__main__":

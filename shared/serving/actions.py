@@ -183,7 +183,7 @@ def perform(
     claim_id = f"action-{request_id}"
     stored = _claim(db, ref, claim_id, pre, datetime.now(timezone.utc))
     try:
-        with open_vendor_client(db, settings, connection) as vendor:
+        with open_vendor_client(db, settings, connection, live=True) as vendor:
             if action.read is not None:
                 current = action.read(vendor, key)
                 if _vendor_version_differs(stream, current, stored, context):

@@ -84,7 +84,7 @@ def list_records(call: Call[Any, Any]) -> Response:
         from shared.serving.live import live_page
         from shared.sync.runtime import open_vendor_client
 
-        with open_vendor_client(client, call.settings, connection) as vendor:
+        with open_vendor_client(client, call.settings, connection, live=True) as vendor:
             docs, next_cursor = live_page(vendor, connector.vendor, connector.title, stream, criteria, query.cursor)
         body = page_model(items=docs, next_cursor=next_cursor)
         return json_response(body.model_dump(mode="json", exclude=_lean(query)), 200, call.request_id)

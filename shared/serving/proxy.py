@@ -113,6 +113,6 @@ def proxy(call: Any) -> Any:
     connector = connector_for(connection.vendor)
     path = allowed(connector, call.path.get("path"))
     params = query_params(list(call.request.args.items(multi=True)))
-    with open_vendor_client(client, call.settings, connection) as vendor:
+    with open_vendor_client(client, call.settings, connection, live=True) as vendor:
         status, body = forward(vendor, path, params)
     return json_response(body, status, call.request_id)

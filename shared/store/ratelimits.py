@@ -55,3 +55,8 @@ def hold(db: Client, key: str, until: float) -> None:
             transaction.set(ref, {"tat": until, "key": key[:200]})
 
     run_transaction(db, txn)
+
+
+def booked_until(db: Client, key: str) -> float:
+    """The budget's theoretical arrival time (unix s): slots are booked up to it (0: none)."""
+    return float((db.collection("rate_budgets").document(_doc_id(key)).get().to_dict() or {}).get("tat") or 0.0)

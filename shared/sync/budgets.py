@@ -1,7 +1,10 @@
 """A connection's rate budgets at the scope its vendor enforces them.
 
 Scope "app" (Intercom): the vendor's queue paces every connection together; nothing to
-book. Scope "token" (Pipedrive, HubSpot): each connection books its own budget in the store
+book for the sync. Live calls (proxy, actions, live reads) of an app-scope connection book
+its live budget instead, and when the queue runs at its full share of the vendor's budget
+(`queue_share` 1.0) the sync worker yields what they booked before its next request
+(`live_backlog_s`): the headroom is taken only when live calls happen. Scope "token" (Pipedrive, HubSpot): each connection books its own budget in the store
 before every request, so two connections never share one and the budget holds across
 chunks and processes. Endpoint limits (Pylon) add a budget per connection and endpoint.
 """
@@ -23,6 +26,25 @@ if TYPE_CHECKING:
 MAX_BOOKING_WAIT_S = 30.0
 
 
+def live_key(connector: Connector, connection_id: str) -> str:
+    """The budget live calls of an app-scope connection book."""
+    return f"{connector.vendor}:{connection_id}:live"
+
+
+def yields_to_live_calls(connector: Connector) -> bool:
+    """The sync leaves no standing headroom, so it gives way to live calls as they happen."""
+    limit = connector.rate_limit
+    return limit.scope == "app" and limit.queue_share >= 1.0
+
+
+def live_backlog_s(db: Client, connector: Connector, connection_id: str, now: float | None = None) -> float:
+    """How long the sync should wait for the slots live calls booked ahead of now (one read)."""
+    if not yields_to_live_calls(connector):
+        return 0.0
+    tat = ratelimits.booked_until(db, live_key(connector, connection_id))
+    return max(0.0, tat - (time.time() if now is None else now))
+
+
 @dataclass
 class StoreGate:
     db: Client
@@ -30,6 +52,8 @@ class StoreGate:
     connection_id: str
     #: the rate-limit clock's speed (Settings.rate_time_scale: 1 outside tests and benchmarks)
     scale: float = 1.0
+    #: a live call (proxy, actions, live reads), not a sync page
+    live: bool = False
 
     def _budgets(self, request: PageRequest) -> list[tuple[str, float]]:
         limit = self.connector.rate_limit
@@ -37,6 +61,8 @@ class StoreGate:
         budgets = []
         if limit.scope == "token":
             budgets.append((base, limit.per_second * self.scale))
+        elif self.live and yields_to_live_calls(self.connector):
+            budgets.append((live_key(self.connector, self.connection_id), limit.per_second * self.scale))
         for endpoint in limit.endpoints:
             if endpoint.matches(request.method, request.path):
                 budgets.append((f"{base}:{endpoint.key}", endpoint.per_second * self.scale))
@@ -57,8 +83,9 @@ class StoreGate:
             ratelimits.hold(self.db, key, until)
 
 
-def gate_for(db: Client, connector: Connector, connection_id: str, scale: float = 1.0) -> StoreGate | None:
+def gate_for(db: Client, connector: Connector, connection_id: str, scale: float = 1.0, *,
+             live: bool = False) -> StoreGate | None:
     limit = connector.rate_limit
-    if limit.scope == "app" and not limit.endpoints:
+    if limit.scope == "app" and not limit.endpoints and not (live and yields_to_live_calls(connector)):
         return None
-    return StoreGate(db, connector, connection_id, scale)
+    return StoreGate(db, connector, connection_id, scale, live)

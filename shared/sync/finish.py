@@ -1,9 +1,11 @@
-"""The end of a run: once every chain has closed, sweep the streams whose full pass
-completed (records not seen are soft-deleted), then record the outcome and free the lease.
+"""The end of a stream and of a run.
 
-Whoever closes the last chain calls this; a replay of that task calls it again, so a crash
-between the sweep and the finalize is healed by the task's retry (the sweep is idempotent:
-a tombstone written twice is unchanged the second time).
+A stream whose full pass ends with a sweep (records not seen are soft-deleted) has a sweep
+chain; its task runs once the stream's other chains have closed, so streams sweep as they
+finish, in parallel, rather than one after another after the last chain (a no-op run's
+tail). The sweep is idempotent (a tombstone written twice is unchanged the second time), so
+a crash before its chain closes is healed by the task's retry. Once every chain (sweeps
+included) has closed, whoever sees it records the outcome and frees the lease.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from shared.store.client import condition
 from shared.store.records import Provenance
 from shared.sync import state
 from shared.sync.ingest import tombstone
-from shared.sync.models import Run
+from shared.sync.models import ChunkTask, Run
 from shared.vendors.connector import Connector, Sweep
 
 if TYPE_CHECKING:
@@ -26,19 +28,28 @@ log = logging.getLogger("tributary.sync.finish")
 
 
 def maybe_finish(db: Client, connector: Connector, connection_id: str, run_id: str) -> Run | None:
-    """Finalize the run if all its chains are closed; None otherwise."""
-    if not state.run_complete(db, connection_id, run_id):
+    """Finalize the run if all its chains are closed, once: of the closers that find it
+    complete, the one that claims it (finalize_run then checks the lease); None otherwise."""
+    if not state.claim_finalize(db, connection_id, run_id):
         return None
-    run_data = state.run_ref(db, connection_id, run_id).get().to_dict() or {}
-    if state.lease_of(state.connection_state(db, connection_id)).get("run_id") != run_id:
-        return None
-    for name, doc in state.streams_of(db, connection_id, run_id).items():
-        if _swept_after_full_pass(connector, name, doc):
-            sweep(db, connector, connection_id, run_id, name, run_data["created_at"])
     run = state.finalize_run(db, connection_id, run_id)
     if run is not None:
         after_run(db, connector, connection_id, run)
     return run
+
+
+def run_sweep(db: Client, connector: Connector, task: ChunkTask, run_created: Any) -> bool:
+    """The sweep chain's task: once the stream's other chains have closed, sweep if its full
+    pass is complete (none failed), then close the sweep chain. False while other chains
+    are still open (their last closer enqueues this task again)."""
+    doc = state.stream_ref(db, task.connection_id, task.run_id, task.stream).get().to_dict() or {}
+    others_closed = int(doc.get("chains_closed", 0)) >= int(doc.get("chains_total", 0)) - 1
+    if not others_closed:
+        return False
+    if _swept_after_full_pass(connector, task.stream, doc):
+        sweep(db, connector, task.connection_id, task.run_id, task.stream, run_created)
+    state.close_sweep_chain(db, task)
+    return True
 
 
 def after_run(db: Client, connector: Connector, connection_id: str, run: Run) -> bool:
@@ -62,7 +73,8 @@ def _swept_after_full_pass(connector: Connector, name: str, doc: dict[str, Any])
         stream = connector.stream(name)
     except KeyError:
         return False
-    complete = int(doc.get("chains_closed", 0)) >= int(doc.get("chains_total", 0)) and not doc.get("chains_failed")
+    # every chain but the sweep's own has closed, and none failed
+    complete = int(doc.get("chains_closed", 0)) >= int(doc.get("chains_total", 0)) - 1 and not doc.get("chains_failed")
     return isinstance(stream.deletes, Sweep) and bool(doc.get("full_pass")) and complete
 
 

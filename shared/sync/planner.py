@@ -44,13 +44,18 @@ class Plan:
 
 
 def _windows(stream: Stream[Any], start: float, end: float, mode: Literal["full", "incremental"]) -> list[state.PlannedChain]:
-    assert stream.windows is not None
-    span = stream.windows.max_span_s
+    windows = stream.windows
+    assert windows is not None
+    span = windows.max_span_s
+    if windows.align_s:
+        start = math.floor(start / windows.align_s) * windows.align_s
+        span = max(1, round(span / windows.align_s)) * windows.align_s
     count = max(1, math.ceil((end - start) / span))
     chains = []
     for i in range(count):
         since, until = start + i * span, min(end, start + (i + 1) * span)
-        chains.append(state.PlannedChain(stream.name, f"w{since:.0f}-{until:.0f}", mode, since, until, window=True))
+        name = f"w{since:.0f}-{until:.0f}"
+        chains.append(state.PlannedChain(stream.name, name, mode, since, until, window=True))
     return chains
 
 
@@ -86,11 +91,13 @@ def plan_chains(
             else:
                 chains.append(state.PlannedChain(stream.name, "all", "incremental", since))
             streams.append(state.PlannedStream(stream.name, "incremental", since, full_pass=False))
-        elif stream.windows is not None and stream.windows.applies_to != "incremental":
-            chains += _windows(stream, end - stream.windows.backfill_s, end, "full")
-            streams.append(state.PlannedStream(stream.name, "full", None, full_pass=True))
         else:
-            chains.append(state.PlannedChain(stream.name, "all", "full"))
+            if stream.windows is not None and stream.windows.applies_to != "incremental":
+                chains += _windows(stream, end - stream.windows.backfill_s, end, "full")
+            else:
+                chains.append(state.PlannedChain(stream.name, "all", "full"))
+            if isinstance(stream.deletes, Sweep):
+                chains.append(state.PlannedChain(stream.name, state.SWEEP_PARTITION, "full", sweep=True))
             streams.append(state.PlannedStream(stream.name, "full", None, full_pass=True))
     return Plan(streams, chains)
 
@@ -128,6 +135,8 @@ def plan_run(
     )
     unqueued = []
     for chain in plan.chains:
+        if chain.sweep:
+            continue  # enqueued when the stream's other chains have closed
         task = ChunkTask(connection_id=connection_id, run_id=run.run_id, stream=chain.stream,
                          partition=chain.partition, page=0)
         try:
@@ -186,6 +195,13 @@ def recover(
     for chain in state.open_chains(db, connection_id, run_id):
         updated = chain.get("updated_at")
         if updated is not None and updated > stale_before:
+            continue
+        if chain.get("sweep"):
+            # a sweep waits for its stream's other chains; once they closed, its task was lost
+            sweep = state.stream_ready_to_sweep(db, connection_id, run_id, chain["stream"])
+            if sweep is not None:
+                enqueue(sweep)
+                resumed += 1
             continue
         point = state.resume_point(db, connection_id, run_id, chain["id"])
         generation = int(chain.get("generation", 0)) + 1

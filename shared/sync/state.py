@@ -16,9 +16,15 @@ smallest page that saw the end (a Minimum transform: set once, never raised by a
 the chain is complete when every page 0..last has its checkpoint, and only the pages up to
 last move the cursor.
 
-Closing a chain touches its chain, its stream and cursor documents, and adds 1 to the run's
-chains_closed without reading the run, so chains closing together do not contend on the
-run document; the closer that brings chains_closed to chains_total finalizes the run.
+Closing a chain takes no lock on a shared document: it reads its chain, then writes the
+chain under a precondition on that read (compare-and-set: a concurrent close or page commit
+makes it read again), and adds to its stream's and the run's counters with blind increments,
+so chains closing together never wait on one another (transactions that read the run, the
+stream or the connection made them queue on Firestore's locks). A windowed stream's cursor
+moves through the completed prefix of its windows with a Maximum transform, so closers that
+race can only move it forward. A stream whose full pass ends with a sweep has one more chain,
+`<stream>~sweep`: the closer of its last chain enqueues it, and the run is complete only when
+it has closed too, so each stream sweeps as soon as it is done, in parallel with the others.
 Everything that ends a chain or a run first checks that the connection's lease is still
 this run's: a run that lost its lease changes nothing (and never frees another's lease).
 """
@@ -85,6 +91,8 @@ class PlannedChain:
     parent_ids: tuple[str, ...] = ()
     #: a time window of a windowed stream (its end moves the cursor)
     window: bool = False
+    #: the sweep that ends a full pass (enqueued when the stream's other chains have closed)
+    sweep: bool = False
 
     @property
     def chain_id(self) -> str:
@@ -99,6 +107,7 @@ class PlannedChain:
             "until": self.until,
             "parent_ids": list(self.parent_ids),
             "window": self.window,
+            "sweep": self.sweep,
             "committed": 0,
             "done": False,
             "failed": False,
@@ -193,10 +202,11 @@ def start_run(
     writes: list[tuple[DocumentReference, dict[str, Any]]] = []
     for planned in streams:
         doc = {**StreamRun(mode=planned.mode, since=planned.since).model_dump(), "full_pass": planned.full_pass,
-               "windows": {}, "name": planned.name}
+               "windows": {}, "name": planned.name, "sweep": False}
         for chain in chains:
             if chain.stream == planned.name:
                 doc["chains_total"] += 1
+                doc["sweep"] = doc["sweep"] or chain.sweep
                 if chain.window:
                     doc["windows"][chain.partition] = {"since": chain.since, "until": chain.until, "status": "open"}
         writes.append((stream_ref(db, connection_id, run_id, planned.name), doc))
@@ -361,13 +371,19 @@ def commit_page(db: Client, task: ChunkTask, result: PageResult, now: datetime |
 
 def _prefix_end(windows: dict[str, dict[str, Any]]) -> float | None:
     """The end of the contiguous run of completed windows from the earliest one: the
-    cursor may move there and never past a window that failed or is still open."""
+    cursor may move there and never past a window that failed or is still open, nor past
+    the newest cursor value those windows saw (the vendor's clock, not ours: windows of
+    creation time end at our now, which a vendor behind us has not reached)."""
     end: float | None = None
+    newest: float | None = None
     for window in sorted((w for w in windows.values() if w.get("status") != "split"), key=lambda w: w["since"] or 0):
         if window.get("status") != "done":
             break
         end = window["until"]
-    return end
+        seen = window.get("max_cursor")
+        if seen is not None and (newest is None or seen > newest):
+            newest = seen
+    return end if end is None or newest is None else min(end, newest)
 
 
 def _hwm(mode: str, since: float | None, max_cursor: float | None, run_created: datetime, lookback_s: int) -> float | None:
@@ -417,8 +433,12 @@ def fail_chain(db: Client, task: ChunkTask, code: str, message: str, *, run_crea
     """Stop a chain that cannot go on (the vendor refuses, retries are spent), recording why."""
     now = now or utcnow()
     error = RunError(stream=task.stream, code=code, message=message[:500], at=now, chain=task.chain_id)
-    return _end_chain(db, task, failed=True, pages=None, max_cursor=None, lookback_s=0, run_created=run_created,
-                      now=now, error=error)
+    closed = _end_chain(db, task, failed=True, pages=None, max_cursor=None, lookback_s=0, run_created=run_created,
+                        now=now, error=error)
+    if closed and task.partition != SWEEP_PARTITION:
+        # the full pass is not complete: nothing will be swept, so its sweep chain ends now
+        close_sweep_chain(db, task.model_copy(update={"partition": SWEEP_PARTITION, "page": 0}), now)
+    return closed
 
 
 def split_chain(db: Client, task: ChunkTask, halves: list[PlannedChain], now: datetime | None = None) -> bool:
@@ -427,6 +447,12 @@ def split_chain(db: Client, task: ChunkTask, halves: list[PlannedChain], now: da
     add_chains(db, task.connection_id, task.run_id, halves, now)
     return _end_chain(db, task, failed=False, pages=0, max_cursor=None, lookback_s=0, run_created=None,
                       now=now or utcnow(), split=True)
+
+
+def close_sweep_chain(db: Client, task: ChunkTask, now: datetime | None = None) -> bool:
+    """Close a stream's sweep chain (after its sweep): no pages, no cursor to move."""
+    return _end_chain(db, task, failed=False, pages=0, max_cursor=None, lookback_s=0, run_created=None,
+                      now=now or utcnow())
 
 
 def _end_chain(
@@ -442,57 +468,103 @@ def _end_chain(
     error: RunError | None = None,
     split: bool = False,
 ) -> bool:
-    from google.cloud.firestore import ArrayRemove, ArrayUnion, Increment
+    from google.api_core.exceptions import Aborted, FailedPrecondition
+
+    from shared.store.txn import Contention
 
     cref = chain_ref(db, task.connection_id, task.run_id, task.chain_id)
-    sref = stream_ref(db, task.connection_id, task.run_id, task.stream)
-    rref = run_ref(db, task.connection_id, task.run_id)
-    conn = connection_ref(db, task.connection_id)
-
-    def txn(transaction: Transaction) -> bool:
-        chain = cref.get(transaction=transaction).to_dict()
-        lease = lease_of(conn.get(transaction=transaction).to_dict() or {})
-        if not chain or chain.get("done") or lease.get("run_id") != task.run_id:
-            return False  # already ended, or the run is over: a late worker changes nothing
-        windowed = bool(chain.get("window"))
-        stream_doc = (sref.get(transaction=transaction).to_dict() or {}) if windowed else {}
-        counts = Counts.model_validate(chain.get("counts") or {})
-        transaction.update(cref, {"done": True, "failed": failed, "split": split, "max_cursor": max_cursor,
-                                  "updated_at": now})
-        stream_update: dict[str, Any] = {
-            "chains_closed": Increment(1),
-            "chains_failed": Increment(1 if failed else 0),
-            "pages": Increment(pages if pages is not None else int(chain.get("committed", 0))),
-        }
-        for name, value in counts.model_dump().items():
-            stream_update[f"counts.{name}"] = Increment(value)
-        cursor_update: dict[str, Any] = {}
-        if windowed:
-            status = "split" if split else ("failed" if failed else "done")
-            windows = {**(stream_doc.get("windows") or {})}
-            windows[task.partition] = {**windows.get(task.partition, {}), "status": status}
-            stream_update[f"windows.`{task.partition}`.status"] = status
-            end = _prefix_end(windows)
-            if end is not None and run_created is not None:
-                cursor_update["hwm"] = min(end, run_created.timestamp())
-        elif not failed and not split and run_created is not None and not chain.get("parent_ids"):
-            hwm = _hwm(chain["mode"], chain.get("since"), max_cursor, run_created, lookback_s)
-            if hwm is not None:
-                cursor_update["hwm"] = hwm
-        parents = chain.get("parent_ids") or []
-        if parents:
-            cursor_update["pending_parents"] = ArrayUnion(parents) if failed else ArrayRemove(parents)
-        if cursor_update:
-            transaction.set(cursor_ref(db, task.connection_id, task.stream),
-                            {**cursor_update, "run_id": task.run_id, "at": now}, merge=True)
-        transaction.update(sref, stream_update)
-        run_update: dict[str, Any] = {"chains_closed": Increment(1)}
-        if error is not None:
-            run_update["errors"] = ArrayUnion([error.model_dump()])
-        transaction.update(rref, run_update)
+    # A plain read: a transaction that read the connection would hold every write to it
+    # (lease renewals, the finalize) behind each closing chain.
+    if lease_of(connection_ref(db, task.connection_id).get(["lease"]).to_dict() or {}).get("run_id") != task.run_id:
+        return False  # the run is over: a late worker changes nothing
+    for _ in range(CLOSE_ATTEMPTS):
+        snap = cref.get()
+        chain = snap.to_dict()
+        if not chain or chain.get("done"):
+            return False  # already ended
+        batch = db.batch()
+        batch.update(cref, {"done": True, "failed": failed, "split": split, "max_cursor": max_cursor, "updated_at": now},
+                     option=db.write_option(last_update_time=snap.update_time))
+        _close_updates(db, batch, task, chain, failed=failed, pages=pages, max_cursor=max_cursor, lookback_s=lookback_s,
+                       run_created=run_created, now=now, error=error, split=split)
+        try:
+            batch.commit()
+        except (FailedPrecondition, Aborted):
+            continue  # the chain changed since it was read (a page committed, another closer won): read again
+        if chain.get("window") and run_created is not None:
+            _advance_windowed_cursor(db, task, run_created, now)
         return True
+    raise Contention(f"chain {task.chain_id} kept changing while it was being closed")
 
-    return run_transaction(db, txn)
+
+#: compare-and-set rounds of a chain close before it counts as contention (a retry can help)
+CLOSE_ATTEMPTS = 20
+
+
+def _close_updates(db: Client, batch: Any, task: ChunkTask, chain: dict[str, Any], *, failed: bool, pages: int | None,
+                   max_cursor: float | None, lookback_s: int, run_created: datetime | None, now: datetime,
+                   error: RunError | None, split: bool) -> None:
+    """The blind writes of a chain close: its stream's and the run's counters, its window's
+    status, and the cursor of a stream that is not windowed."""
+    from google.cloud.firestore import ArrayRemove, ArrayUnion, Increment
+
+    counts = Counts.model_validate(chain.get("counts") or {})
+    stream_update: dict[str, Any] = {
+        "chains_closed": Increment(1),
+        "chains_failed": Increment(1 if failed else 0),
+        "pages": Increment(pages if pages is not None else int(chain.get("committed", 0))),
+    }
+    for name, value in counts.model_dump().items():
+        stream_update[f"counts.{name}"] = Increment(value)
+    cursor_update: dict[str, Any] = {}
+    if chain.get("window"):
+        stream_update[f"windows.`{task.partition}`.status"] = "split" if split else ("failed" if failed else "done")
+        stream_update[f"windows.`{task.partition}`.max_cursor"] = max_cursor
+    elif not failed and not split and run_created is not None and not chain.get("parent_ids"):
+        hwm = _hwm(chain["mode"], chain.get("since"), max_cursor, run_created, lookback_s)
+        if hwm is not None:
+            cursor_update["hwm"] = hwm
+    parents = chain.get("parent_ids") or []
+    if parents:
+        cursor_update["pending_parents"] = ArrayUnion(parents) if failed else ArrayRemove(parents)
+    if cursor_update:
+        batch.set(cursor_ref(db, task.connection_id, task.stream), {**cursor_update, "run_id": task.run_id, "at": now},
+                  merge=True)
+    batch.update(stream_ref(db, task.connection_id, task.run_id, task.stream), stream_update)
+    run_update: dict[str, Any] = {"chains_closed": Increment(1)}
+    if error is not None:
+        run_update["errors"] = ArrayUnion([error.model_dump()])
+    batch.update(run_ref(db, task.connection_id, task.run_id), run_update)
+
+
+def _advance_windowed_cursor(db: Client, task: ChunkTask, run_created: datetime, now: datetime) -> None:
+    """Move a windowed stream's cursor to the end of its completed prefix of windows, read
+    after this window's status was written: of closers that race, the last to write reads
+    every status, and Maximum keeps an earlier, smaller end from moving the cursor back."""
+    from google.cloud.firestore_v1.transforms import Maximum
+
+    windows = (stream_ref(db, task.connection_id, task.run_id, task.stream).get(["windows"]).to_dict() or {}).get("windows")
+    end = _prefix_end(windows or {})
+    if end is not None:
+        cursor_ref(db, task.connection_id, task.stream).set(
+            {"hwm": Maximum(min(end, run_created.timestamp())), "run_id": task.run_id, "at": now}, merge=True)
+
+
+def stream_ready_to_sweep(db: Client, connection_id: str, run_id: str, stream: str) -> ChunkTask | None:
+    """The sweep task of `stream` once every other chain of the stream has closed (None
+    before, or when the stream has no sweep or it is done). Closers that race may each get
+    it: the task's deterministic name makes them one."""
+    doc = stream_ref(db, connection_id, run_id, stream).get().to_dict() or {}
+    if not doc.get("sweep") or int(doc.get("chains_closed", 0)) < int(doc.get("chains_total", 0)) - 1:
+        return None
+    sweep = chain_ref(db, connection_id, run_id, chain_id(stream, SWEEP_PARTITION)).get(["done"])
+    if not sweep.exists or sweep.get("done"):
+        return None
+    return ChunkTask(connection_id=connection_id, run_id=run_id, stream=stream, partition=SWEEP_PARTITION, page=0)
+
+
+#: the partition of a stream's sweep chain
+SWEEP_PARTITION = "sweep"
 
 
 # -- ending a run -------------------------------------------------------------------------------
@@ -507,10 +579,32 @@ def _fail_run_in(transaction: Transaction, db: Client, connection_id: str, run_i
         "status": RunStatus.failed.value, "finished_at": now, "errors": ArrayUnion([error.model_dump()])})
 
 
-def run_complete(db: Client, connection_id: str, run_id: str) -> bool:
-    data = run_ref(db, connection_id, run_id).get().to_dict() or {}
-    return bool(data) and not RunStatus(data.get("status", "failed")).finished and \
-        int(data.get("chains_closed", 0)) >= int(data.get("chains_total", 0))
+#: a finalize claimed longer ago than this was abandoned (its task died): another may take it
+FINALIZE_CLAIM_S = 30.0
+
+
+def claim_finalize(db: Client, connection_id: str, run_id: str, now: datetime | None = None) -> bool:
+    """True for exactly one of the closers that find the run complete: the one whose
+    compare-and-set of `finalizing` on the run lands first (or that takes over a claim
+    abandoned for FINALIZE_CLAIM_S). Finalizers racing in a transaction queued on the run's
+    and the connection's locks; this costs the losers one read."""
+    from google.api_core.exceptions import Aborted, FailedPrecondition
+
+    now = now or utcnow()
+    ref = run_ref(db, connection_id, run_id)
+    snap = ref.get()
+    data = snap.to_dict() or {}
+    if not data or RunStatus(data.get("status", "failed")).finished or \
+            int(data.get("chains_closed", 0)) < int(data.get("chains_total", 0)):
+        return False
+    claimed = data.get("finalizing")
+    if claimed is not None and (now - claimed).total_seconds() < FINALIZE_CLAIM_S:
+        return False
+    try:
+        ref.update({"finalizing": now}, option=db.write_option(last_update_time=snap.update_time))
+    except (FailedPrecondition, Aborted):
+        return False  # another closer claimed it (or the run changed) first
+    return True
 
 
 def streams_of(db: Client, connection_id: str, run_id: str) -> dict[str, dict[str, Any]]:

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from shared.connections import breaker
 from shared.store.records import Provenance
-from shared.sync import finish, state
+from shared.sync import budgets, finish, state
 from shared.sync.ingest import IngestResult, ingest, ingest_children, tombstone_listed
 from shared.sync.models import ChunkTask, Counts
 from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Slice, Stream
@@ -89,6 +89,7 @@ class WorkerDeps:
     #: how long one chunk may spend fetching before it hands the page back to Cloud Tasks;
     #: below the function's timeout, leaving room to save and commit the page
     time_budget_s: float = 180.0
+    sleep: Callable[[float], None] = time.sleep
     breaker_policy: breaker.BreakerPolicy = field(default_factory=breaker.BreakerPolicy)
     #: enqueue a task to run no sooner than the given time (Cloud Tasks' schedule_time);
     #: None: a deferred chunk is handed back to Cloud Tasks' retry with Retry-After instead
@@ -121,8 +122,8 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
     except RetryLater:
         if not last_attempt:
             raise
-        state.fail_chain(deps.db, task, "retries_exhausted", "The page could not be fetched or saved in time.")
-        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+        closed = state.fail_chain(deps.db, task, "retries_exhausted", "The page could not be fetched or saved in time.")
+        _after_close(task, ctx, deps, closed)
         return ChunkOutcome("failed")
     except (gexc.Aborted, gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError, Contention) as exc:
         if not last_attempt:
@@ -163,9 +164,18 @@ def _breaker_failure(task: ChunkTask, deps: WorkerDeps, exc: VendorError) -> Non
 
 
 def _give_up(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, code: str, message: str) -> ChunkOutcome:
-    state.fail_chain(deps.db, task, code, message)
-    finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+    _after_close(task, ctx, deps, state.fail_chain(deps.db, task, code, message))
     return ChunkOutcome("failed")
+
+
+def _after_close(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, closed: bool) -> None:
+    """After a chain may have closed: enqueue its stream's sweep when the stream's other
+    chains are all closed, and finalize the run when every chain is."""
+    if closed:
+        sweep = state.stream_ready_to_sweep(deps.db, task.connection_id, task.run_id, task.stream)
+        if sweep is not None:
+            deps.enqueue(sweep)
+    finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
 
 
 def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, last_attempt: bool) -> ChunkOutcome:
@@ -182,11 +192,16 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
             if chain.next_cursor is not None:
                 deps.enqueue(_continuation(task, chain.next_cursor))
             state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
-        finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+        _after_close(task, ctx, deps, True)  # the first attempt may have closed it and died
         return ChunkOutcome("replay", next_page=task.page + 1 if chain.next_cursor else None)
     if chain.done:
-        finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+        _after_close(task, ctx, deps, not chain.data.get("sweep"))
         return ChunkOutcome("stale")
+    if chain.data.get("sweep"):  # no vendor call: the breaker does not apply
+        if finish.run_sweep(db, ctx.connector, task, run_created):
+            finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+            return ChunkOutcome("done")
+        return ChunkOutcome("stale")  # the stream's last chain enqueues it again when it closes
     admission = breaker.check(db, task.connection_id, deps.breaker_policy, known=ctx.breaker)
     if not admission.call:
         return _defer(task, deps, admission.until)
@@ -211,7 +226,7 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
         for half in halves:
             deps.enqueue(ChunkTask(connection_id=task.connection_id, run_id=task.run_id, stream=half.stream,
                                    partition=half.partition, page=0))
-        finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+        _after_close(task, ctx, deps, False)
         return ChunkOutcome("split")
     raw_records = stream.records(spec, response)
     next_cursor = spec.paginator.next_cursor(request, response, len(raw_records))
@@ -232,8 +247,8 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
     not_written = [key for key in saved.seen if key not in written] if full_pass else None
     committed = state.commit_page(db, task, state.PageResult(saved.counts, next_cursor, saved.max_cursor, not_written))
     if committed:
-        state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
-        finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
+        closed = state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
+        _after_close(task, ctx, deps, closed)
     log.info("chunk done", extra={"run_id": task.run_id, "chain": task.chain_id, "page": task.page,
                                   "fetch_ms": round(fetched_ms, 1), **saved.counts.model_dump()})
     return ChunkOutcome("done" if committed else "replay", saved.counts, task.page + 1 if next_cursor else None)
@@ -253,6 +268,10 @@ def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: Requ
     chain on a terminal vendor error (or any vendor error on the last attempt). A cursor
     the vendor says has expired restarts the listing from the top (what was saved stays)."""
     request = spec.paginator.apply(first, task.cursor)
+    backlog = budgets.live_backlog_s(deps.db, ctx.connector, task.connection_id)
+    if backlog > 0:
+        # live calls booked the vendor's budget ahead: give them their slots first
+        deps.sleep(min(backlog, budgets.MAX_BOOKING_WAIT_S))
     try:
         with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s
@@ -274,8 +293,7 @@ def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: Requ
         busy = spec.busy is not None and spec.busy(int(details.get("vendor_status") or 0), str(details.get("vendor_error") or ""))
         if (exc.transient or busy) and not last_attempt:
             raise RetryLater(exc.message, getattr(exc, "retry_after_s", None) or (15.0 if busy else None)) from exc
-        state.fail_chain(deps.db, task, exc.code, exc.message)
-        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+        _after_close(task, ctx, deps, state.fail_chain(deps.db, task, exc.code, exc.message))
         log.warning("chain failed", extra={"run_id": task.run_id, "chain": task.chain_id, "code": exc.code})
         return request, None
 
@@ -291,6 +309,10 @@ def _split_if_capped(stream: Stream[Any], chain: dict[str, Any], response: dict[
     if until - since < 2 * windows.min_span_s:
         return []
     middle = since + (until - since) / 2
+    if windows.align_s:
+        middle = round(middle / windows.align_s) * windows.align_s
+        if not since < middle < until:
+            return []
     return [
         state.PlannedChain(stream.name, f"w{since:.0f}-{middle:.0f}", chain["mode"], since, middle, window=True),
         state.PlannedChain(stream.name, f"w{middle:.0f}-{until:.0f}", chain["mode"], middle, until, window=True),
@@ -332,16 +354,15 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
         _breaker_failure(task, deps, exc)
         if exc.transient and not last_attempt:
             raise RetryLater(exc.message, getattr(exc, "retry_after_s", None)) from exc
-        state.fail_chain(deps.db, task, exc.code, exc.message)
-        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+        _after_close(task, ctx, deps, state.fail_chain(deps.db, task, exc.code, exc.message))
         return ChunkOutcome("failed")
     breaker.record_success(deps.db, task.connection_id, admission.state)
     counts = ingest_children(deps.db, task.connection_id, stream, found, source).counts
     if partial:  # more pages than one task reads: stored, but not taken for the whole set
         counts = counts.add(ingest_children(deps.db, task.connection_id, stream, partial, source, whole=False).counts)
     if state.commit_page(deps.db, task, state.PageResult(counts, None, None)):
-        state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s, run_created=run_created)
-        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+        closed = state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s, run_created=run_created)
+        _after_close(task, ctx, deps, closed)
     return ChunkOutcome("done", counts)
 
 

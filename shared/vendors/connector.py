@@ -109,6 +109,9 @@ class Windows:
     #: where the response says how many results the query matched
     total_path: str | None = None
     min_span_s: float = 60.0
+    #: window edges (and the middles of split windows) fall on multiples of this (Intercom
+    #: compares contact dates by UTC day, so its windows are whole days); None: anywhere
+    align_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,161 @@
+"""Every #16 figure in one table: target, measured, pass or fail, per vendor.
+
+    python -m bench.table [--only noop parallel floor cold_start cpu scale] [--quick]
+
+Each figure comes from its own benchmark, run as a subprocess (one failing does not stop
+the table) with `--json`: the last line of its output is one JSON object. Benchmarks that
+are not in this tree yet (bench/cpu_profile.py and bench/scale.py are perfcpu's) show as
+"pending"; their keys are read as `cpu_ms_per_record` and `rss_ratio` (1M / 10k records,
+with `rss_10k_mb` and `rss_1m_mb`). The cold-start benchmark's text table is read when it
+has no `--json`. The machine is shared: the load average is printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.stack import load_average
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Row:
+    vendor: str
+    figure: str
+    target: str
+    measured: str
+    verdict: str  # pass, FAIL, pending, error
+
+
+def run_bench(module: str, *args: str, timeout_s: float = 1800) -> tuple[dict[str, Any] | None, str]:
+    """(the JSON object a benchmark printed last, or None; its whole output)."""
+    if not (REPO / "bench" / f"{module}.py").exists():
+        return None, "missing"
+    proc = subprocess.run([sys.executable, "-m", f"bench.{module}", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout_s, env={**os.environ, "PYTHONPATH": str(REPO)})
+    for line in reversed(proc.stdout.strip().splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line), proc.stdout
+            except json.JSONDecodeError:
+                break
+    return None, proc.stdout + proc.stderr[-2000:]
+
+
+def verdict(ok: bool) -> str:
+    return "pass" if ok else "FAIL"
+
+
+def noop(quick: bool) -> list[Row]:
+    sizes = ["--contacts", "500", "--conversations", "300"] if quick else []
+    got, out = run_bench("noop_runs", "--json", "--runs", "10", *sizes)
+    if got is None:
+        return [Row("intercom", "no-op runs: slowest / median", "<= 1.5", out[-200:], "error")]
+    runs = got["runs"]
+    return [Row("intercom", "no-op runs: slowest / median (10 runs)", "<= 1.5",
+                f"{got['ratio']} ({got['max_s']} / {got['median_s']} s; {runs[0]['vendor_requests']} requests, "
+                f"{sum(r['written'] for r in runs)} writes, {sum(r['worker_retries'] for r in runs)} retries; "
+                f"load {got['load_average']})", verdict(got["ratio"] <= 1.5))]
+
+
+def parallel(quick: bool) -> list[Row]:
+    got, out = run_bench("parallel", "--json", "--contacts", "2000" if quick else "4000")
+    if got is None:
+        return [Row("intercom", "parallel partitions 1/2/4", "wall falls", out[-200:], "error")]
+    walls = [s["wall_s"] for s in got["settings"]]
+    falls = all(b < a for a, b in zip(walls, walls[1:], strict=False))
+    return [Row("intercom", f"full import, {got['contacts']} contacts: wall at 1/2/4 dispatches",
+                "falls as workers are added", " / ".join(f"{w} s" for w in walls)
+                + f" ({got['settings'][0]['partitions']} partitions; load {got['load_average']})", verdict(falls))]
+
+
+def floor(quick: bool) -> list[Row]:
+    sizes = ["--contacts", "1000", "--companies", "100", "--conversations", "150"] if quick else \
+        ["--contacts", "2000", "--companies", "200", "--conversations", "300"]
+    got, out = run_bench("full_sync", "--json", "--rate-limit", "600", "--queue-share", "1.0", "--noop-runs", "0",
+                         "--admins", "20", *sizes)
+    if got is None:
+        return [Row("intercom", "vendor-bound: wall / floor", "<= 1.05, 0 429s", out[-200:], "error")]
+    return [Row("intercom", "vendor-bound run at full share: wall / floor", "<= 1.05, no 429",
+                f"{got['ratio']} ({got['wall_s']} s / {got['floor_s']} s; {got['vendor_requests']} requests at "
+                f"{got['rate_per_s']}/s; {got['429s']} 429s; load {got['load_average']})",
+                verdict(got["ratio"] <= 1.05 and got["429s"] == 0))]
+
+
+def cold_start(quick: bool) -> list[Row]:
+    got, out = run_bench("cold_start", "--json")  # its text table when it takes no --json
+    if got is not None and "max_ms" in got:
+        slowest, name = got["max_ms"], got.get("function", "")
+    else:
+        rows = [(float(m.group(2)), m.group(1)) for m in re.finditer(r"^(\S+)\s+(\d+)\s+\d+\s", out, re.MULTILINE)]
+        if not rows:
+            return [Row("all", "cold start, slowest function", "<= 400 ms", out[-200:], "error")]
+        slowest, name = max(rows)
+    return [Row("all", "cold start: slowest function's first answer", "<= 400 ms", f"{slowest:.0f} ms ({name})",
+                verdict(slowest <= 400))]
+
+
+def cpu(quick: bool) -> list[Row]:
+    got, out = run_bench("cpu_profile", "--json")
+    if out == "missing" or got is None or "cpu_ms_per_record" not in got:
+        return [Row("intercom", "worker CPU per record", "<= 0.3 ms", "bench/cpu_profile.py (perfcpu) not landed",
+                    "pending")]
+    return [Row("intercom", "worker CPU per record", "<= 0.3 ms", f"{got['cpu_ms_per_record']} ms",
+                verdict(float(got["cpu_ms_per_record"]) <= 0.3))]
+
+
+def scale(quick: bool) -> list[Row]:
+    got, out = run_bench("scale", "--json", timeout_s=7200)
+    if out == "missing" or got is None or "rss_ratio" not in got:
+        return [Row("intercom", "peak RSS, 1M / 10k records", "<= 1.2", "bench/scale.py (perfcpu) not landed",
+                    "pending")]
+    return [Row("intercom", "peak RSS, 1M / 10k records", "<= 1.2",
+                f"{got['rss_ratio']} ({got.get('rss_1m_mb')} / {got.get('rss_10k_mb')} MB)",
+                verdict(float(got["rss_ratio"]) <= 1.2))]
+
+
+SECTIONS: dict[str, Callable[[bool], list[Row]]] = {
+    "cpu": cpu, "cold_start": cold_start, "parallel": parallel, "floor": floor, "noop": noop, "scale": scale}
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "?")
+    return f"{os.cpu_count()} cores ({model}), load average {load_average()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), default=list(SECTIONS))
+    parser.add_argument("--quick", action="store_true", help="smaller data sets (a few minutes in all)")
+    args = parser.parse_args()
+    print(f"#16 figures on {machine()}", flush=True)
+    rows: list[Row] = []
+    for name in args.only:
+        try:
+            rows += SECTIONS[name](args.quick)
+        except (subprocess.SubprocessError, OSError, KeyError, ValueError) as exc:
+            rows.append(Row("-", name, "-", f"{type(exc).__name__}: {exc}"[:120], "error"))
+        print(f"  ({name} done, load average {load_average()})", file=sys.stderr, flush=True)
+    widths = [max(len(getattr(r, f)) for r in [Row("vendor", "figure", "target", "measured", "result"), *rows])
+              for f in ("vendor", "figure", "target", "measured", "verdict")]
+    for n, r in enumerate([Row("vendor", "figure", "target", "measured", "result"), *rows]):
+        cells = (r.vendor, r.figure, r.target, r.measured, r.verdict)
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |")
+        if n == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    print(f"machine after: load average {load_average()}")
+
+
+if __name__ == "__main__":
+    main()
