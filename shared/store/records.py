@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic_core import to_json
+
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, CollectionReference, DocumentReference
 
@@ -59,9 +61,18 @@ def _canonical(value: Any) -> Any:
 
 
 def content_hash(doc: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON; TypeError for content that cannot be stored as JSON."""
-    payload = json.dumps(doc, sort_keys=True, default=_canonical, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    """sha256 of the content's JSON; ValueError or TypeError for content that cannot be
+    stored as JSON (NaN and infinities included).
+
+    Serialized by pydantic-core (Rust: a fifth of the standard library's cost, which was
+    a tenth of the worker's CPU per record) in the content's own key order: a mapper builds
+    its document in a fixed order and a vendor's payload keeps the order the vendor sent,
+    so the same content gives the same hash; content that reaches us in another key order
+    is at worst written once more, never taken for unchanged when it changed."""
+    payload = to_json(doc, inf_nan_mode="constants")
+    if b"NaN" in payload or b"Infinity" in payload:  # rare: tell a NaN from the text "NaN"
+        json.dumps(doc, default=_canonical, allow_nan=False)
+    return hashlib.sha256(payload).hexdigest()
 
 
 def safe_doc_id(key: str) -> str:
@@ -158,6 +169,12 @@ def upsert(
     raise AssertionError("unreachable")
 
 
+#: (connection, stream) pairs whose last batch read found none of its records stored, in
+#: this process: their next batch is first written blind (see `_create_all`)
+_fresh: set[tuple[str, str]] = set()
+_FRESH_LIMIT = 10_000
+
+
 def _upsert_once(
     db: Client, connection_id: str, stream: str, items: list[Incoming], source: Provenance, ttl_s: int
 ) -> UpsertResult:
@@ -172,8 +189,22 @@ def _upsert_once(
         prior = latest.get(item.key)
         if prior is None or (item.version or 0) >= (prior.version or 0):
             latest[item.key] = item
+    # a key seen twice in the input is one record: the duplicates count as unchanged
+    result.unchanged += len(items) - len(latest)
     refs = {key: coll.document(safe_doc_id(key)) for key in latest}
+    fresh = (connection_id, stream)
+    if fresh in _fresh:
+        if _create_all(db, latest, refs, source, ttl_s):
+            result.written += list(latest)
+            return result
+        _fresh.discard(fresh)  # some exist after all: read them and decide, as below
     snaps = wire.read(db, list(refs.values()), ["_sync", "_deleted"])
+    if any(snap.exists for snap in snaps.values()):
+        _fresh.discard(fresh)
+    else:
+        if len(_fresh) >= _FRESH_LIMIT:
+            _fresh.clear()
+        _fresh.add(fresh)
     batch, pending = db.batch(), 0
     for key, item in latest.items():
         ref = refs[key]
@@ -200,9 +231,33 @@ def _upsert_once(
                 batch, pending = db.batch(), 0
     if pending:
         batch.commit()
-    # a key seen twice in the input is one record: the duplicates count as unchanged
-    result.unchanged += len(items) - len(latest)
     return result
+
+
+def _create_all(db: Client, latest: dict[str, Incoming], refs: dict[str, DocumentReference], source: Provenance,
+                ttl_s: int) -> bool:
+    """Write every item as a new document, each on the precondition that it does not exist,
+    without reading first: a first import's batch read (a tenth of the worker's CPU per
+    record) finds nothing. A commit is atomic, so when any record exists it writes nothing
+    and this answers False: the caller reads and decides as ever (a commit of this call
+    that went through is then recognised as this unit's own write)."""
+    from google.api_core import exceptions as gexc
+
+    from shared.store import wire
+
+    missing = wire.Stored("", False)
+    keys = list(latest)
+    for start in range(0, len(keys), BATCH_LIMIT):
+        batch = db.batch()
+        for key in keys[start:start + BATCH_LIMIT]:
+            verdict, doc = _decide(latest[key], missing, source, ttl_s)
+            assert verdict == "write" and doc is not None
+            wire.add(batch, wire.create_write(refs[key]._document_path, doc, COMMIT_TIME_FIELDS))
+        try:
+            batch.commit()
+        except (gexc.AlreadyExists, gexc.FailedPrecondition):
+            return False
+    return True
 
 
 def get_record(db: Client, connection_id: str, stream: str, key: str, *, include_deleted: bool = False) -> dict[str, Any] | None:

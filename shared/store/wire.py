@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,7 @@ def _encode(value: Any, out: Any) -> None:
     elif kind is float:
         out.double_value = value
     elif kind is datetime:  # not DatetimeWithNanoseconds (a subclass): the library keeps its nanos
-        out.timestamp_value.FromDatetime(value)  # naive is UTC, as in the library
+        _timestamp_into(value, out.timestamp_value)
     elif kind is list or kind is tuple:
         values = out.array_value.values
         out.array_value.SetInParent()
@@ -57,6 +57,18 @@ def _encode(value: Any, out: Any) -> None:
         from google.cloud.firestore_v1._helpers import encode_value
 
         out.CopyFrom(encode_value(value)._pb)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+
+
+def _timestamp_into(value: datetime, out: Any) -> None:
+    """protobuf's `Timestamp.FromDatetime` (naive is UTC) without its time tuple and checks:
+    every record has four or five datetimes, and that was a fifth of encoding one."""
+    delta = value - (_EPOCH if value.tzinfo is not None else _EPOCH_NAIVE)
+    out.seconds = delta.days * 86_400 + delta.seconds
+    out.nanos = value.microsecond * 1000
 
 
 def _encode_fields(mapping: Mapping[str, Any], fields: Any) -> None:
