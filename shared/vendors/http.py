@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+from pydantic_core import from_json
 
 from shared.vendors.auth import RequestAuth, StaticAuth, WireAuth
 from shared.vendors.connector import ConnectionConfig, Connector
@@ -87,11 +88,35 @@ class CallStats:
         return {k: v for k, v in self.__dict__.items() if isinstance(v, (int, float))}
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that keeps nothing (see _VendorHttp)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _VendorHttp(httpx.Client):
+    """httpx's client without cookies. Vendor APIs authenticate by header, and one pooled
+    client serves every connection of a host: a cookie one connection's answer set must
+    never ride along on another's request. (Reading them was also a fifth of a request's
+    CPU.)"""
+
+    _jar = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        return None
+
+
 def build_http(connector: Connector, base_url: str, transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """A pooled HTTP client for one vendor host, without credentials (they are applied per
-    request); build it once per process and host (creating one loads the CA bundle)."""
+    request) or cookies; build it once per process and host (creating one loads the CA bundle)."""
     headers = {"Accept": "application/json", "User-Agent": "tributary-sync/0.1", **connector.default_headers}
-    return httpx.Client(base_url=base_url.rstrip("/"), headers=headers, transport=transport, follow_redirects=False)
+    return _VendorHttp(base_url=base_url.rstrip("/"), headers=headers, transport=transport, follow_redirects=False)
 
 
 @dataclass
@@ -118,6 +143,8 @@ class VendorClient:
         self._http = self.http or build_http(self.connector, self.config.base_url, self.transport)
         if self.pacing is None:
             self.pacing = PacingState()
+        self._base = str(self._http.base_url).rstrip("/")
+        self._timeout = httpx.Timeout(self.config.timeout_s, connect=10.0).as_dict()
 
     def close(self) -> None:
         if self._owns_http:
@@ -130,16 +157,15 @@ class VendorClient:
         self.close()
 
     def _send(self, request: PageRequest) -> httpx.Response:
+        """The request built once and sent as it is (httpx's `request()` parses the URL three
+        times and merges cookies: most of a small request's CPU)."""
         wire = self.auth.current()
         params = {**request.params, **wire.params} or None
-        return self._http.request(
-            request.method,
-            request.path,
-            params=params,
-            json=request.json_body,
-            headers=wire.headers,
-            timeout=httpx.Timeout(self.config.timeout_s, connect=10.0),
-        )
+        headers = self._http.headers.copy()
+        headers.update(wire.headers)
+        outgoing = httpx.Request(request.method, self._base + request.path, params=params, json=request.json_body,
+                                 headers=headers, extensions={"timeout": self._timeout})
+        return self._http.send(outgoing)
 
     def fetch(self, request: PageRequest) -> dict[str, Any]:
         """Send the request and return its JSON body, retrying what a retry can fix."""
@@ -186,7 +212,7 @@ class VendorClient:
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
         try:
-            body = response.json()
+            body = from_json(response.content)  # pydantic-core's parser: a quarter faster than json's
         except ValueError as exc:
             raise VendorUnavailable(f"{self.connector.title} sent a body that is not JSON.") from exc
         return body if isinstance(body, dict) else {"data": body}

@@ -144,3 +144,11 @@ def test_a_401_refreshes_the_credentials_once_and_retries() -> None:
     auth.refresh = lambda: False  # type: ignore[method-assign]
     with pytest.raises(VendorAuthFailed):
         client.fetch(PageRequest(path="/me"))
+
+
+def test_a_body_that_is_not_json_is_the_vendor_failing_and_a_list_is_wrapped() -> None:
+    client = client_for([httpx.Response(200, content=b"<html>oops</html>"),
+                         httpx.Response(200, content=b'[{"id": "1", "name": "\\u00e9"}]')], [])
+    with pytest.raises(VendorUnavailable, match="not JSON"):
+        client.fetch(PageRequest(path="/contacts"))
+    assert client.fetch(PageRequest(path="/contacts")) == {"data": [{"id": "1", "name": "é"}]}
