@@ -66,6 +66,9 @@ def configure(level: str = "INFO") -> None:
     global _configured
     root = logging.getLogger()
     root.setLevel(level)
+    # httpx logs every request at INFO: a line per vendor page (a tenth of a small request's
+    # CPU, and log volume); the vendor client logs its retries and pauses itself
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if _configured:
         return
     handler = logging.StreamHandler(sys.stdout)

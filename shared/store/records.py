@@ -69,6 +69,8 @@ def content_hash(doc: dict[str, Any]) -> str:
     its document in a fixed order and a vendor's payload keeps the order the vendor sent,
     so the same content gives the same hash; content that reaches us in another key order
     is at worst written once more, never taken for unchanged when it changed."""
+    if any(type(value) in (set, frozenset) for value in doc.values()):  # json refused them; to_json does not
+        raise TypeError("a set has no stable order: cannot hash or store it")
     payload = to_json(doc, inf_nan_mode="constants")
     if b"NaN" in payload or b"Infinity" in payload:  # rare: tell a NaN from the text "NaN"
         json.dumps(doc, default=_canonical, allow_nan=False)
@@ -205,7 +207,7 @@ def _upsert_once(
         if len(_fresh) >= _FRESH_LIMIT:
             _fresh.clear()
         _fresh.add(fresh)
-    batch, pending = db.batch(), 0
+    writes: list[Any] = []
     for key, item in latest.items():
         ref = refs[key]
         snap = snaps[ref.id]
@@ -223,14 +225,13 @@ def _upsert_once(
                 write = wire.update_write(ref._document_path, doc, snap.update_time, COMMIT_TIME_FIELDS)
             else:
                 write = wire.create_write(ref._document_path, doc, COMMIT_TIME_FIELDS)
-            wire.add(batch, write)
+            writes.append(write)
             result.written.append(key)
-            pending += 1
-            if pending >= BATCH_LIMIT:
-                batch.commit()
-                batch, pending = db.batch(), 0
-    if pending:
-        batch.commit()
+            if len(writes) >= BATCH_LIMIT:
+                wire.commit(db, writes)
+                writes = []
+    if writes:
+        wire.commit(db, writes)
     return result
 
 
@@ -248,13 +249,13 @@ def _create_all(db: Client, latest: dict[str, Incoming], refs: dict[str, Documen
     missing = wire.Stored("", False)
     keys = list(latest)
     for start in range(0, len(keys), BATCH_LIMIT):
-        batch = db.batch()
+        writes = []
         for key in keys[start:start + BATCH_LIMIT]:
             verdict, doc = _decide(latest[key], missing, source, ttl_s)
             assert verdict == "write" and doc is not None
-            wire.add(batch, wire.create_write(refs[key]._document_path, doc, COMMIT_TIME_FIELDS))
+            writes.append(wire.create_write(refs[key]._document_path, doc, COMMIT_TIME_FIELDS))
         try:
-            batch.commit()
+            wire.commit(db, writes)
         except (gexc.AlreadyExists, gexc.FailedPrecondition):
             return False
     return True

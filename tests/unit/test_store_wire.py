@@ -83,3 +83,8 @@ def test_what_the_library_refuses_is_refused(bad: Any) -> None:
         _helpers.pbs_for_create(PATH, {"x": bad})
     with pytest.raises((ValueError, TypeError)):
         wire.create_write(PATH, {"x": bad})
+
+
+def test_a_set_is_refused_not_stored_in_an_order_that_changes_between_processes() -> None:
+    with pytest.raises(TypeError, match="stable order"):
+        wire.create_write(PATH, {"deep": [{"tags": {"a", "b"}}]})
