@@ -14,7 +14,7 @@ export async function render(ctx, [id]) {
   let timer = null;
   let stopFollow = null;
   const q = { connection_id: id };
-  const [c, { connections: [status] }, { connectors }] = await Promise.all([
+  let [c, { connections: [status] }, { connectors }] = await Promise.all([
     ctx.api.get(`/connections/${encodeURIComponent(id)}`), ctx.api.get("/sync-status", q), ctx.api.get("/connectors"),
   ]);
   const connector = connectors.find((x) => x.vendor === c.vendor) || { title: c.vendor, streams: [], auth: {} };
@@ -35,7 +35,10 @@ export async function render(ctx, [id]) {
       fill(progress, ...runProgress(run));
       if (["succeeded", "partial", "failed"].includes(run.status)) {
         toast(`Sync ${run.status}: ${num(run.counts.fetched)} fetched, ${num(run.counts.written)} written.`);
-        const { connections: [fresh] } = await ctx.api.get("/sync-status", q);
+        // the run moved the health fields and the vendor's allowance: show them as they are now
+        const [{ connections: [fresh] }, connection] = await Promise.all([
+          ctx.api.get("/sync-status", q), ctx.api.get(`/connections/${encodeURIComponent(id)}`)]);
+        c = connection;
         fill(info, infoCard(fresh));
         fill(streamsCard, streamsTable(fresh));
         await Promise.all([loadRuns(), loadDead()]);

@@ -86,6 +86,7 @@ function plan(ctx, refresh) {
     h("h2", {}, "Plan"),
     h("div", { class: "form" }, h("label", {}, "Included credits per period", perPeriod),
       h("label", {}, "Billing day (1–31; clamped to the month's end)", day)),
+    h("p", { class: "muted small" }, "The first plan starts a period today with the full allowance; a later change applies from the next reset."),
     h("div", { class: "row" }, action("Save plan", async () => {
       await ctx.api.put("/credits/plan", { included_per_period: Number(perPeriod.value), billing_day: Number(day.value) });
       toast("Plan saved.");

@@ -251,8 +251,7 @@ def test_health_events_and_a_salesforce_allowance(stack: dict[str, Any], browser
     assert page.locator("#allowance").count() == 0, "no allowance before the org reported one"
     page.click("#sync-now")
     page.wait_for_selector("#progress-status [data-status=succeeded]", timeout=120_000)
-    page.goto(f"{stack['console']}/#/connections/{salesforce_id}")
-    page.wait_for_selector("#allowance")
+    page.wait_for_selector("#allowance")  # the page shows what the run's answers reported
     assert page.inner_text("#allowance-limit") == "100,000"
     remaining = int(page.inner_text("#allowance-remaining").replace(",", ""))
     assert 0 < remaining < 100_000, "the sync's own calls are counted by the org"
@@ -309,7 +308,9 @@ def test_health_events_and_a_salesforce_allowance(stack: dict[str, Any], browser
     page.goto(f"{stack['console']}/#/events")
     page.wait_for_selector("#events-table tr[data-event]")
     kinds = page.locator("#events-table tr[data-event]").evaluate_all("rows => rows.map(r => r.dataset.kind)")
-    assert kinds[0] == "run_failed", kinds  # the revoked Salesforce run is the newest
+    newest = "#events-table tr[data-event]:first-child"
+    assert page.get_attribute(newest, "data-connection") == salesforce_id, "the revoked Salesforce run is the newest"
+    assert kinds[0] in ("run_failed", "run_partial"), kinds
     assert "breaker_opened" in kinds and "breaker_closed" in kinds and "run_succeeded" in kinds, kinds
     assert kinds.index("breaker_closed") < kinds.index("breaker_opened"), "newest first"
     opened = page.locator("#events-table tr[data-kind=breaker_opened] .event-repeats").first.inner_text()
