@@ -258,10 +258,10 @@ def test_health_events_and_a_salesforce_allowance(stack: dict[str, Any], browser
     visit.shot("14-salesforce-allowance")
 
     with api(stack) as admin:
-        # Intercom fails: every call a 503; a full sync trips the breaker (3 failed chunks)
+        # Intercom fails: every call a 503; an incremental sync's chains trip the breaker (3 failed chunks)
         httpx.post(f"{stack['sandboxes']['intercom']}/_sandbox/faults",
                    json={"error_rate": 1.0, "error_status": 503}).raise_for_status()
-        run_id = admin.post("/sync-now", json={"connection_id": intercom_id, "mode": "full"}).json()["run_id"]
+        run_id = admin.post("/sync-now", json={"connection_id": intercom_id, "mode": "auto"}).json()["run_id"]
 
         def folded() -> bool:  # re-opened after a failed probe: one event, its repeats counted
             events = admin.get("/sync-events", params={"connection_id": intercom_id}).json()["events"]
