@@ -24,6 +24,50 @@ from shared.api.framework import install_error_handlers, request_id_of
 from shared.errors import NotFound
 
 ENTRY_POINT = "handle"
+#: profile every request to these functions (comma-separated names) into PROFILE_OUT_ENV's file
+PROFILE_ENV = "TRIBUTARY_PROFILE_FUNCTIONS"
+PROFILE_OUT_ENV = "TRIBUTARY_PROFILE_OUT"
+
+
+class _Profiled:
+    """cProfile around each request of one function (bench/cpu_profile.py), timed in the
+    thread's CPU time: a profiler per request thread (Python 3.11 profiles per thread), merged into one pstats file that is
+    rewritten at most every 2 s and when the process is told to stop."""
+
+    def __init__(self, app: Any, out: str) -> None:
+        import threading
+
+        self.app, self.out = app, out
+        self.lock = threading.Lock()
+        self.stats: Any = None
+        self.dumped_at = 0.0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        import cProfile
+        import pstats
+        import time
+
+        # CPU time of this thread, not wall: waiting on the network or the GIL is not cost
+        profile = cProfile.Profile(time.thread_time)
+        profile.enable()
+        try:
+            return list(self.app(environ, start_response))
+        finally:
+            profile.disable()
+            with self.lock:
+                if self.stats is None:
+                    self.stats = pstats.Stats(profile)
+                else:
+                    self.stats.add(profile)
+                if time.monotonic() - self.dumped_at > 2.0:
+                    self.dump()
+
+    def dump(self) -> None:
+        import time
+
+        if self.stats is not None:
+            self.stats.dump_stats(self.out)
+        self.dumped_at = time.monotonic()
 
 
 def _root_path(app: Any) -> Any:
@@ -45,7 +89,7 @@ def build_app(project: str, region: str, only: list[str] | None = None) -> Dispa
             continue
         app = functions_framework.create_app(ENTRY_POINT, str(directory / "main.py"), "http")
         install_error_handlers(app)  # the app's own 404/405/500 in our error body, as deployed
-        mounts[f"/{project}/{region}/{name}"] = _root_path(app)
+        mounts[f"/{project}/{region}/{name}"] = _maybe_profiled(name, _root_path(app))
 
     def not_found(environ: dict[str, Any], start_response: Any) -> Any:
         """No function at this path: the same error body a function would answer with."""
@@ -54,6 +98,24 @@ def build_app(project: str, region: str, only: list[str] | None = None) -> Dispa
         return response(environ, start_response)
 
     return DispatcherMiddleware(not_found, mounts)
+
+
+_profiled: list[_Profiled] = []
+
+
+def _maybe_profiled(name: str, app: Any) -> Any:
+    if name not in os.environ.get(PROFILE_ENV, "").split(","):
+        return app
+    wrapped = _Profiled(app, os.environ[PROFILE_OUT_ENV])
+    _profiled.append(wrapped)
+    return wrapped
+
+
+def _dump_profiles_and_exit(signum: int, frame: Any) -> None:
+    for each in _profiled:
+        with each.lock:
+            each.dump()
+    raise SystemExit(0)
 
 
 def main() -> None:
@@ -65,6 +127,10 @@ def main() -> None:
     project = os.environ["GOOGLE_CLOUD_PROJECT"]
     region = os.environ.get("FUNCTION_REGION", "europe-west1")
     app = build_app(project, region, args.only)
+    if _profiled:
+        import signal
+
+        signal.signal(signal.SIGTERM, _dump_profiles_and_exit)
     print(f"functions ready on http://{args.host}:{args.port}/{project}/{region}/", flush=True)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
 

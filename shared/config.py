@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _ORIGIN = re.compile(r"https?://[a-z0-9.-]+(?::[0-9]{1,5})?")
@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # A chain with no progress for this long has lost its tasks and is resumed.
     sync_stall_after_s: float = Field(600.0, validation_alias="SYNC_STALL_AFTER_S", gt=0)
 
+    # Tests and benchmarks only: vendors' declared per-endpoint budgets are multiplied by this
+    # (the sandboxes read the same variable), i.e. the rate-limit clock runs this much faster
+    # with the vendor's own rules. Refused in production.
+    rate_time_scale: float = Field(1.0, validation_alias="TRIBUTARY_RATE_TIME_SCALE", gt=0)
+
     # The circuit breaker per connection (shared.connections.breaker): consecutive failed
     # chunks before it opens, the first cool-down and the cap of its doubling.
     breaker_threshold: int = Field(5, validation_alias="BREAKER_THRESHOLD", ge=1)
@@ -91,6 +96,12 @@ class Settings(BaseSettings):
         parse_keys(raw)  # raises ValueError naming the entry, never the key
         return raw
 
+
+    @model_validator(mode="after")
+    def _real_rates_in_production(self) -> Settings:
+        if self.environment == "production" and self.rate_time_scale != 1.0:
+            raise ValueError("TRIBUTARY_RATE_TIME_SCALE is for tests and benchmarks: production keeps vendors' limits")
+        return self
 
     @field_validator("allowed_domains", mode="before")
     @classmethod

@@ -30,12 +30,16 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import Client, CollectionReference, DocumentReference, DocumentSnapshot
+    from google.cloud.firestore import Client, CollectionReference, DocumentReference
+
+    from shared.store.wire import Stored
 
 BATCH_LIMIT = 400  # Firestore allows 500 writes per commit; leave headroom
 WRITE_ATTEMPTS = 5
 DEFAULT_TOMBSTONE_TTL_S = 30 * 86_400
 SourceKind = Literal["sync", "webhook", "write_back", "redrive"]
+#: set to the commit's server time on every write
+COMMIT_TIME_FIELDS = ("_sync.committed_at",)
 
 
 def collection_path(connection_id: str, stream: str) -> str:
@@ -89,6 +93,8 @@ class Incoming:
     key: str
     content: dict[str, Any] | None
     version: float | None = None
+    #: content_hash(content) when the caller has it already (ingest computes it once)
+    digest: str | None = None
 
 
 @dataclass
@@ -104,7 +110,7 @@ class StaleWriteRace(Exception):
     """Another writer changed a record between our read and our write (re-read and decide)."""
 
 
-def _decide(item: Incoming, snap: DocumentSnapshot, source: Provenance, ttl_s: int) -> tuple[str, dict[str, Any] | None]:
+def _decide(item: Incoming, snap: Stored, source: Provenance, ttl_s: int) -> tuple[str, dict[str, Any] | None]:
     """('written'|'unchanged'|'stale'|'write', document to write)."""
     data = (snap.to_dict() or {}) if snap.exists else {}
     stored = data.get("_sync") or {}
@@ -112,7 +118,7 @@ def _decide(item: Incoming, snap: DocumentSnapshot, source: Provenance, ttl_s: i
     if item.version is not None and stored_version is not None and item.version < stored_version:
         return "stale", None
     deleted = item.content is None
-    digest = "deleted" if deleted else content_hash(item.content or {})
+    digest = "deleted" if deleted else (item.digest or content_hash(item.content or {}))
     if snap.exists and stored.get("hash") == digest and bool(data.get("_deleted")) == deleted:
         mine = (stored.get("source") or {}) == source.as_dict()
         return ("written" if mine else "unchanged"), None
@@ -155,8 +161,7 @@ def upsert(
 def _upsert_once(
     db: Client, connection_id: str, stream: str, items: list[Incoming], source: Provenance, ttl_s: int
 ) -> UpsertResult:
-    from google.cloud.firestore import SERVER_TIMESTAMP
-    from google.cloud.firestore_v1.field_path import FieldPath
+    from shared.store import wire
 
     result = UpsertResult()
     if not items:
@@ -168,7 +173,7 @@ def _upsert_once(
         if prior is None or (item.version or 0) >= (prior.version or 0):
             latest[item.key] = item
     refs = {key: coll.document(safe_doc_id(key)) for key in latest}
-    snaps = {snap.reference.id: snap for snap in db.get_all(list(refs.values()), field_paths=["_sync", "_deleted"])}
+    snaps = wire.read(db, list(refs.values()), ["_sync", "_deleted"])
     batch, pending = db.batch(), 0
     for key, item in latest.items():
         ref = refs[key]
@@ -182,12 +187,12 @@ def _upsert_once(
             result.stale += 1
         else:
             assert doc is not None
-            doc["_sync"] = {**doc["_sync"], "committed_at": SERVER_TIMESTAMP}
+            # built as raw protobuf: the library's per-value encoding was most of a sync's CPU
             if snap.exists:
-                fields = {FieldPath(name).to_api_repr(): value for name, value in doc.items()}
-                batch.update(ref, fields, option=db.write_option(last_update_time=snap.update_time))
+                write = wire.update_write(ref._document_path, doc, snap.update_time, COMMIT_TIME_FIELDS)
             else:
-                batch.create(ref, doc)
+                write = wire.create_write(ref._document_path, doc, COMMIT_TIME_FIELDS)
+            wire.add(batch, write)
             result.written.append(key)
             pending += 1
             if pending >= BATCH_LIMIT:
@@ -210,15 +215,35 @@ def get_record(db: Client, connection_id: str, stream: str, key: str, *, include
     return data
 
 
-def live_keys_before(db: Client, connection_id: str, stream: str, before: datetime) -> Iterator[tuple[str, DocumentReference]]:
-    """(doc id, ref) of live records last written before `before` (the sweep's candidates)."""
-    query = records_collection(db, connection_id, stream).select(["_sync.synced_at", "_deleted"])
-    for snap in query.stream():
-        data = snap.to_dict() or {}
-        synced = (data.get("_sync") or {}).get("synced_at")
-        if data.get("_deleted") or (synced is not None and synced >= before):
-            continue
-        yield snap.id, snap.reference
+#: documents per page of the sweep's candidate query (a cursor resumes it: memory stays flat)
+SWEEP_PAGE = 1000
+
+
+def live_keys_before(db: Client, connection_id: str, stream: str, before: datetime,
+                     *, not_by: str | None = None) -> Iterator[tuple[str, DocumentReference]]:
+    """(doc id, ref) of live records last written before `before` (the sweep's candidates),
+    except those whose current version sync run `not_by` wrote (whatever the clocks say).
+
+    Firestore filters on `_sync.synced_at` (every stored version has one), so records written
+    since `before` are never read; the rest come in pages resumed from a cursor."""
+    from shared.store.client import condition
+
+    query = (records_collection(db, connection_id, stream)
+             .where(filter=condition("_sync.synced_at", "<", before))
+             .order_by("_sync.synced_at").order_by("__name__")
+             .select(["_sync.synced_at", "_sync.source", "_deleted"]).limit(SWEEP_PAGE))
+    cursor = None
+    while True:
+        page = list((query.start_after(cursor) if cursor is not None else query).stream())
+        for snap in page:
+            data = snap.to_dict() or {}
+            source = (data.get("_sync") or {}).get("source") or {}
+            if data.get("_deleted") or (not_by is not None and source.get("kind") == "sync" and source.get("id") == not_by):
+                continue
+            yield snap.id, snap.reference
+        if len(page) < SWEEP_PAGE:
+            return
+        cursor = page[-1]
 
 
 def dead_letter(

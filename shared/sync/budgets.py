@@ -28,16 +28,18 @@ class StoreGate:
     db: Client
     connector: Connector
     connection_id: str
+    #: the rate-limit clock's speed (Settings.rate_time_scale: 1 outside tests and benchmarks)
+    scale: float = 1.0
 
     def _budgets(self, request: PageRequest) -> list[tuple[str, float]]:
         limit = self.connector.rate_limit
         base = f"{self.connector.vendor}:{self.connection_id}"
         budgets = []
         if limit.scope == "token":
-            budgets.append((base, limit.per_second))
+            budgets.append((base, limit.per_second * self.scale))
         for endpoint in limit.endpoints:
             if endpoint.matches(request.method, request.path):
-                budgets.append((f"{base}:{endpoint.key}", endpoint.per_second))
+                budgets.append((f"{base}:{endpoint.key}", endpoint.per_second * self.scale))
         return budgets
 
     def book(self, request: PageRequest) -> float | None:
@@ -55,8 +57,8 @@ class StoreGate:
             ratelimits.hold(self.db, key, until)
 
 
-def gate_for(db: Client, connector: Connector, connection_id: str) -> StoreGate | None:
+def gate_for(db: Client, connector: Connector, connection_id: str, scale: float = 1.0) -> StoreGate | None:
     limit = connector.rate_limit
     if limit.scope == "app" and not limit.endpoints:
         return None
-    return StoreGate(db, connector, connection_id)
+    return StoreGate(db, connector, connection_id, scale)

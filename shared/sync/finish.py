@@ -68,22 +68,43 @@ def _swept_after_full_pass(connector: Connector, name: str, doc: dict[str, Any])
 
 def sweep(db: Client, connector: Connector, connection_id: str, run_id: str, stream_name: str, run_created: Any) -> int:
     """Soft-delete the stream's live records that this complete full pass did not see and
-    that nothing wrote since the pass began. Returns how many were tombstoned."""
+    that nothing wrote since the pass began. Returns how many were tombstoned.
+
+    Candidates are only records last written before the pass began (a query on
+    `_sync.synced_at`, paged), so a first import or a pass that rewrote everything reads
+    none; they are tombstoned a batch at a time. The pages' checkpoints list the keys the
+    pass saw but did not write, and those alone are held to spare them."""
+    stream = connector.stream(stream_name)
+    source = Provenance("sync", run_id, unit=f"{stream_name}/sweep")
+    seen_ids: set[str] | None = None
+    gone: list[str] = []
+    deleted = 0
+    for doc_id, _ in records.live_keys_before(db, connection_id, stream_name, run_created, not_by=run_id):
+        if seen_ids is None:
+            seen_ids = _seen_not_written(db, connection_id, run_id, stream_name)
+        if doc_id in seen_ids:
+            continue
+        gone.append(doc_id)
+        if len(gone) >= records.BATCH_LIMIT:
+            deleted += len(gone)
+            tombstone(db, connection_id, stream, gone, source)
+            gone = []
+    if gone:
+        deleted += len(gone)
+        tombstone(db, connection_id, stream, gone, source)
+    if deleted:
+        log.info("sweep", extra={"run_id": run_id, "stream": stream_name, "deleted": deleted})
+    state.cursor_ref(db, connection_id, stream_name).set({"last_full_at": run_created, "last_full_run": run_id}, merge=True)
+    return deleted
+
+
+def _seen_not_written(db: Client, connection_id: str, run_id: str, stream_name: str) -> set[str]:
+    """Doc ids of the records the pass saw without writing them (the pages' `keys`)."""
     seen: set[str] = set()
     chains = state.run_ref(db, connection_id, run_id).collection("chains").where(filter=condition("stream", "==", stream_name)).stream()
     for chain in chains:
         if (chain.to_dict() or {}).get("split"):
             continue
         for page in chain.reference.collection("pages").select(["keys"]).stream():
-            seen.update(page.get("keys") or [])
-    stream = connector.stream(stream_name)
-    seen_ids = {records.safe_doc_id(k) for k in seen}
-    gone = [doc_id for doc_id, _ in records.live_keys_before(db, connection_id, stream_name, run_created)
-            if doc_id not in seen_ids]
-    if gone:
-        source = Provenance("sync", run_id, unit=f"{stream_name}/sweep")
-        for start in range(0, len(gone), records.BATCH_LIMIT):
-            tombstone(db, connection_id, stream, gone[start:start + records.BATCH_LIMIT], source)
-        log.info("sweep", extra={"run_id": run_id, "stream": stream_name, "deleted": len(gone)})
-    state.cursor_ref(db, connection_id, stream_name).set({"last_full_at": run_created, "last_full_run": run_id}, merge=True)
-    return len(gone)
+            seen.update(records.safe_doc_id(k) for k in page.get("keys") or [])
+    return seen

@@ -9,6 +9,7 @@ is dropped silently and no single record can fail the batch it came in.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from shared.store import records
 from shared.store.records import Incoming, Provenance
 from shared.sync.models import Counts
-from shared.vendors.connector import MapContext, Stream, as_unix
+from shared.vendors.connector import MapContext, ParentSet, Stream, as_unix
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
@@ -73,12 +74,12 @@ def prepare(
                 content = {**content, "raw": raw}
             if parent_id is not None:
                 content = {**content, "parent_id": parent_id}
-            records.content_hash(content)  # content that cannot be stored fails here, alone
+            digest = records.content_hash(content)  # content that cannot be stored fails here, alone
         except Exception as exc:  # noqa: BLE001 - any mapper bug is this record's failure, kept with its reason
             rejected.append((raw, _reason(exc)))
             continue
         version = stream.cursor_value(raw)
-        items.append(Incoming(key=key, content=content, version=version))
+        items.append(Incoming(key=key, content=content, version=version, digest=digest))
         if version is not None and (max_cursor is None or version > max_cursor):
             max_cursor = version
     return Prepared(items, rejected, max_cursor)
@@ -95,20 +96,74 @@ def ingest(
 ) -> IngestResult:
     """Store a batch of raw vendor records through the one path; counts add up:
     fetched == written + unchanged + failed."""
+    return ingest_groups(db, connection_id, stream, [(parent_id, raws)], source)
+
+
+def ingest_groups(
+    db: Client, connection_id: str, stream: Stream[Any], groups: list[tuple[str | None, list[Any]]], source: Provenance
+) -> IngestResult:
+    """`ingest` for several parents' children at once: each group is prepared with its
+    parent id, and the whole batch is read and written together (one read and one commit
+    per batch instead of per parent)."""
     context = map_context(db, connection_id, stream) if stream.refine is not None else None
-    prepared = prepare(stream, raws, parent_id=parent_id, context=context)
-    for raw, reason in prepared.rejected:
-        records.dead_letter(db, connection_id, stream.name, raw, reason, source=source, parent_id=parent_id)
-    saved = _store(db, connection_id, stream, prepared.items, source)
+    items: list[Incoming] = []
+    rejected = 0
+    max_cursor: float | None = None
+    for parent_id, raws in groups:
+        prepared = prepare(stream, raws, parent_id=parent_id, context=context)
+        for raw, reason in prepared.rejected:
+            records.dead_letter(db, connection_id, stream.name, raw, reason, source=source, parent_id=parent_id)
+        items += prepared.items
+        rejected += len(prepared.rejected)
+        if prepared.max_cursor is not None and (max_cursor is None or prepared.max_cursor > max_cursor):
+            max_cursor = prepared.max_cursor
+    saved = _store(db, connection_id, stream, items, source)
     failed_keys = saved.pop("failed", [])
     written: list[str] = saved["written"]
     counts = Counts(
-        fetched=len(raws),
+        fetched=sum(len(raws) for _, raws in groups),
         written=len(written),
         unchanged=saved["unchanged"],
-        failed=len(prepared.rejected) + len(failed_keys),
+        failed=rejected + len(failed_keys),
     )
-    return IngestResult(counts, written, [i.key for i in prepared.items], prepared.max_cursor)
+    return IngestResult(counts, written, [i.key for i in items], max_cursor)
+
+
+def ingest_children(db: Client, connection_id: str, stream: Stream[Any], by_parent: Mapping[str, list[Any]],
+                    source: Provenance, *, whole: bool = True) -> IngestResult:
+    """Store the children of several parents in one upsert, each keyed under its parent.
+    For a `ParentSet` stream each parent's read (when `whole`: every page of it) is its
+    whole set: its stored children the read did not return become tombstones (not
+    counted: counts cover the records read)."""
+    result = ingest_groups(db, connection_id, stream, list(by_parent.items()), source)
+    if whole and isinstance(stream.deletes, ParentSet) and by_parent:
+        # a child that could not be stored was still returned: it is not removed
+        read = {k for parent_id, raws in by_parent.items() for raw in raws
+                if isinstance(raw, dict) and (k := stream.record_key(raw, parent_id))}
+        gone = [key for key in _stored_children(db, connection_id, stream.name, list(by_parent)) if key not in read]
+        for start in range(0, len(gone), records.BATCH_LIMIT):
+            tombstone(db, connection_id, stream, gone[start:start + records.BATCH_LIMIT], source)
+        if gone:
+            log.info("children removed", extra={"stream": stream.name, "removed": len(gone)})
+    return result
+
+
+#: Firestore's `in` filter takes at most 30 values
+_IN_LIMIT = 30
+
+
+def _stored_children(db: Client, connection_id: str, stream: str, parents: list[str]) -> list[str]:
+    """Keys of the live stored children of these parents (one query per 30 parents)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    from shared.store.records import records_collection
+
+    keys: list[str] = []
+    for start in range(0, len(parents), _IN_LIMIT):
+        query = records_collection(db, connection_id, stream) \
+            .where(filter=FieldFilter("parent_id", "in", parents[start:start + _IN_LIMIT])).select(["_deleted"])
+        keys += [snap.id for snap in query.stream() if not (snap.to_dict() or {}).get("_deleted")]
+    return keys
 
 
 #: how long a process reuses a connection's mapping context (config, lookup streams)

@@ -75,7 +75,8 @@ def open_vendor_client(database: Client, settings: Settings, connection: Connect
     config = connector.validate_config(connection.config, environment=settings.environment)
     auth = request_auth(database, keyring_from_settings(settings), connection, connector,
                         pooled_http(connector, config.base_url))
-    return vendor_client(connector, config, auth, connection.id, gate_for(database, connector, connection.id))
+    return vendor_client(connector, config, auth, connection.id, gate_for(database, connector, connection.id,
+                                                                      settings.rate_time_scale))
 
 
 def connection_context(database: Client, settings: Settings, connection_id: str) -> ConnectionContext:

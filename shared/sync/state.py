@@ -318,7 +318,9 @@ class PageResult:
     counts: Counts
     next_cursor: dict[str, Any] | None
     max_cursor: float | None
-    #: keys of the page's records, kept only for a full pass (the sweep reads them)
+    #: keys of the page's records this run did not write (unchanged or older than stored),
+    #: kept only for a full pass: the sweep spares them (what it wrote, it recognises by
+    #: `_sync.synced_at`), so a first import keeps none
     keys: list[str] | None = None
 
 

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from shared.connections import breaker
 from shared.store.records import Provenance
 from shared.sync import finish, state
-from shared.sync.ingest import IngestResult, ingest, tombstone_listed
+from shared.sync.ingest import IngestResult, ingest, ingest_children, tombstone_listed
 from shared.sync.models import ChunkTask, Counts
 from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Slice, Stream
 from shared.vendors.errors import VendorError, VendorUnavailable
@@ -228,9 +228,9 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
         saved = ingest(db, task.connection_id, stream, raw_records, source)
     _fan_out_children(task, ctx, deps, saved)
     full_pass = chain.data.get("mode") == "full"
-    committed = state.commit_page(
-        db, task, state.PageResult(saved.counts, next_cursor, saved.max_cursor, saved.seen if full_pass else None)
-    )
+    written = set(saved.written)
+    not_written = [key for key in saved.seen if key not in written] if full_pass else None
+    committed = state.commit_page(db, task, state.PageResult(saved.counts, next_cursor, saved.max_cursor, not_written))
     if committed:
         state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
         finish.maybe_finish(db, ctx.connector, task.connection_id, task.run_id)
@@ -319,24 +319,15 @@ def _fan_out_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps,
 
 def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, stream: Stream[Any], chain: dict[str, Any],
                   run_created: Any, admission: breaker.Admission, *, last_attempt: bool) -> ChunkOutcome:
-    """One task serves a batch of parents: each parent's children are paged inline."""
+    """One task serves a batch of parents: their children are paged inline, one request per
+    parent and page, or for a `batch` stream many parents per request."""
     started = time.monotonic()
-    spec = stream.full
-    counts = Counts()
     source = Provenance("sync", task.run_id, unit=f"{task.chain_id}/{task.page}")
+    parents = [str(p) for p in chain.get("parent_ids") or []]
     try:
         with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s
-            for parent_id in chain.get("parent_ids") or []:
-                request: PageRequest | None = first_request(stream, spec, chain, ctx.config, parent_id=parent_id)
-                for _ in range(MAX_CHILD_PAGES):
-                    if request is None:
-                        break
-                    response = client.fetch(request)
-                    raws = stream.records(spec, response)
-                    counts = counts.add(ingest(deps.db, task.connection_id, stream, raws, source, parent_id=parent_id).counts)
-                    cursor = spec.paginator.next_cursor(request, response, len(raws))
-                    request = spec.paginator.apply(request, cursor) if cursor else None
+            found, partial = read_children(client, stream, chain, ctx.config, parents)
     except VendorError as exc:
         _breaker_failure(task, deps, exc)
         if exc.transient and not last_attempt:
@@ -345,7 +336,67 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
         finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
         return ChunkOutcome("failed")
     breaker.record_success(deps.db, task.connection_id, admission.state)
+    counts = ingest_children(deps.db, task.connection_id, stream, found, source).counts
+    if partial:  # more pages than one task reads: stored, but not taken for the whole set
+        counts = counts.add(ingest_children(deps.db, task.connection_id, stream, partial, source, whole=False).counts)
     if state.commit_page(deps.db, task, state.PageResult(counts, None, None)):
         state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s, run_created=run_created)
         finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
     return ChunkOutcome("done", counts)
+
+
+#: (parent id -> every child read, parent id -> children of a read cut at MAX_CHILD_PAGES)
+ChildReads = tuple[dict[str, list[Any]], dict[str, list[Any]]]
+
+
+def read_children(client: VendorClient, stream: Stream[Any], chain: dict[str, Any], config: ConnectionConfig,
+                  parents: list[str]) -> ChildReads:
+    """The children of these parents: many parents per request for a `batch` stream, one
+    request per parent and page otherwise (sync tasks and webhook events alike)."""
+    read = _read_batched if stream.batch is not None else _read_each
+    return read(client, stream, chain, config, parents)
+
+
+def _read_each(client: VendorClient, stream: Stream[Any], chain: dict[str, Any], config: ConnectionConfig,
+               parents: list[str]) -> ChildReads:
+    """One request per parent and page."""
+    spec = stream.full
+    found: dict[str, list[Any]] = {}
+    partial: dict[str, list[Any]] = {}
+    for parent_id in parents:
+        rows: list[Any] = []
+        request: PageRequest | None = first_request(stream, spec, chain, config, parent_id=parent_id)
+        for _ in range(MAX_CHILD_PAGES):
+            if request is None:
+                break
+            response = client.fetch(request)
+            raws = stream.records(spec, response)
+            rows += raws
+            cursor = spec.paginator.next_cursor(request, response, len(raws))
+            request = spec.paginator.apply(request, cursor) if cursor else None
+        (partial if request is not None else found)[parent_id] = rows
+    return found, partial
+
+
+def _read_batched(client: VendorClient, stream: Stream[Any], chain: dict[str, Any], config: ConnectionConfig,
+                  parents: list[str]) -> ChildReads:
+    """Many parents per request: each round asks for every parent still owed a page, with
+    that parent's own cursor. A parent the answer does not mention is left unread."""
+    assert stream.batch is not None
+    window = Slice(since=chain.get("since"), until=chain.get("until"), config=config)
+    rows: dict[str, list[Any]] = {}
+    owed: dict[str, str | None] = dict.fromkeys(parents)
+    for _ in range(MAX_CHILD_PAGES):
+        if not owed:
+            break
+        answer = stream.batch.split(client.fetch(stream.batch.build(window, owed)))
+        following: dict[str, str | None] = {}
+        for parent_id, (raws, cursor) in answer.items():
+            if parent_id not in owed:
+                continue
+            rows.setdefault(parent_id, []).extend(raws)
+            if cursor:
+                following[parent_id] = cursor
+        owed = following
+    found = {p: r for p, r in rows.items() if p not in owed}
+    return found, {p: rows[p] for p in owed}

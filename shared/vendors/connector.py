@@ -14,7 +14,7 @@ account settings and credentials.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -131,7 +131,29 @@ class WebhookDeletes:
     """Deletes arrive as webhook events (tombstones through the ingest path)."""
 
 
-Deletes = Sweep | WebhookDeletes
+@dataclass(frozen=True)
+class ParentSet:
+    """A child stream whose read of one parent is that parent's whole set (HubSpot's
+    associations): stored children of the parent the read did not return are tombstoned,
+    so a removed association disappears when its parent is next read."""
+
+
+Deletes = Sweep | WebhookDeletes | ParentSet
+
+
+@dataclass(frozen=True)
+class ParentBatch:
+    """A child stream the vendor reads for many parents in one request (HubSpot's v4
+    associations batch read: up to 1,000 ids, each with its own paging cursor), instead of
+    one request per parent. A task serves `Stream.child_batch` parents this way.
+
+    build  (slice, parent id -> that parent's cursor, None for its first page) -> the request
+    split  the answer -> parent id -> (its records, its next cursor or None); a parent the
+           answer does not mention was not read (nothing is inferred about it)
+    """
+
+    build: Callable[[Slice, Mapping[str, str | None]], PageRequest]
+    split: Callable[[dict[str, Any]], Mapping[str, tuple[list[Any], str | None]]]
 
 
 # -- serving: how the synced records are read back ------------------------------------------
@@ -295,6 +317,8 @@ class Stream(Generic[Raw]):
     parent: str | None = None
     #: parents served by one task of a child stream
     child_batch: int = 20
+    #: a child stream read for many parents per request (None: one parent per request)
+    batch: ParentBatch | None = None
     deletes: Deletes | None = None
     #: this stream lists deleted records of another stream (ids only)
     tombstones: TombstoneStream | None = None

@@ -18,8 +18,10 @@ class RateLimitHeaders:
     limit: str | None = "X-RateLimit-Limit"
     remaining: str | None = "X-RateLimit-Remaining"
     reset: str | None = "X-RateLimit-Reset"
-    #: "epoch": reset is a unix time; "delta": seconds from now
-    reset_kind: Literal["epoch", "delta"] = "epoch"
+    #: "epoch": reset is a unix time; "delta": seconds from now; "window_ms": the length of
+    #: a rolling window in milliseconds (HubSpot's X-HubSpot-RateLimit-Interval-Milliseconds),
+    #: the longest a slot can take to free up, so pacing by it errs on the safe side
+    reset_kind: Literal["epoch", "delta", "window_ms"] = "epoch"
     retry_after: str = "Retry-After"
     #: a vendor whose usage comes in one composite header (Salesforce's
     #: `Sforce-Limit-Info: api-usage=used/max`) reads it here instead of the named headers
@@ -117,7 +119,10 @@ def read_state(headers: Mapping[str, str], spec: RateLimitHeaders, now: float | 
     reset = as_int(spec.reset)
     reset_in: float | None = None
     if reset is not None:
-        reset_in = reset - (now if now is not None else time.time()) if spec.reset_kind == "epoch" else float(reset)
+        if spec.reset_kind == "epoch":
+            reset_in = reset - (now if now is not None else time.time())
+        else:
+            reset_in = reset / 1000 if spec.reset_kind == "window_ms" else float(reset)
         reset_in = max(0.0, reset_in)
     return RateLimitState(as_int(spec.limit), as_int(spec.remaining), reset_in)
 

@@ -31,7 +31,7 @@ from shared.errors import BadRequest, Unauthenticated
 from shared.vendors.connector import as_unix
 from shared.vendors.pagination import PageRequest, dig
 
-Action = Literal["upsert", "delete", "fetch", "ignore"]
+Action = Literal["upsert", "delete", "fetch", "children", "ignore"]
 
 
 class WebhookRejected(Unauthenticated):
@@ -226,10 +226,14 @@ class BasicCredentials:
 class TopicRule:
     """What a topic does to a stream: upsert the record it carries, tombstone it (deletes,
     merges away, archives), fetch the current record (events that carry only an id, or whose
-    order cannot be trusted), or nothing."""
+    order cannot be trusted), re-read the children of the record (`children`: every child
+    stream of `stream` for that parent, e.g. HubSpot's associationChange), or nothing."""
 
     stream: str | None
     action: Action
+    #: where this topic's events name the record, when not the envelope's record_id path
+    #: (HubSpot's associationChange: fromObjectId)
+    record_id: str | None = None
 
 
 IGNORE = TopicRule(None, "ignore")
@@ -323,9 +327,10 @@ class WebhookScheme:
         rule = self.topics.get(topic, IGNORE)
         item = dig(raw, env.item) if env.item else None
         occurred = as_unix(dig(raw, env.occurred_at)) if env.occurred_at else None
-        record_id = _scalar(dig(raw, env.record_id))
+        record_path = rule.record_id or env.record_id
+        record_id = _scalar(dig(raw, record_path))
         if rule.action != "ignore" and record_id is None:
-            raise MalformedWebhook(f"A {topic} event carries no record id.", details={"path": env.record_id})
+            raise MalformedWebhook(f"A {topic} event carries no record id.", details={"path": record_path})
         if rule.action == "upsert" and not isinstance(item, dict):
             raise MalformedWebhook(f"A {topic} event carries no record.", details={"path": env.item})
         return WebhookEvent(

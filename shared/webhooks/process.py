@@ -4,6 +4,9 @@
             dead-lettered if it does not fit, newer-wins by the stream's cursor field)
     delete  a tombstone versioned by the event's time -> shared.sync.ingest.tombstone
     fetch   the record as the vendor has it now -> ingest; a 404 -> tombstone
+    children  the record's children as the vendor has them now (every child stream of the
+            event's stream, read as a sync reads them) -> ingest_children, so children the
+            parent no longer has are tombstoned (HubSpot's associationChange)
 
 The same code path as a sync page, with provenance (webhook, delivery id, topic). Running a
 delivery twice changes nothing: a processed record is skipped, and a crash between the
@@ -21,7 +24,8 @@ from urllib.parse import quote
 
 from shared import logging as tlog
 from shared.store.records import Provenance
-from shared.sync.ingest import IngestResult, ingest, tombstone
+from shared.sync.ingest import IngestResult, ingest, ingest_children, tombstone
+from shared.sync.models import Counts
 from shared.vendors.errors import VendorError, VendorNotFound
 from shared.vendors.pagination import PageRequest
 from shared.webhooks import deliveries
@@ -125,6 +129,8 @@ def _apply(deps: ProcessDeps, connection: Connection, connector: Connector, deli
         return tombstone(deps.db, connection.id, stream, [_key(stream, record_id)], source, version=version)
     if action == "fetch":
         return _fetch(deps, connection, connector, stream, record_id, source, version)
+    if action == "children":
+        return _children(deps, connection, connector, stream, record_id, source)
     raise ValueError(f"unknown webhook action {action!r}")
 
 
@@ -149,6 +155,24 @@ def _fetch(deps: ProcessDeps, connection: Connection, connector: Connector, stre
     except VendorNotFound:
         return tombstone(deps.db, connection.id, stream, [_key(stream, record_id)], source, version=version)
     return ingest(deps.db, connection.id, stream, [raw], source)
+
+
+def _children(deps: ProcessDeps, connection: Connection, connector: Connector, stream: Stream[Any], record_id: str,
+              source: Provenance) -> IngestResult:
+    """Re-read one parent's children in every child stream of `stream`, as a sync does."""
+    from shared.sync.worker import read_children
+
+    config = connector.config_model.model_validate(connection.config)
+    counts = Counts()
+    with deps.open_client(connection) as client:
+        for child in connector.children(stream.name):
+            if not connection.selection.includes(child.name):
+                continue
+            found, partial = read_children(client, child, {}, config, [record_id])
+            counts = counts.add(ingest_children(deps.db, connection.id, child, found, source).counts)
+            if partial:
+                counts = counts.add(ingest_children(deps.db, connection.id, child, partial, source, whole=False).counts)
+    return IngestResult(counts)
 
 
 def deps_for(settings: Any) -> ProcessDeps:

@@ -392,6 +392,47 @@ def test_a_sweep_after_a_complete_full_pass_tombstones_what_the_vendor_deleted(d
     assert get_record(db, w.connection_id, "things", "2", include_deleted=True) is not None
 
 
+def _sweep_keys(db: Any, w: World, run_id: str) -> list[str]:
+    from shared.sync import state
+
+    chains = state.run_ref(db, w.connection_id, run_id).collection("chains").stream()
+    return sorted(k for chain in chains for page in chain.reference.collection("pages").stream()
+                  for k in page.get("keys") or [])
+
+
+def test_a_first_import_holds_no_keys_for_the_sweep_and_a_no_change_pass_spares_everything(db: Any) -> None:
+    """Pages keep only the keys a full pass saw without writing (the sweep recognises what the
+    run wrote by its provenance): a first import keeps none; a no-change pass keeps them all."""
+    vendor = PagedThings([item(i) for i in range(5)])
+    w = world(db, vendor)
+    first = w.sync(mode="full")
+    assert _sweep_keys(db, w, first.run_id) == []
+    again = w.sync(mode="full")
+    assert again.status.value == "succeeded"
+    assert _sweep_keys(db, w, again.run_id) == ["0", "1", "2", "3", "4"]
+    assert sorted(w.docs("things")) == ["0", "1", "2", "3", "4"]
+
+
+def test_the_sweep_spares_what_its_own_run_wrote_whatever_the_clocks_say(db: Any) -> None:
+    """A record this pass wrote is not a sweep candidate even if the writer's clock ran behind
+    the run's creation (its `synced_at` earlier than the pass's start)."""
+    from datetime import timedelta
+
+    from shared.store.records import Incoming, Provenance, upsert
+    from shared.sync.finish import sweep
+
+    vendor = PagedThings([item(i) for i in range(3)])
+    w = world(db, vendor)
+    run = w.sync(mode="full")
+    from shared.sync import state
+
+    created = state.run_ref(db, w.connection_id, run.run_id).get().to_dict()["created_at"]
+    behind = Provenance("sync", run.run_id, unit="late/0", at=created - timedelta(minutes=5))
+    upsert(db, w.connection_id, "things", [Incoming("9", {"id": "9", "name": "late"}, version=2e9)], behind)
+    assert sweep(db, w.connector, w.connection_id, run.run_id, "things", created) == 0
+    assert sorted(w.docs("things")) == ["0", "1", "2", "9"]
+
+
 def test_a_failed_full_pass_sweeps_nothing(db: Any) -> None:
     vendor = PagedThings([item(i) for i in range(5)])
     w = world(db, vendor)

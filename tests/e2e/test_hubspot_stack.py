@@ -2,7 +2,8 @@
 HTTP (OAuth tokens refreshed at the sandbox's token endpoint) -> Firestore emulator; the
 records function serves the three objects; the sandbox's signed webhook batches (v3
 signature, the app's client secret) reach the webhooks function and the ingest path:
-property changes are fetched, deletions become tombstones."""
+property changes are fetched, deletions become tombstones, an association removed
+(contact.associationChange) re-reads the contact's associations and tombstones it."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def hubspot(stack: SyncStack, clean_firestore: str) -> SyncStack:
     from google.cloud import firestore
 
     stack.reset_sandbox("hubspot")
-    with stack.sandbox("hubspot") as s:  # small: each association is one request per record
+    with stack.sandbox("hubspot") as s:
         s.post("/_sandbox/reset", json={"contacts": 12, "companies": 3, "deals": 4}).raise_for_status()
     db = firestore.Client(project=PROJECT)
     url = stack.sandbox_urls["hubspot"]
@@ -78,9 +79,15 @@ def test_sync_serve_and_webhooks_over_the_wire(hubspot: SyncStack) -> None:
         s.post("/_sandbox/webhooks", json={"url": webhook_url(stack, CONN), "signer": "hubspot-v3",
                                            "secret": CLIENT_SECRET, "retry_backoff_s": 0.05}).raise_for_status()
         contacts = sorted(stack.stored("contacts", connection_id=CONN))
-        done = s.post("/_sandbox/mutate", json={"touch": {"contacts": 2}, "archive": {"contacts": [contacts[-1]]}}).json()
+        link = sorted(stack.stored("contact_companies", connection_id=CONN))[0]  # "<contact>:<company>"
+        contact, company = link.split(":")
+        unlink = [{"from": "contacts", "id": contact, "to": "companies", "to_id": company}]
+        done = s.post("/_sandbox/mutate", json={"touch": {"contacts": 2}, "archive": {"contacts": [contacts[-1]]},
+                                                "unlink": unlink}).json()
+        assert done["unlink"] == unlink
         assert s.post("/_sandbox/webhooks/flush", json={"timeout_s": 60}, timeout=70).json()["flushed"]
-    wait_processed(stack, expected=3, connection_id=CONN)
+    wait_processed(stack, expected=4, connection_id=CONN)
+    assert stack.stored("contact_companies", connection_id=CONN, include_deleted=True)[link]["_deleted"]
     stored = stack.stored("contacts", connection_id=CONN, include_deleted=True)
     with stack.sandbox("hubspot") as s:
         for key in done["touched"]["contacts"]:

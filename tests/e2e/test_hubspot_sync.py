@@ -40,6 +40,9 @@ def test_full_import_lists_everything_then_incremental_runs_search(db: Any) -> N
     assert len(w.docs("contact_companies")) == links == SIZES.contacts
     assert len(w.docs("deal_contacts")) == SIZES.deals and len(w.docs("deal_companies")) == SIZES.deals
     assert not [r for r in w.requests if r.url.path.endswith("/search")]  # the full import is the list
+    # associations: one batch read per page of parents and type, never one request per object
+    batches = [r for r in w.requests if r.url.path.endswith("/batch/read")]
+    assert len(batches) == 3 and not [r for r in w.requests if "/crm/v4/objects/" in r.url.path]
     assert w.sandbox.stats.snapshot()["rate_limited"] == 0
 
     touched = store.touch("contacts", 5)
@@ -47,16 +50,69 @@ def test_full_import_lists_everything_then_incremental_runs_search(db: Any) -> N
     w.requests.clear()
     run = w.sync()
     assert run.status.value == "succeeded", run.errors
-    api = [r for r in w.requests if r.url.path.startswith("/crm/v3")]
+    api = [r for r in w.requests if r.url.path.startswith("/crm/v3") and r.url.params.get("archived") != "true"]
     assert api and all(r.method == "POST" and r.url.path.endswith("/search") for r in api)
     for rec in touched:
         assert w.docs("contacts")[rec.id]["properties"]["favorite_color"] == rec.properties["favorite_color"]
     assert {r.id for r in made} <= set(w.docs("deals"))
-    # a quiet run writes nothing and asks only the three searches
+    # a quiet run writes nothing and asks only the three searches and the three recycle bins
     w.requests.clear()
     run = w.sync()
     assert run.status.value == "succeeded" and run.counts.written == 0
-    assert len([r for r in w.requests if r.url.path.endswith("/search")]) == 3
+    api = [r for r in w.requests if r.url.path.startswith("/crm")]
+    assert len([r for r in api if r.url.path.endswith("/search")]) == 3
+    assert len([r for r in api if r.url.params.get("archived") == "true"]) == 3 and len(api) == 6
+
+
+def test_archived_records_become_tombstones_on_the_next_incremental_run(db: Any) -> None:
+    w = hubspot_world(db, SIZES, **PROPS)
+    assert w.sync().status.value == "succeeded"
+    store = w.sandbox.store
+    contacts, deals = sorted(store.objects["contacts"])[:2], sorted(store.objects["deals"])[:1]
+    store.archive("contacts", contacts)
+    store.archive("deals", deals)
+    run = w.sync()
+    assert run.status.value == "succeeded", run.errors
+    assert run.streams["contacts"].mode == "incremental"  # not the weekly full pass's sweep
+    stored = w.docs("contacts", include_deleted=True)
+    assert all(stored[c]["_deleted"] for c in contacts)
+    assert w.docs("deals", include_deleted=True)[deals[0]]["_deleted"]
+    assert set(w.docs("contacts")) == set(store.objects["contacts"]) - set(contacts)
+    assert run.streams["contacts_archived"].counts.written == 2
+    # the bin is read again on every run; what it holds is tombstoned already: nothing written
+    run = w.sync()
+    assert run.counts.written == 0 and run.streams["contacts_archived"].counts.unchanged == 2
+
+
+def test_associations_are_read_in_batches_paged_per_parent_and_removed_ones_are_deleted(db: Any) -> None:
+    w = hubspot_world(db, SIZES, **PROPS)
+    store = w.sandbox.store
+    store.association_page = 2  # type: ignore[attr-defined]
+    first, second = sorted(store.objects["contacts"])[:2]
+    companies = sorted(store.objects["companies"])
+    for company in companies[:5]:  # five companies: three rounds of two for this contact
+        store.link("contacts", first, "companies", company)
+    assert w.sync().status.value == "succeeded"
+    linked = {k.split(":")[1] for k, v in w.docs("contact_companies").items() if v["parent_id"] == first}
+    assert linked == set(store.links[("contacts", first)]["companies"]) and len(linked) >= 5
+    batches = [r for r in w.requests if r.url.path == "/crm/v4/associations/contacts/companies/batch/read"]
+    assert len(batches) == 3  # 60 parents in one request; rounds 2 and 3 only for the one with more
+
+    # removed associations: a re-read of the parent is its whole set
+    removed = sorted(linked)[:2]
+    for company in removed:
+        assert store.unlink("contacts", first, "companies", company)
+    for company in list(store.links[("contacts", second)]["companies"]):
+        store.unlink("contacts", second, "companies", company)  # none left: NO_ASSOCIATIONS_FOUND
+    for rec in (store.objects["contacts"][first], store.objects["contacts"][second]):
+        rec.updated = store.clock.advance(1)
+    run = w.sync()
+    assert run.status.value == "succeeded", run.errors
+    live = w.docs("contact_companies")
+    assert {k.split(":")[1] for k, v in live.items() if v["parent_id"] == first} == linked - set(removed)
+    assert not [k for k, v in live.items() if v["parent_id"] == second]
+    gone = w.docs("contact_companies", include_deleted=True)
+    assert all(gone[f"{first}:{c}"]["_deleted"] for c in removed)
 
 
 def test_a_window_with_more_than_ten_thousand_changes_splits_and_every_record_arrives(db: Any) -> None:

@@ -11,13 +11,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from devtools.identity import IdentityServer
 from shared.vendors.pylon import dashboard
 from shared.vendors.pylon.connector import PylonConfig
 from shared.vendors.pylon.dashboard import ChartSpec, Period
 from shared.vendors.pylon.metrics import compute
+from shared.vendors.pylon.pages import READS_NOTE
 from shared.vendors.pylon.precompute import COLLECTION, build
 from tests.conftest import PROJECT
 from tests.e2e.read_counter import count_reads
+from tests.e2e.serving_world import create_connection
 
 NOW = datetime(2025, 12, 31, tzinfo=timezone.utc).timestamp()
 CONFIG = PylonConfig(base_url="https://api.usepylon.com")
@@ -100,3 +103,50 @@ def test_a_bad_spec_field_is_refused_by_name(change: dict[str, Any], field: str)
     locs = [".".join(str(p) for p in e["loc"]) for e in caught.value.errors()]
     assert any(loc.startswith(field) for loc in locs), locs
     assert date(2025, 1, 1)  # the period type is a date
+
+
+@pytest.fixture()
+def call(db: Any, settings_env: dict[str, str], identity: IdentityServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """call(function, params or body) -> (response, reads it cost), through each function's
+    own request pipeline (auth with a real ID token, the access check, the page)."""
+    from flask import Flask
+
+    from devtools.functions_catalog import load_endpoints
+    from shared.store import client as store_client
+
+    monkeypatch.setattr(store_client, "firestore_client", lambda project: db)
+    counter, endpoints, app = count_reads(db), load_endpoints(), Flask("pylon-pages")
+    token = identity.identity.id_token("mia@example.com")
+
+    def run(function: str, params: dict[str, Any]) -> tuple[Any, int]:
+        counter.reset()
+        post = function == "pylon-chart"
+        with app.test_request_context(path="/", method="POST" if post else "GET", json=params if post else None,
+                                      query_string=None if post else params,
+                                      headers={"Authorization": f"Bearer {token}"}):
+            from flask import request
+
+            response = endpoints[function].dispatch(request)
+        return response, counter.reads
+
+    return run
+
+
+def test_each_page_function_answers_from_at_most_the_stated_reads_at_any_size(db: Any, call: Any) -> None:
+    year = {"from": "2025-01-01", "to": "2025-12-31"}
+    reads: dict[str, list[int]] = {}
+    for connection_id, issues in (("pylon-small", 40), ("pylon-large", 1500)):
+        create_connection(db, connection_id, "pylon", base_url="https://api.usepylon.com",
+                          credentials={"api_token": "unused"})
+        seed(db, connection_id, issues)
+        for function, params in (
+            ("pylon-needs-attention", {}), ("pylon-accounts", {}), ("pylon-overview", year),
+            ("pylon-performance", year), ("pylon-trends", {**year, "bucket": "week"}),
+            ("pylon-chart", {"metric": "created", "group_by": "agent", "bucket": "month", "period": year}),
+        ):
+            response, count = call(function, {"connection_id": connection_id, **params})
+            assert response.status_code == 200, (function, response.get_json())
+            reads.setdefault(function, []).append(count)
+    bound = dashboard.MAX_READS + 1  # the pages' documents and the connection (the access check)
+    assert all(small == large <= bound for small, large in reads.values()), reads
+    assert f"at most {bound} documents" in READS_NOTE

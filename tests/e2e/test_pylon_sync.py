@@ -5,6 +5,7 @@ changed nothing costs a handful of requests and no write."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -68,3 +69,23 @@ def test_incremental_runs_catch_old_issues_changing_and_a_quiet_run_writes_nothi
     assert not [r for r in w.requests if r.url.path.endswith("/messages")]
     assert len(w.requests) == 4  # search, accounts, users, teams
     assert state.get_run(db, w.connection_id, quiet.run_id).status.value == "succeeded"
+
+
+def test_a_connection_paused_past_thirty_days_searches_in_windows_pylon_accepts(db: Any) -> None:
+    """Pylon caps a time filter on updated_at at 30 days (the sandbox refuses more): a
+    connection whose last success is 45 days old searches in two windows, and catches an
+    issue updated in the older one."""
+    w = pylon_world(db, SIZES)
+    assert w.sync().status.value == "succeeded"
+    cursor = state.connection_ref(db, w.connection_id).collection("cursors").document("issues")
+    cursor.update({"hwm": cursor.get().get("hwm") - 45 * 86_400})
+    w.sandbox.store.touch(1)
+    w.requests.clear()
+    run = w.sync()
+    assert run.status.value == "succeeded", run.errors
+    searches = [json.loads(r.content)["filter"] for r in w.requests if r.url.path == "/issues/search"]
+    assert len(searches) == 2 and all(f["field"] == "updated_at" and f["operator"] == "time_range" for f in searches)
+    for f in searches:
+        low, high = (datetime.fromisoformat(v.replace("Z", "+00:00")) for v in f["values"])
+        assert 0 < (high - low).total_seconds() <= 30 * 86_400
+    assert w.docs("issues")[w.sandbox.store.issues[0].id]["state"] == "waiting_on_you"

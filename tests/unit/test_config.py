@@ -28,3 +28,12 @@ def test_domains_are_split_and_normalised(settings_env: dict[str, str], monkeypa
     monkeypatch.setenv("ALLOWED_DOMAINS", " Example.com, @corp.example.org ,")
     get_settings.cache_clear()
     assert get_settings().allowed_domains == ("example.com", "corp.example.org")
+
+
+def test_a_rate_time_scale_is_refused_in_production(settings_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIBUTARY_RATE_TIME_SCALE", "60")
+    assert load(Settings).rate_time_scale == 60  # tests and benchmarks
+    monkeypatch.setenv("TRIBUTARY_ENV", "production")
+    with pytest.raises(ConfigError) as info:
+        load(Settings)
+    assert "TRIBUTARY_RATE_TIME_SCALE" in str(info.value)

@@ -90,6 +90,15 @@ class Store:
         if to_id not in ids:
             ids.append(to_id)
 
+    def unlink(self, from_type: str, from_id: str, to_type: str, to_id: str) -> bool:
+        """Remove an association (HubSpot does not change either record's last-modified date)."""
+        with self.lock:
+            ids = self.links.get((from_type, from_id), {}).get(to_type, [])
+            if to_id not in ids:
+                return False
+            ids.remove(to_id)
+            return True
+
     def live(self, kind: str) -> list[Record]:
         return [r for r in self.objects[kind].values() if not r.archived]
 

@@ -7,17 +7,22 @@
                                                   after; `total` is every match, but paging past
                                                   10,000 results is a 400, as HubSpot does
     GET  /crm/v4/objects/{type}/{id}/associations/{to}   limit <= 500, after
+    POST /crm/v4/associations/{from}/{to}/batch/read      inputs [{id, after?}] <= 1,000 (400 past
+                                                  it); per input up to `association_page` (500)
+                                                  targets with its own paging.next.after; ids with
+                                                  none are 207 errors NO_ASSOCIATIONS_FOUND
 
 Limits: the app's window (100 per 10 s by default, the kit's limiter) and search's own
-4 per second; both answer 429 with HubSpot's body and headers (X-HubSpot-RateLimit-Max,
--Remaining, -Interval-Milliseconds, -Daily, -Daily-Remaining).
+4 per second; both answer 429 with HubSpot's body (policyName TEN_SECONDLY_ROLLING or
+SECONDLY). Answers carry X-HubSpot-RateLimit-Max, -Remaining and -Interval-Milliseconds,
+never -Daily (OAuth calls), and search answers none of them.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,10 +34,10 @@ from devtools.sandboxes.kit.app import Vendor
 from devtools.sandboxes.kit.dialect import Dialect
 from devtools.sandboxes.kit.params import int_arg, json_body
 from devtools.sandboxes.kit.ratelimit import RateDecision, RateHeaders, RateLimitConfig, RateLimiter
-from devtools.sandboxes.kit.responses import ApiError
+from devtools.sandboxes.kit.responses import ApiError, json_response
 
 SEARCH_CAP = 10_000
-DAILY = 250_000
+BATCH_READ_MAX = 1_000
 DEFAULT_PROPERTIES = {"contacts": ("email", "firstname", "lastname"), "companies": ("name", "domain"),
                       "deals": ("dealname", "dealstage", "amount", "pipeline", "closedate")}
 MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", "deals": "hs_lastmodifieddate"}
@@ -40,16 +45,13 @@ MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", 
 
 @dataclass(frozen=True)
 class HubSpotHeaders(RateHeaders):
-    """HubSpot's window headers plus the interval and the daily budget."""
-
-    used: list[int] = field(default_factory=lambda: [0])
+    """HubSpot's rolling-window headers: its budget, what is left, and the window's length
+    (no reset time). OAuth calls get no -Daily headers: HubSpot sends those only to API keys
+    and private apps (changelog: rate limit headers will now appear for OAuth calls)."""
 
     def render(self, decision: RateDecision) -> dict[str, str]:
         out = {"X-HubSpot-RateLimit-Max": str(decision.limit), "X-HubSpot-RateLimit-Remaining": str(decision.remaining),
                "X-HubSpot-RateLimit-Interval-Milliseconds": str(decision.window_seconds * 1000)}
-        self.used[0] += 1
-        out["X-HubSpot-RateLimit-Daily"] = str(DAILY)
-        out["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, DAILY - self.used[0]))
         if not decision.allowed:
             out["Retry-After"] = str(decision.retry_after)
         return out
@@ -68,7 +70,7 @@ class SearchLimit:
         if not decision.allowed:
             with self.lock:
                 self.refused += 1
-            raise ApiError(429, "RATE_LIMIT", "You have reached your secondly limit.",
+            raise ApiError(429, "RATE_LIMITS", "You have reached your secondly limit.",
                            headers={"Retry-After": "1"})
 
 
@@ -214,14 +216,63 @@ def associations(store: Store, request: Request, object_type: str, object_id: st
     return body
 
 
+def _target(to_id: str) -> dict[str, Any]:
+    return {"toObjectId": int(to_id), "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}]}
+
+
+def batch_associations(store: Store, request: Request, from_type: str, to_type: str) -> Any:
+    """The v4 batch read: one result per input that has associations (paged per input),
+    a NO_ASSOCIATIONS_FOUND error per input that has none; 207 when any input errs."""
+    kind, to = _kind(from_type), _kind(to_type)
+    inputs = json_body(request).get("inputs")
+    if not isinstance(inputs, list) or not all(isinstance(i, dict) and i.get("id") for i in inputs):
+        raise ApiError(400, "VALIDATION_ERROR", "inputs: a list of {id, after?}")
+    if len(inputs) > BATCH_READ_MAX:
+        raise ApiError(400, "VALIDATION_ERROR", f"Batch input size {len(inputs)} exceeds the limit of {BATCH_READ_MAX}")
+    page_size = int(getattr(store, "association_page", 500))
+    started = iso(store.clock.now())
+    results: list[dict[str, Any]] = []
+    missing: list[str] = []
+    with store.lock:
+        for item in inputs:
+            object_id = str(item["id"])
+            ids = sorted(store.links.get((kind, object_id), {}).get(to, []), key=int) \
+                if object_id in store.objects[kind] else []
+            rows = [i for i in ids if int(i) > _offset(item.get("after"))]
+            if not rows:
+                missing.append(object_id)
+                continue
+            result: dict[str, Any] = {"from": {"id": object_id}, "to": [_target(i) for i in rows[:page_size]]}
+            if len(rows) > page_size:
+                result["paging"] = {"next": {"after": rows[page_size - 1], "link": None}}
+            results.append(result)
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": started}
+    if missing:
+        body["numErrors"] = len(missing)
+        body["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
+                           "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                           "message": f"No {to[:-1]} is associated with {kind[:-1]} {object_id}.",
+                           "context": {"fromObjectId": [object_id], "fromObjectType": [kind[:-1]],
+                                       "toObjectType": [to[:-1]]}} for object_id in missing]
+    return json_response(body, 207 if missing else 200)
+
+
 class HubSpotDialect(Dialect):
     rate_headers = HubSpotHeaders()
+
+    def rate_headers_for(self, request: Request, decision: RateDecision) -> dict[str, str]:
+        """Search answers carry none of the window's headers (only X-HubSpot-Correlation-Id),
+        though search requests count against the window too."""
+        if decision.allowed and request.method == "POST" and request.path.endswith("/search"):
+            return {}
+        return self.rate_headers.render(decision)
 
     def error_body(self, status: int, code: str, message: str) -> Any:
         body: dict[str, Any] = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
                                 "category": code}
         if status == 429:
-            body.update(errorType="RATE_LIMIT", policyName="TEN_SECONDLY_ROLLING")
+            secondly = "secondly" in message
+            body.update(errorType="RATE_LIMIT", policyName="SECONDLY" if secondly else "TEN_SECONDLY_ROLLING")
         return body
 
     def unauthorized(self, request: Request) -> tuple[str, str]:
@@ -242,6 +293,7 @@ HUBSPOT: Vendor[Store] = Vendor(
         ("POST", "/crm/v3/objects/<object_type>/search", search),
         ("GET", "/crm/v3/objects/<object_type>/<object_id>", read_object),
         ("GET", "/crm/v4/objects/<object_type>/<object_id>/associations/<to_type>", associations),
+        ("POST", "/crm/v4/associations/<from_type>/<to_type>/batch/read", batch_associations),
     ),
     counts=records.counts,
     reset=records.reset,

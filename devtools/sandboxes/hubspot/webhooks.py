@@ -5,7 +5,9 @@
 
 Each /_sandbox/mutate sends one batch (a JSON list, as HubSpot does, up to 100 events):
 changed records as `<object>.propertyChange`, new ones as `<object>.creation`, archived ones
-as `<object>.deletion`; each event has eventId (stable across retries), subscriptionId,
+as `<object>.deletion`, associations added or removed (`link`, `unlink`: [{"from": "contacts",
+"id": "1001", "to": "companies", "to_id": "1002"}]) as `<object>.associationChange`
+(fromObjectId, toObjectId, associationType such as CONTACT_TO_COMPANY, associationRemoved); each event has eventId (stable across retries), subscriptionId,
 portalId, appId, occurredAt (ms), subscriptionType, attemptNumber, objectId, and for
 property changes propertyName and propertyValue. Signed X-HubSpot-Signature-v3.
 """
@@ -49,6 +51,24 @@ def _event(kind: str, change: str, rec: Record, extra: dict[str, Any] | None = N
             "changeSource": "CRM", **(extra or {})}
 
 
+def _association(store: Store, verb: str, change: Any, done: dict[str, Any]) -> list[dict[str, Any]]:
+    if not isinstance(change, dict) or change.get("from") not in SINGULAR or change.get("to") not in SINGULAR:
+        raise ApiError(400, "VALIDATION_ERROR", f"{verb}: {change!r}")
+    kind, rid, to, to_id = change["from"], str(change["id"]), change["to"], str(change["to_id"])
+    if verb == "link":
+        with store.lock:
+            store.link(kind, rid, to, to_id)
+    elif not store.unlink(kind, rid, to, to_id):
+        return []
+    done[verb].append(change)
+    now = int(time.time() * 1000)
+    return [{"eventId": next(_ids) + now % 10**9 * 1000, "subscriptionId": 2, "portalId": PORTAL_ID, "appId": APP_ID,
+             "occurredAt": now, "subscriptionType": f"{SINGULAR[kind]}.associationChange", "attemptNumber": 0,
+             "changeSource": "CRM", "associationType": f"{SINGULAR[kind]}_TO_{SINGULAR[to]}".upper(),
+             "fromObjectId": int(rid), "toObjectId": int(to_id), "associationRemoved": verb == "unlink",
+             "isPrimaryAssociation": False}]
+
+
 def mutate(app: SandboxApp[Store], request: Request) -> dict[str, Any]:
     body = control_body(request)
     store = app.store
@@ -74,6 +94,10 @@ def mutate(app: SandboxApp[Store], request: Request) -> dict[str, Any]:
         gone = store.archive(kind, [str(i) for i in ids])
         done["archived"][kind] = [r.id for r in gone]
         events += [_event(kind, "deletion", r) for r in gone]
+    for verb in ("link", "unlink"):
+        done[verb] = []
+        for change in list(body.get(verb) or []):
+            events += _association(store, verb, change, done)
     if app.webhooks is not None and events:
         sender = app.webhooks
         assert isinstance(sender, WebhookSender)

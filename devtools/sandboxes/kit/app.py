@@ -175,7 +175,7 @@ class SandboxApp(Generic[S]):
             self.stats.bump("unauthorized")
             return self.error(ApiError(401, *self.dialect.unauthorized(request)))
         decision = self.limiter.take()
-        headers = self.dialect.rate_headers.render(decision)
+        headers = self.dialect.rate_headers_for(request, decision)
         if not decision.allowed:
             self.stats.bump("rate_limited")
             return self.error(ApiError(429, *self.dialect.rate_limited(decision)), headers)

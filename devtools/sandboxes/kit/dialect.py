@@ -23,6 +23,10 @@ class Dialect:
     #: the headers reporting the rate-limit window (on every counted answer, 429s included)
     rate_headers: RateHeaders = RateHeaders()
 
+    def rate_headers_for(self, request: Request, decision: RateDecision) -> dict[str, str]:
+        """The rate-limit headers of this answer (a vendor may leave some endpoints' out)."""
+        return self.rate_headers.render(decision)
+
     def error_body(self, status: int, code: str, message: str) -> Any:
         """The JSON body of every refusal, the kit's and the handlers' ApiErrors alike."""
         return {"error": {"status": status, "code": code, "message": message}}

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,7 +23,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--agents", type=int, default=12)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--limit-scale", type=float, default=1.0, help="multiply Pylon's per-endpoint limits")
+    parser.add_argument("--limit-scale", type=float, default=float(os.environ.get("TRIBUTARY_RATE_TIME_SCALE", "1")),
+                        help="multiply Pylon's per-endpoint limits (default: TRIBUTARY_RATE_TIME_SCALE, as the engine)")
     args = parser.parse_args(argv)
     try:
         server = server_settings_from_args(args)

@@ -85,7 +85,8 @@ def list_issues(store: Store, request: Request) -> dict[str, Any]:
 
 def search_issues(store: Store, request: Request) -> dict[str, Any]:
     """A single filter on created_at or updated_at: time_is_after, time_is_before, or
-    time_range (`values`: [start, end])."""
+    time_range (`values`: [start, end]). A filter on updated_at must be a time_range of at
+    most 30 days (Pylon caps it as it caps GET /issues)."""
     store.limits.take("search")
     body = json_body(request)
     spec = body.get("filter") or {}
@@ -93,6 +94,8 @@ def search_issues(store: Store, request: Request) -> dict[str, Any]:
     if field not in ("created_at", "updated_at"):
         raise ApiError(400, "invalid_request", f"unsupported filter field {field!r}")
     attr = "created_at" if field == "created_at" else "updated_at"
+    if field == "updated_at" and operator != "time_range":
+        raise ApiError(400, "invalid_request", "updated_at takes a time_range of at most 30 days")
     if operator == "time_is_after":
         after = _time(spec.get("value"), "filter.value")
         chosen = [i for i in store.issues if getattr(i, attr) > after]
@@ -104,6 +107,9 @@ def search_issues(store: Store, request: Request) -> dict[str, Any]:
         if len(values) != 2:
             raise ApiError(400, "invalid_request", "time_range takes values [start, end]")
         low, high = _time(values[0], "filter.values[0]"), _time(values[1], "filter.values[1]")
+        if field == "updated_at" and high - low > MAX_WINDOW_S:
+            raise ApiError(400, "invalid_request",
+                           "The duration between the start and end of the time range must be less than or equal to 30 days.")
         chosen = [i for i in store.issues if low <= getattr(i, attr) < high]
     else:
         raise ApiError(400, "invalid_request", f"unsupported operator {operator!r}")

@@ -21,8 +21,13 @@ Sources (checked with the search tool):
   account (https://developers.hubspot.com/apisbytier); search has its own lower rate
   (4/s per token in https://developers.hubspot.com/changelog/crm-search-api-rate-limit-increase,
   5/s per account in the current docs: we book 4/s, the lower of the two)
-- rate headers X-HubSpot-RateLimit-Daily(-Remaining) (developers.hubspot.com changelog
-  2018-11-06), X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds per 10 s window
+- rate headers: X-HubSpot-RateLimit-Max/-Remaining per rolling window whose length is
+  X-HubSpot-RateLimit-Interval-Milliseconds (10000); -Daily/-Daily-Remaining only for API
+  keys and private apps, never on OAuth calls
+  (https://developers.hubspot.com/changelog/rate-limit-headers-will-now-appear-for-oauth-authenticated-calls);
+  -Secondly(-Remaining) (2018 changelog, API keys) are not relied on; search answers
+  carry none of them, only X-HubSpot-Correlation-Id (community report under that changelog
+  post), so search is paced by its declared endpoint budget alone
 - v4 associations: GET /crm/v4/objects/{type}/{id}/associations/{toType}, 500 a page
   (https://developers.hubspot.com/docs/api-reference/crm-associations-v4)
 """
@@ -41,12 +46,15 @@ from shared.vendors.auth import OAuth2
 from shared.vendors.connector import (
     ConnectionConfig,
     Connector,
+    ParentBatch,
+    ParentSet,
     RequestSpec,
     Schedule,
     Serving,
     Slice,
     Stream,
     Sweep,
+    TombstoneStream,
     Windows,
 )
 from shared.vendors.hubspot import mappers, serving
@@ -208,19 +216,72 @@ def _object_stream(name: str, mapper: Callable[[RawObject], dict[str, Any]], ser
     )
 
 
+def _archived(object_type: str) -> Stream[RawObject]:
+    """The object's archived records (HubSpot's recycle bin): each is a tombstone of it.
+    The list takes no time filter, so every run reads the whole bin (ids only); versioned
+    by updatedAt, so a record restored since (updated later) is never hidden."""
+
+    def build(piece: Slice) -> PageRequest:
+        return PageRequest(path=f"/crm/v3/objects/{object_type}",
+                           params={"archived": "true", "properties": "hs_object_id"})
+
+    return Stream(
+        name=f"{object_type}_archived",
+        full=RequestSpec(build=build, paginator=_list_pages, records_path="results"),
+        raw_model=RawObject,
+        mapper=lambda raw: {"id": raw.id},
+        page_size=PAGE,
+        cursor_field="updatedAt",
+        tombstones=TombstoneStream(of=object_type),
+        docs_url=f"https://developers.hubspot.com/docs/api/crm/{object_type}",
+    )
+
+
+#: v4 associations batch read: at most 1,000 inputs per request (changelog, 2025-02-10)
+BATCH_READ_MAX = 1_000
+NO_ASSOCIATIONS = "crm.associations.NO_ASSOCIATIONS_FOUND"
+
+
+def split_associations(response: dict[str, Any]) -> dict[str, tuple[list[Any], str | None]]:
+    """A batch read's answer per parent: `results[]` ({from: {id}, to: [...], paging}) and,
+    in a 207, `errors[]` where NO_ASSOCIATIONS_FOUND names parents that have none (an empty
+    set, so their stored associations are removed). Other errors leave a parent unread."""
+    out: dict[str, tuple[list[Any], str | None]] = {}
+    for result in response.get("results") or []:
+        parent = dig(result, "from.id")
+        if parent is None:
+            continue
+        after = dig(result, "paging.next.after")
+        rows = out.get(str(parent), ([], None))[0] + list(result.get("to") or [])
+        out[str(parent)] = (rows, str(after) if after not in (None, "") else None)
+    for error in response.get("errors") or []:
+        if isinstance(error, dict) and error.get("subCategory") == NO_ASSOCIATIONS:
+            for parent in dig(error, "context.fromObjectId") or []:
+                out.setdefault(str(parent), ([], None))
+    return out
+
+
 def _associations(parent: str, to: str) -> Stream[RawAssociationTarget]:
     def build(piece: Slice) -> PageRequest:
         return PageRequest(path=f"/crm/v4/objects/{parent}/{piece.parent_id}/associations/{to}")
 
+    def batch(piece: Slice, owed: Mapping[str, str | None]) -> PageRequest:
+        inputs = [{"id": pid, "after": after} if after else {"id": pid} for pid, after in owed.items()]
+        return PageRequest(method="POST", path=f"/crm/v4/associations/{parent}/{to}/batch/read",
+                           json_body={"inputs": inputs})
+
     return Stream(
         name=f"{parent[:-1]}_{to}",
         full=RequestSpec(build=build, paginator=_list_pages, records_path="results"),
+        batch=ParentBatch(build=batch, split=split_associations),
         raw_model=RawAssociationTarget,
         mapper=mappers.association,
         primary_key="toObjectId",
         parent=parent,
         page_size=500,
-        child_batch=20,
+        # a parent page holds at most 100 changed objects: one batch read per page and type
+        child_batch=PAGE,
+        deletes=ParentSet(),
         cursor_field=None,
         docs_url="https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide",
         serving=serving.ASSOCIATIONS,
@@ -233,7 +294,10 @@ DEALS = _object_stream("deals", mappers.deal, serving.DEALS)
 CONTACT_COMPANIES = _associations("contacts", "companies")
 DEAL_CONTACTS = _associations("deals", "contacts")
 DEAL_COMPANIES = _associations("deals", "companies")
+ARCHIVED = tuple(_archived(name) for name in ("contacts", "companies", "deals"))
 
+RATE_HEADERS = RateLimitHeaders(limit="X-HubSpot-RateLimit-Max", remaining="X-HubSpot-RateLimit-Remaining",
+                                reset="X-HubSpot-RateLimit-Interval-Milliseconds", reset_kind="window_ms")
 SEARCH_LIMIT = EndpointLimit("/crm/v3/objects/", 4, 1, method="POST", pattern=r"/crm/v3/objects/[a-z_0-9]+/search")
 
 CONNECTOR = Connector(
@@ -254,12 +318,14 @@ CONNECTOR = Connector(
         requests=100,
         per_seconds=10,
         scope="token",
-        headers=RateLimitHeaders(limit="X-HubSpot-RateLimit-Max", remaining="X-HubSpot-RateLimit-Remaining", reset=None),
+        # the rolling window's budget; no reset time is sent, only the window's length.
+        # OAuth calls carry no -Daily headers, search answers none of these (RATE_HEADERS)
+        headers=RATE_HEADERS,
         endpoints=(SEARCH_LIMIT,),
         max_concurrency=4,
         queue_share=0.9,
     ),
-    streams=(CONTACTS, COMPANIES, DEALS, CONTACT_COMPANIES, DEAL_CONTACTS, DEAL_COMPANIES),
+    streams=(CONTACTS, COMPANIES, DEALS, CONTACT_COMPANIES, DEAL_CONTACTS, DEAL_COMPANIES, *ARCHIVED),
     schedule=Schedule(cron="*/15 * * * *"),
     webhooks=scheme(fetch_one),
 )

@@ -11,7 +11,9 @@ X-HubSpot-Request-Timestamp (ms), keyed by the app's client secret, refused afte
 minutes (shared.vendors.webhooks.HubSpotSignatureV3). Events carry ids, not records, so
 creations, property changes, restores and merges fetch the object with the connection's
 chosen properties; deletions (and GDPR deletions) become tombstones versioned by
-occurredAt. The eventId is the same on every retry: it is the dedupe key. Subscriptions
+occurredAt; `contact.associationChange` and `deal.associationChange` (fromObjectId,
+toObjectId, associationType, associationRemoved) re-read that object's associations, so a
+removed one is tombstoned without waiting for the object itself to change. The eventId is the same on every retry: it is the dedupe key. Subscriptions
 belong to the app (configured in its developer account), so setup shows the URL to paste.
 """
 
@@ -36,6 +38,11 @@ def topics() -> dict[str, TopicRule]:
             rules[f"{kind}.{change}"] = TopicRule(stream, "fetch")
         rules[f"{kind}.deletion"] = TopicRule(stream, "delete")
     rules["contact.privacyDeletion"] = TopicRule("contacts", "delete")
+    # an association added or removed: re-read the object's associations (the batch read),
+    # which replaces its stored set. Companies have no association streams of their own:
+    # HubSpot also sends the contact's or deal's side of each change.
+    for kind in ("contact", "deal"):
+        rules[f"{kind}.associationChange"] = TopicRule(_OBJECTS[kind], "children", record_id="fromObjectId")
     return rules
 
 

@@ -1,0 +1,117 @@
+"""Worker CPU per record: a full Intercom sync on the local stack, measured by the functions
+process's CPU time (user + system, not wall: the machine is shared) divided by records fetched.
+
+    python -m bench.cpu_profile [--contacts 10000] [--companies 1000] [--conversations 1000]
+                                [--label before] [--no-profile]
+
+Two full imports into an empty store, each on a connection of its own:
+1. unprofiled: CPU seconds of the functions process during the run / records fetched;
+2. profiled (unless --no-profile): the same with cProfile around every sync-worker request
+   (devtools/functions_server.py, TRIBUTARY_PROFILE_FUNCTIONS), whose top entries by tottime
+   and cumtime are printed and written with the figures to bench/results/cpu_profile-<label>.txt
+   (the whole profile stays in .local/bench-logs/sync-worker-<label>.pstats).
+The sandbox's rate limit is set high so the run is bound by CPU, not by the vendor's pacing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import pstats
+import time
+from pathlib import Path
+from typing import Any
+
+from devtools.emulators import firestore_emulator
+from devtools.functions_server import PROFILE_ENV, PROFILE_OUT_ENV
+from devtools.identity import IdentityServer, LocalIdentity
+from devtools.processes import free_port
+from tests.conftest import PROJECT
+from tests.e2e.sync_stack import SyncStack
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (all its threads)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick
+
+
+def measured_sync(stack: SyncStack) -> dict[str, Any]:
+    """A full import on a new connection: CPU of the functions process per record fetched."""
+    stack.connection_id = ""
+    stack.connect()
+    pid = stack.processes["functions"].proc.pid  # type: ignore[union-attr]
+    cpu0, t0 = process_cpu_s(pid), time.monotonic()
+    run = stack.sync(mode="full", timeout_s=3600)
+    cpu, wall = process_cpu_s(pid) - cpu0, time.monotonic() - t0
+    fetched = run["counts"]["fetched"]
+    return {
+        "status": run["status"],
+        "records_fetched": fetched,
+        "written": run["counts"]["written"],
+        "fetched_by_stream": {name: v["counts"]["fetched"] for name, v in sorted(run["streams"].items())},
+        "wall_s": round(wall, 1),
+        "functions_cpu_s": round(cpu, 2),
+        "cpu_ms_per_record": round(cpu * 1000 / max(fetched, 1), 3),
+    }
+
+
+def top(profile_path: str, key: str, n: int = 20) -> str:
+    out = io.StringIO()
+    stats = pstats.Stats(profile_path, stream=out)
+    stats.sort_stats(key).print_stats(n)
+    text = out.getvalue()
+    # keep the table, not pstats' preamble of file names
+    return text[text.find("   ncalls"):] if "   ncalls" in text else text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--companies", type=int, default=1_000)
+    parser.add_argument("--admins", type=int, default=50)
+    parser.add_argument("--conversations", type=int, default=1_000)
+    parser.add_argument("--label", default="latest", help="the results file: bench/results/cpu_profile-<label>.txt")
+    parser.add_argument("--no-profile", action="store_true", help="only the unprofiled CPU figure")
+    args = parser.parse_args()
+
+    log_dir = REPO / ".local" / "bench-logs"
+    identity = IdentityServer(LocalIdentity(PROJECT)).start()
+    fs_port = free_port()
+    firestore = firestore_emulator(fs_port, log_dir).start()
+    os.environ["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{fs_port}"
+    size = {"contacts": args.contacts, "companies": args.companies, "admins": args.admins,
+            "conversations": args.conversations}
+    stack = SyncStack(identity, f"127.0.0.1:{fs_port}", log_dir, size, sandbox_rate_limit=30_000)
+    profile_path = str(log_dir / f"sync-worker-{args.label}.pstats")  # kept: python -m pstats <file>
+    try:
+        stack.start()
+        figures: dict[str, Any] = {"size": size, "unprofiled": measured_sync(stack)}
+        print(json.dumps(figures, indent=1), flush=True)
+        report = [f"# bench.cpu_profile --label {args.label}", "", json.dumps(figures, indent=1)]
+        if not args.no_profile:
+            stack.processes["functions"].stop()
+            stack.env = {**stack.env, PROFILE_ENV: "sync-worker", PROFILE_OUT_ENV: profile_path}
+            stack.start_functions()
+            figures["profiled"] = measured_sync(stack)
+            stack.processes["functions"].stop()  # SIGTERM: the profile is written in full
+            for key in ("tottime", "cumulative"):
+                table = top(profile_path, key)
+                print(f"\n== sync-worker, top 20 by {key} ==\n{table}")
+                report += ["", f"## sync-worker (profiled run: {json.dumps(figures['profiled'])}), top 20 by {key}", "", table]
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"cpu_profile-{args.label}.txt").write_text("\n".join(report) + "\n")
+    finally:
+        stack.stop()
+        firestore.stop()
+        identity.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Firestore writes built, and reads decoded, straight as protobuf messages.
+
+The client library encodes every value through proto-plus wrappers (a Python object and
+two type look-ups per value): measured, that was four fifths of the sync worker's CPU
+(bench/results/cpu_profile-before.txt). These builders write the same `Write` messages
+into the raw protobuf classes, which the library then commits unchanged; a unit test holds
+them equal to the library's own `create()` and `update()` writes.
+
+Values the fast path does not know (datetimes, references, geo points...) go through the
+library's encoder, so nothing the library stores is refused here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import Client, DocumentReference, WriteBatch
+
+
+@cache
+def _pb() -> Any:
+    """The raw protobuf classes (imported on first use: google.cloud is slow to import)."""
+    from google.cloud.firestore_v1.types import write
+
+    return write.Write.pb()
+
+
+def _encode(value: Any, out: Any) -> None:
+    """Set the raw `Value` message `out` to `value`, as the library's encode_value would."""
+    kind = type(value)
+    if kind is str:
+        out.string_value = value
+    elif kind is dict:
+        out.map_value.SetInParent()  # an empty map is still a map
+        _encode_fields(value, out.map_value.fields)
+    elif kind is int:
+        out.integer_value = value
+    elif kind is bool:
+        out.boolean_value = value
+    elif value is None:
+        out.null_value = 0
+    elif kind is float:
+        out.double_value = value
+    elif kind is datetime:  # not DatetimeWithNanoseconds (a subclass): the library keeps its nanos
+        out.timestamp_value.FromDatetime(value)  # naive is UTC, as in the library
+    elif kind is list or kind is tuple:
+        values = out.array_value.values
+        out.array_value.SetInParent()
+        for item in value:
+            _encode(item, values.add())
+    else:
+        from google.cloud.firestore_v1._helpers import encode_value
+
+        out.CopyFrom(encode_value(value)._pb)
+
+
+def _encode_fields(mapping: Mapping[str, Any], fields: Any) -> None:
+    """A map's fields; strings and None inline (most of a record), the rest by `_encode`.
+    (Writing protobuf's wire format by hand in Python was measured slower than this.)"""
+    for key, item in mapping.items():
+        if not key:
+            raise ValueError("a field name is empty")  # the library refuses it too
+        kind = type(item)
+        if kind is str:
+            fields[key].string_value = item
+        elif item is None:
+            fields[key].null_value = 0
+        else:
+            _encode(item, fields[key])
+
+
+def _write(path: str, doc: Mapping[str, Any], server_timestamps: Iterable[str]) -> Any:
+    write = _pb()()
+    update = write.update
+    update.name = path
+    _encode_fields(doc, update.fields)
+    for field_path in sorted(server_timestamps):
+        transform = write.update_transforms.add()
+        transform.field_path = field_path
+        transform.set_to_server_value = 1  # REQUEST_TIME
+    return write
+
+
+def create_write(path: str, doc: Mapping[str, Any], server_timestamps: Iterable[str] = ()) -> Any:
+    """`batch.create(ref, doc)`: the document must not exist. `server_timestamps` are dotted
+    field paths (plain identifiers) set to the commit's time, absent from `doc`."""
+    write = _write(path, doc, server_timestamps)
+    write.current_document.exists = False
+    return write
+
+
+def update_write(path: str, doc: Mapping[str, Any], last_update_time: datetime,
+                 server_timestamps: Iterable[str] = ()) -> Any:
+    """`batch.update(ref, {top-level field: value}, option=last_update_time)`: replaces the
+    top-level fields of `doc` (others are kept) if the document is unchanged since it was read."""
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    write = _write(path, doc, server_timestamps)
+    write.update_mask.field_paths.extend(FieldPath(name).to_api_repr() for name in sorted(doc))
+    # to the microsecond, as the library sends it (Firestore's update times are microseconds)
+    write.current_document.update_time.FromDatetime(last_update_time)
+    return write
+
+
+def add(batch: WriteBatch, write: Any) -> None:
+    """Queue a raw `Write` in a library batch (committed by its `commit()`)."""
+    from google.cloud.firestore_v1.types import write as write_types
+
+    batch._add_write_pbs([write_types.Write.wrap(write)])
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What `read` tells of one document: the few fields asked for, as the library's
+    DocumentSnapshot would give them (`exists`, `update_time`, `to_dict()`)."""
+
+    id: str
+    exists: bool
+    update_time: Any = None
+    data: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any] | None:
+        return self.data
+
+
+def read(db: Client, refs: list[DocumentReference], field_paths: list[str]) -> dict[str, Stored]:
+    """`db.get_all(refs, field_paths)` by document id, decoded from the raw protobuf answer
+    (the library's snapshots cost more than the read itself for a page of records)."""
+    request, _, kwargs = db._prep_get_all(refs, field_paths)
+    found: dict[str, Stored] = {}
+    for response in db._firestore_api.batch_get_documents(request=request, metadata=db._rpc_metadata, **kwargs):
+        pb = response._pb
+        if pb.WhichOneof("result") == "found":
+            doc = pb.found
+            doc_id = doc.name.rsplit("/", 1)[1]
+            found[doc_id] = Stored(doc_id, True, _timestamp(doc.update_time),
+                                   {key: _decode(value) for key, value in doc.fields.items()})
+        elif pb.WhichOneof("result") == "missing":
+            doc_id = pb.missing.rsplit("/", 1)[1]
+            found[doc_id] = Stored(doc_id, False)
+    return found
+
+
+def _timestamp(pb: Any) -> Any:
+    from google.api_core.datetime_helpers import DatetimeWithNanoseconds
+
+    return DatetimeWithNanoseconds.from_timestamp_pb(pb)
+
+
+def _decode(pb: Any) -> Any:
+    """A raw `Value` as the library's decode_value gives it (what it does not know: the library)."""
+    kind = pb.WhichOneof("value_type")
+    if kind == "string_value":
+        return pb.string_value
+    if kind == "map_value":
+        return {key: _decode(value) for key, value in pb.map_value.fields.items()}
+    if kind == "integer_value":
+        return pb.integer_value
+    if kind == "double_value":
+        return pb.double_value
+    if kind == "boolean_value":
+        return pb.boolean_value
+    if kind == "null_value":
+        return None
+    if kind == "timestamp_value":
+        return _timestamp(pb.timestamp_value)
+    if kind == "array_value":
+        return [_decode(value) for value in pb.array_value.values]
+    from google.cloud.firestore_v1 import _helpers
+    from google.cloud.firestore_v1.types import document
+
+    return _helpers.decode_value(document.Value.wrap(pb), None)

@@ -1,0 +1,85 @@
+"""The raw-protobuf writes (shared/store/wire.py) are the library's own, message for message."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from google.api_core.datetime_helpers import DatetimeWithNanoseconds
+from google.cloud.firestore import SERVER_TIMESTAMP, GeoPoint
+from google.cloud.firestore_v1 import _helpers
+from google.cloud.firestore_v1.field_path import FieldPath
+
+from shared.store import wire
+
+PATH = "projects/p/databases/(default)/documents/connections/c1/contacts/42"
+AT = datetime(2026, 11, 23, 10, 0, 1, 123456, tzinfo=timezone.utc)
+
+
+def sample() -> dict[str, Any]:
+    return {
+        "name": "Ada",
+        "age": 36,
+        "score": 0.5,
+        "vip": True,
+        "none": None,
+        "empty_map": {},
+        "empty_list": [],
+        "tags": ["a", 1, 2.5, None, {"nested": [True, {"deep": "x"}]}, []],
+        "when": AT,
+        "big": 2**62,
+        "neg": -7,
+        "blob": b"\x00\x01",
+        "where": GeoPoint(1.5, 2.5),
+        "custom-attr": {"with.dot": 1, "with space": "y"},
+        "tuple": ("x", "y"),
+        "naive": datetime(2020, 1, 2, 3, 4, 5, 6),
+        "before_epoch": datetime(1960, 5, 6, 7, 8, 9, 999999, tzinfo=timezone(timedelta(hours=-5))),
+        "nanos": DatetimeWithNanoseconds(2026, 1, 1, 0, 0, 0, nanosecond=987654321, tzinfo=timezone.utc),
+        "raw": {"type": "contact", "custom_attributes": {"plan": "pro", "seats": 3}, "list": [[1, 2], [3]]},
+        "_sync": {"hash": "abc", "version": 1700000000.5, "source": {"kind": "sync", "id": "r", "unit": "c/0"},
+                  "synced_at": AT},
+        "_deleted": False,
+        "_expires_at": None,
+    }
+
+
+def with_server_time(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc, "_sync": {**doc["_sync"], "committed_at": SERVER_TIMESTAMP}}
+
+
+def test_create_is_the_librarys_create() -> None:
+    doc = sample()
+    (expected,) = _helpers.pbs_for_create(PATH, with_server_time(doc))
+    assert wire.create_write(PATH, doc, ["_sync.committed_at"]) == expected._pb
+
+
+def test_update_is_the_librarys_update_with_last_update_time() -> None:
+    doc = sample()
+    read_at = DatetimeWithNanoseconds(2026, 11, 23, 10, 0, 2, nanosecond=123456789, tzinfo=timezone.utc)
+    fields = {FieldPath(name).to_api_repr(): value for name, value in with_server_time(doc).items()}
+    option = _helpers.LastUpdateOption(read_at)
+    (expected,) = _helpers.pbs_for_update(PATH, fields, option)
+    assert wire.update_write(PATH, doc, read_at, ["_sync.committed_at"]) == expected._pb
+
+
+def test_update_with_a_plain_datetime_precondition() -> None:
+    doc = {"a": 1}
+    read_at = AT + timedelta(seconds=1)
+    (expected,) = _helpers.pbs_for_update(PATH, doc, _helpers.LastUpdateOption(read_at))
+    assert wire.update_write(PATH, doc, read_at) == expected._pb
+
+
+def test_tombstone_create_without_content() -> None:
+    doc = {"_sync": {"hash": "deleted", "deleted_at": AT}, "_deleted": True, "_expires_at": AT + timedelta(days=30)}
+    (expected,) = _helpers.pbs_for_create(PATH, with_server_time(doc))
+    assert wire.create_write(PATH, doc, ["_sync.committed_at"]) == expected._pb
+
+
+@pytest.mark.parametrize("bad", [2**64, object(), {"": 1}, {3: "not a name"}])
+def test_what_the_library_refuses_is_refused(bad: Any) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        _helpers.pbs_for_create(PATH, {"x": bad})
+    with pytest.raises((ValueError, TypeError)):
+        wire.create_write(PATH, {"x": bad})
