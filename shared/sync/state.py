@@ -174,7 +174,7 @@ def start_run(
                     details={"run_id": lease["run_id"]},
                 )
             _fail_run_in(transaction, db, connection_id, lease["run_id"], "lease_expired", "The run stopped making progress.", now)
-        record = run.model_dump(mode="python", exclude={"streams"})
+        record = run.model_dump(mode="python", exclude={"streams", *Run.DERIVED})
         transaction.set(run_ref(db, connection_id, run_id), record)
         transaction.set(
             conn,
@@ -543,7 +543,7 @@ def finalize_run(db: Client, connection_id: str, run_id: str, now: datetime | No
             run.status = RunStatus.succeeded
         run.finished_at = now
         run.duration_s = round((now - (run.started_at or run.created_at)).total_seconds(), 3)
-        transaction.set(rref, run.model_dump(mode="python"))
+        transaction.set(rref, run.model_dump(mode="python", exclude=set(Run.DERIVED)))
         conn_update: dict[str, Any] = {"lease": None, "last_run_status": run.status.value, "last_finished_at": now}
         if run.status != RunStatus.failed:
             conn_update["last_success_at"] = now
