@@ -41,6 +41,8 @@ class Prepared:
     items: list[Incoming]
     rejected: list[tuple[Any, str]]
     max_cursor: float | None
+    #: records left out as not the connection owner's (Stream.owned)
+    foreign: int = 0
 
 
 def _reason(exc: Exception) -> str:
@@ -57,6 +59,7 @@ def prepare(
     items: list[Incoming] = []
     rejected: list[tuple[Any, str]] = []
     max_cursor: float | None = None
+    foreign = 0
     for raw in raws:
         if not isinstance(raw, dict):
             rejected.append(({"value": raw}, "record is not an object"))
@@ -69,6 +72,12 @@ def prepare(
             content = stream.mapper(stream.raw_model.model_validate(raw))
             if stream.refine is not None:
                 content = stream.refine(content, context or MapContext())
+            if stream.owned is not None and not stream.owned(content, context or MapContext()):
+                foreign += 1  # someone else's record this connection can see: not stored
+                seen_at = stream.cursor_value(raw)  # it was read: the cursor may move past it
+                if seen_at is not None and (max_cursor is None or seen_at > max_cursor):
+                    max_cursor = seen_at
+                continue
             if stream.keep_raw:
                 content = {**content, "raw": raw}
             if parent_id is not None:
@@ -81,7 +90,7 @@ def prepare(
         items.append(Incoming(key=key, content=content, version=version))
         if version is not None and (max_cursor is None or version > max_cursor):
             max_cursor = version
-    return Prepared(items, rejected, max_cursor)
+    return Prepared(items, rejected, max_cursor, foreign)
 
 
 def ingest(
@@ -95,7 +104,7 @@ def ingest(
 ) -> IngestResult:
     """Store a batch of raw vendor records through the one path; counts add up:
     fetched == written + unchanged + failed."""
-    context = map_context(db, connection_id, stream) if stream.refine is not None else None
+    context = map_context(db, connection_id, stream) if stream.refine or stream.owned else None
     prepared = prepare(stream, raws, parent_id=parent_id, context=context)
     for raw, reason in prepared.rejected:
         records.dead_letter(db, connection_id, stream.name, raw, reason, source=source, parent_id=parent_id)
@@ -103,7 +112,7 @@ def ingest(
     failed_keys = saved.pop("failed", [])
     written: list[str] = saved["written"]
     counts = Counts(
-        fetched=len(raws),
+        fetched=len(raws) - prepared.foreign,
         written=len(written),
         unchanged=saved["unchanged"],
         failed=len(prepared.rejected) + len(failed_keys),

@@ -306,6 +306,10 @@ class Stream(Generic[Raw]):
     #: records named in `lookups`): derived fields such as scores, custom fields by name
     refine: Refine | None = None
     lookups: tuple[str, ...] = ()
+    #: (mapped document, context) -> is it the connection owner's? A personal connection
+    #: whose credentials see more than their owner's records (a Pipedrive user who sees the
+    #: whole company) stores only theirs: the others are left out by ingest (not counted)
+    owned: Callable[[dict[str, Any], MapContext], bool] | None = None
 
     def records(self, spec: RequestSpec, response: dict[str, Any]) -> list[Any]:
         found = dig(response, spec.records_path)
@@ -468,6 +472,10 @@ class Connector:
     creates: tuple[Create, ...] = ()
     #: how the vendor pushes changes (shared.vendors.webhooks); None: it does not
     webhooks: WebhookScheme | None = None
+    #: (vendor client) -> config fields learned from the vendor about whose credentials
+    #: these are (Pipedrive: the token's own user id), kept in the connection's config when
+    #: it is connected and when its credentials change (shared.connections.identity)
+    identify: Callable[[VendorClient], dict[str, Any]] | None = None
 
     def validate_config(self, raw: dict[str, Any], *, environment: str) -> ConnectionConfig:
         """The connection's config as the connector's model, or InvalidConfig."""

@@ -232,3 +232,33 @@ def test_my_500_is_the_warmest_first_with_search_filters_and_pages(db: Any, sand
     name = first.items[0].name or ""
     found = compute(db, alice.connection_id, My500Query(q=name.split()[0].lower(), sort="name", order="asc"))
     assert found.items and all(name.split()[0].lower() in (p.name or "").lower() for p in found.items)
+
+
+def test_my_500_is_the_callers_own_when_the_token_sees_the_whole_company(db: Any, sandbox: Any) -> None:
+    """Alice's token sees every record of the company (her visibility), yet her connection
+    stores only hers: the user id learned from /users/me filters the lists (owner_id) and
+    ingest leaves out anything else that reaches it (a webhook about a colleague's person)."""
+    from shared.connections import identity
+    from shared.connections.store import get_connection
+    from shared.store.records import Provenance
+    from shared.vendors.pagination import PageRequest
+    from shared.vendors.pipedrive.my500 import My500Query, compute
+
+    app, base_url = sandbox
+    app.accounts[ALICE].sees_company = True
+    alice, _ = both(db, base_url, page_size=500)
+    learned = identity.learn(None, db, alice.connector, get_connection(db, alice.connection_id),  # type: ignore[arg-type]
+                             open_client=lambda _c: _client(alice)())
+    assert learned["user_id"] == app.accounts[ALICE].user_id
+    assert get_connection(db, alice.connection_id).config["user_id"] == app.accounts[ALICE].user_id
+    run = alice.sync("full")
+    assert run.status == "succeeded"
+    assert {int(k) for k in alice.docs("persons")} == set(app.accounts[ALICE].persons)
+    assert compute(db, alice.connection_id, My500Query(limit=200)).total == 400
+    # the token really does see Bob's: without the filter it would have stored them
+    seen = _client(alice)().fetch(PageRequest(path="/api/v2/persons", params={"limit": 500}))
+    assert any(p["owner_id"] == app.accounts[BOB].user_id for p in seen["data"])
+    bobs = next(iter(app.accounts[BOB].persons.values()))
+    kept = ingest.ingest(db, alice.connection_id, alice.connector.stream("persons"), [bobs],
+                         Provenance("webhook", "d-1", "change.person"))
+    assert kept.counts.written == 0 and str(bobs["id"]) not in alice.docs("persons")

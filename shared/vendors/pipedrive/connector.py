@@ -21,8 +21,10 @@ connection's budget until then (shared.vendors.http), never retries in a tight l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -30,6 +32,7 @@ from shared.vendors.auth import ApiKey
 from shared.vendors.connector import (
     ConnectionConfig,
     Connector,
+    MapContext,
     Proxy,
     RequestSpec,
     Schedule,
@@ -45,6 +48,9 @@ from shared.vendors.pipedrive.raw import RawActivity, RawDeal, RawField, RawOrga
 from shared.vendors.pipedrive.warmness import WarmnessConfig
 from shared.vendors.ratelimit import RateLimit, RateLimitHeaders
 
+if TYPE_CHECKING:
+    from shared.vendors.http import VendorClient
+
 #: with an API token every company is reached through api.pipedrive.com
 BASE_URLS = ("https://api.pipedrive.com",)
 #: what a person list asks for besides the default fields (recency for warmness)
@@ -57,6 +63,32 @@ class PipedriveConfig(ConnectionConfig):
     base_url: str = "https://api.pipedrive.com"
     company_domain: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     warmness: WarmnessConfig = Field(default_factory=WarmnessConfig)
+    #: the token's own Pipedrive user (GET /api/v1/users/me), learned when the connection is
+    #: made or its token replaced (shared.connections.identity): lists ask for `owner_id` =
+    #: this user and ingest keeps only their records, so a token that sees the whole company
+    #: still gives its user only their own contacts
+    user_id: int | None = Field(None, ge=1)
+
+
+def identify(client: VendorClient) -> dict[str, Any]:
+    """Whose token this is: GET /api/v1/users/me (https://developers.pipedrive.com/docs/api/v1/Users#getCurrentUser)."""
+    data = client.fetch(PageRequest(path="/api/v1/users/me")).get("data") or {}
+    learned: dict[str, Any] = {"user_id": int(data["id"])}
+    domain = data.get("company_domain")
+    if isinstance(domain, str) and re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", domain):
+        learned["company_domain"] = domain
+    return learned
+
+
+def _owner(window: Slice) -> dict[str, str]:
+    user = getattr(window.config, "user_id", None)
+    return {"owner_id": str(user)} if user else {}
+
+
+def owned(doc: dict[str, Any], context: MapContext) -> bool:
+    """A record is the connection's when its owner is the token's user (or that is not known yet)."""
+    user = context.config.get("user_id")
+    return user is None or doc.get("owner_id") in (None, user, str(user))
 
 
 _v2 = QueryCursor(cursor_param="cursor", cursor_path="additional_data.next_cursor", size_param="limit")
@@ -73,8 +105,8 @@ def _rfc3339(epoch: float) -> str:
 
 
 def _list(path: str, **params: str) -> Callable[[Slice], PageRequest]:
-    def build(_: Slice) -> PageRequest:
-        return PageRequest(path=path, params={"sort_by": "id", "sort_direction": "asc", **params})
+    def build(window: Slice) -> PageRequest:
+        return PageRequest(path=path, params={"sort_by": "id", "sort_direction": "asc", **_owner(window), **params})
 
     return build
 
@@ -83,7 +115,7 @@ def _changed(path: str, **params: str) -> Callable[[Slice], PageRequest]:
     def build(window: Slice) -> PageRequest:
         since = {"updated_since": _rfc3339(window.since)} if window.since else {}
         return PageRequest(
-            path=path, params={"sort_by": "update_time", "sort_direction": "asc", **since, **params}
+            path=path, params={"sort_by": "update_time", "sort_direction": "asc", **since, **_owner(window), **params}
         )
 
     return build
@@ -122,6 +154,7 @@ def _v2_stream(name: str, path: str, raw: type, mapper: Callable[..., dict], **k
         lookback_s=120,
         deletes=Sweep(every_s=7 * 86_400),
         docs_url=f"https://developers.pipedrive.com/docs/api/v2/{name.capitalize()}",
+        owned=owned,
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -172,4 +205,5 @@ CONNECTOR = Connector(
     proxy=PROXY,
     views=(MY_500,),
     creates=(LOG_ACTIVITY,),
+    identify=identify,
 )
