@@ -61,10 +61,12 @@ def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Ch
 
 
 def open_vendor_client(database: Client, settings: Settings, connection: Connection,
-                       connector: Connector | None = None) -> VendorClient:
+                       connector: Connector | None = None, *, live: bool = True) -> VendorClient:
     """A vendor client for one unit of work of a connection: its host, its credentials
     (refreshed when they are OAuth tokens), its rate budget's pacing. `connector`: the
-    registry's as a caller adjusted it (the outbox: no inline retries)."""
+    registry's as a caller adjusted it (the outbox: no inline retries). `live`: a person's
+    call (a push, the proxy, a webhook's fetch), which may spend the daily reserve a sync
+    leaves (live=False)."""
     from shared.connections.oauth import request_auth
     from shared.crypto import keyring_from_settings
     from shared.sync.budgets import gate_for
@@ -75,7 +77,7 @@ def open_vendor_client(database: Client, settings: Settings, connection: Connect
     config = connector.validate_config(connection.config, environment=settings.environment)
     auth = request_auth(database, keyring_from_settings(settings), connection, connector,
                         pooled_http(connector, config.base_url))
-    return vendor_client(connector, config, auth, connection.id, gate_for(database, connector, connection.id))
+    return vendor_client(connector, config, auth, connection.id, gate_for(database, connector, connection.id, live=live))
 
 
 def connection_context(database: Client, settings: Settings, connection_id: str) -> ConnectionContext:
@@ -93,7 +95,7 @@ def connection_context(database: Client, settings: Settings, connection_id: str)
         connection_id=connection.id,
         connector=connector,
         config=connector.validate_config(connection.config, environment=settings.environment),
-        open_client=lambda: open_vendor_client(database, settings, connection),
+        open_client=lambda: open_vendor_client(database, settings, connection, live=False),
         selected=connection.selection.includes,
         breaker=connection.breaker or BreakerState(),
     )

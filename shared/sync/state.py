@@ -308,6 +308,20 @@ def renew_lease(db: Client, task: ChunkTask, lease: dict[str, Any], lease_ttl_s:
     run_transaction(db, txn)
 
 
+def hold_lease(db: Client, task: ChunkTask, until: datetime, lease_ttl_s: int) -> None:
+    """Keep the run's lease until `until` plus its usual time: the run waits (a daily
+    allowance's reset), it has not stopped, so the run doctor must not fail it meanwhile."""
+    conn = connection_ref(db, task.connection_id)
+    expires = until + timedelta(seconds=lease_ttl_s)
+
+    def txn(transaction: Transaction) -> None:
+        current = lease_of(conn.get(transaction=transaction).to_dict() or {})
+        if current.get("run_id") == task.run_id and current["expires_at"] < expires:
+            transaction.update(conn, {"lease": {**current, "expires_at": expires}})
+
+    run_transaction(db, txn)
+
+
 def touch_chain(db: Client, task: ChunkTask, now: datetime | None = None) -> None:
     """Record that the chain is being worked on (the stall detector reads updated_at)."""
     chain_ref(db, task.connection_id, task.run_id, task.chain_id).update({"updated_at": now or utcnow()})

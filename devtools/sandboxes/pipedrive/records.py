@@ -170,8 +170,11 @@ class Store:
         from devtools.sandboxes.pipedrive.webhooks import Hooks
 
         self.token = token
-        self.now = now
-        self.meter = Meter(Limits(), now)
+        self._wall = now
+        #: seconds the sandbox clock is ahead of the wall clock (POST /_sandbox/clock moves it:
+        #: a test crosses midnight UTC, when the daily token budget resets)
+        self.skew_s = 0.0
+        self.meter = Meter(Limits(), self.now)
         self.faults = Faults()
         self.hooks = Hooks(self)
         self.accounts: dict[str, Account] = {}
@@ -193,6 +196,9 @@ class Store:
         seed(account, self.ids, persons, self.rng, datetime.fromtimestamp(self.now(), tz=timezone.utc))
         self.accounts[token] = account
         return account
+
+    def now(self) -> float:
+        return self._wall() + self.skew_s
 
     def sees(self, viewer: Account, owner: Account) -> bool:
         return viewer is owner or (viewer.sees_company and viewer.company == owner.company)

@@ -187,6 +187,14 @@ def mutate(app: Any, request: Request) -> dict[str, Any]:
         raise ApiError(400, "bad_request", f"mutate needs token, kind, id and changes or delete: {exc}") from exc
 
 
+def clock(app: Any, request: Request) -> dict[str, Any]:
+    """POST /_sandbox/clock {advance_s}: move the sandbox's clock forward (past midnight UTC,
+    the daily token budget starts again)."""
+    store: Store = app.store
+    store.skew_s += float(control_body(request).get("advance_s") or 0)
+    return {"now": store.now(), "skew_s": store.skew_s}
+
+
 def visibility(app: Any, request: Request) -> dict[str, Any]:
     """POST /_sandbox/visibility {token, company: true|false}: the user sees the whole company's records."""
     body = control_body(request)
@@ -268,6 +276,7 @@ PIPEDRIVE: Vendor[Store] = Vendor(
         ("POST", "/_sandbox/mutate", mutate),
         ("GET", "/_sandbox/accounts", accounts),
         ("POST", "/_sandbox/visibility", visibility),
+        ("POST", "/_sandbox/clock", clock),
         ("GET", "/_sandbox/activities", activities_of),
         ("GET", "/_sandbox/webhooks", webhooks_state),
         ("POST", "/_sandbox/webhooks/flush", flush_webhooks),
