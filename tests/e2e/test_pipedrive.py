@@ -262,3 +262,41 @@ def test_my_500_is_the_callers_own_when_the_token_sees_the_whole_company(db: Any
     kept = ingest.ingest(db, alice.connection_id, alice.connector.stream("persons"), [bobs],
                          Provenance("webhook", "d-1", "change.person"))
     assert kept.counts.written == 0 and str(bobs["id"]) not in alice.docs("persons")
+
+
+def test_a_run_stops_at_the_daily_reserve_without_a_429_and_resumes_after_the_reset(db: Any, sandbox: Any) -> None:
+    """The company's daily token budget is smaller than the import: the run books each
+    call's tokens ahead, stops before the reserve (no 429), its chunks wait for midnight
+    with no cursor moved; the sandbox clock crosses midnight and the run completes."""
+    from shared.sync import state
+    from shared.sync.budgets import StoreGate
+    from shared.vendors.errors import AllowanceSpent
+    from shared.vendors.pagination import PageRequest
+
+    app, base_url = sandbox
+    app.meter.limits = Limits(burst=20, block_after=3, daily_tokens=500)
+    alice, _ = both(db, base_url)
+    alice.clock = app.now
+    first = alice.sync("full")
+    assert first.status == "running" and alice.deferred  # waiting, not failed
+    assert app.meter.stats.refused == {} and app.meter.stats.blocked == {}  # 0 429s
+    spent = app.meter.stats.spent[ALICE]
+    assert 400 <= spent <= 500 - 25  # up to the reserve (5%), never past it
+    assert all(at.timestamp() == (app.now() // 86_400 + 1) * 86_400 for _, at in alice.deferred)
+    assert not state.cursors(db, alice.connection_id).get("persons", {}).get("hwm")  # no cursor moved
+    lease = db.collection("connections").document(alice.connection_id).get().to_dict()["lease"]
+    assert lease["run_id"] == first.run_id and lease["expires_at"].timestamp() > (app.now() // 86_400 + 1) * 86_400
+    # the reserve is for live calls: a push may spend it, a sync call may not
+    gate = StoreGate(db, alice.connector, alice.connection_id, clock=app.now)
+    with pytest.raises(AllowanceSpent):
+        gate.book(PageRequest(path="/api/v2/persons"))
+    live = StoreGate(db, alice.connector, alice.connection_id, live=True, clock=app.now)
+    assert live.book(PageRequest(method="POST", path="/api/v2/activities")) is not None
+
+    app.skew_s += 86_400  # midnight UTC has passed on the sandbox's clock (and ours)
+    alice.release_deferred()
+    alice.drain()
+    done = state.get_run(db, alice.connection_id, first.run_id)
+    assert done.status == "succeeded", done.errors
+    assert app.meter.stats.refused == {}
+    assert {int(k) for k in alice.docs("persons")} == set(app.accounts[ALICE].persons)
