@@ -49,6 +49,7 @@ from shared.vendors.pipedrive.activities import LOG_ACTIVITY
 from shared.vendors.pipedrive.my500 import MY_500
 from shared.vendors.pipedrive.raw import RawActivity, RawDeal, RawField, RawOrganization, RawPerson
 from shared.vendors.pipedrive.warmness import WarmnessConfig
+from shared.vendors.pipedrive.webhooks import SCHEME
 from shared.vendors.ratelimit import DailyAllowance, RateLimit, RateLimitHeaders
 
 if TYPE_CHECKING:
@@ -224,4 +225,5 @@ CONNECTOR = Connector(
     views=(MY_500,),
     creates=(LOG_ACTIVITY,),
     identify=identify,
+    webhooks=SCHEME,
 )
