@@ -59,6 +59,8 @@ class OutboxItem(BaseModel):
     created_at: datetime
     delivered_at: datetime | None = None
     vendor_id: str | None = Field(None, description="The vendor's id once it accepted it")
+    record_key: str | None = Field(None, description="The logged record's key in the create's stream "
+                                                     "(records/{connection}/{stream}/{record_key}), from the moment it is logged")
     adopted: bool = Field(False, description="Found in the vendor after an attempt that timed out")
     last_error: str | None = None
 

@@ -410,6 +410,11 @@ class Create:
     #: (target record as stored, the connection's config) -> push it to the vendor?
     wanted: Callable[[dict[str, Any], dict[str, Any]], bool] = lambda _doc, _config: True
     summary: str = ""
+    #: (target key, validated input, marker, state) -> the record as the vendor would list it,
+    #: stored in `stream` through the ingest path the moment it is logged (state "pending" or
+    #: "skipped"); `stream`'s key must come from the marker the vendor keeps, so the vendor's
+    #: record lands on this same document when it is accepted and whenever it is synced
+    local: Callable[[str, Any, str, str], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,10 @@ def test_an_activity_on_a_warm_contact_reaches_pipedrive_exactly_once_through_fa
     doc, replayed = outbox.submit(db, alice.connection_id, alice.connector.create("log-activity"), str(pid), change,
                                   uid="uid-alice", idem_key="idem-1", enqueue=queued.append)
     assert doc["state"] == "pending" and not replayed and queued == [doc["id"]]
+    # the logged activity is a record at once (through ingest), marked pending its push
+    pending = alice.docs("activities")[doc["record_key"]]
+    assert pending["push_state"] == "pending" and pending["pipedrive_id"] is None and pending["person_id"] == str(pid)
+    assert pending["_sync"]["source"]["kind"] == "write_back"
     # the same key again: the stored item, nothing new (here or in Pipedrive)
     again, replayed = outbox.submit(db, alice.connection_id, alice.connector.create("log-activity"), str(pid), change,
                                     uid="uid-alice", idem_key="idem-1", enqueue=queued.append)
@@ -172,8 +176,12 @@ def test_an_activity_on_a_warm_contact_reaches_pipedrive_exactly_once_through_fa
     marked = [a for a in app.accounts[ALICE].activities.values() if doc["marker"] in (a.get("note") or "")]
     assert len(marked) == 1 and app.meter.stats.created[ALICE] == 1
     assert result["vendor_id"] == str(marked[0]["id"])
-    stored = alice.docs("activities")[str(marked[0]["id"])]
+    stored = alice.docs("activities")[doc["record_key"]]  # the same document, now with Pipedrive's id
     assert stored["person_id"] == str(pid) and stored["subject"] == "Follow-up call"
+    assert stored["pipedrive_id"] == marked[0]["id"] and stored["push_state"] == "in_pipedrive"
+    alice.sync("full")  # a later sync of that activity lands on it too: no second record
+    logged = [d for d in alice.docs("activities").values() if d["subject"] == "Follow-up call"]
+    assert [d["id"] for d in logged] == [doc["record_key"]] and str(marked[0]["id"]) not in alice.docs("activities")
     # delivering again (a duplicate task) changes nothing
     outbox.deliver(db, alice.connection_id, alice.connector, doc["id"], _client(alice))
     assert app.meter.stats.created[ALICE] == 1
@@ -193,6 +201,7 @@ def test_an_activity_on_a_cold_contact_is_stored_only(db: Any, sandbox: Any) -> 
                            LogActivity(kind="note", subject="Met at expo"), uid="uid-alice", idem_key="k",
                            enqueue=queued.append)
     assert doc["state"] == "skipped" and queued == [] and app.meter.stats.created[ALICE] == 0
+    assert alice.docs("activities")[doc["record_key"]]["push_state"] == "skipped"  # stored here, visible
 
 
 # -- ownership and My 500 ---------------------------------------------------------------------

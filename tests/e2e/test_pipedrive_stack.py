@@ -161,6 +161,8 @@ def test_an_activity_on_a_warm_contact_reaches_pipedrive_once_through_a_failure_
         assert logged.status_code == 201, logged.text
         item = logged.json()
         assert item["state"] == "pending"
+        pending = alice.get(f"/records/{mine}/activities/{item['record_key']}").json()
+        assert pending["push_state"] == "pending" and pending["person_id"] == str(pid)
         again = alice.post(f"/creates/{mine}/log-activity", json=body, headers=headers)
         assert again.status_code == 200 and again.json()["id"] == item["id"]
         assert again.headers["Idempotent-Replayed"] == "true"
@@ -179,8 +181,9 @@ def test_an_activity_on_a_warm_contact_reaches_pipedrive_once_through_a_failure_
         marked = [a for a in activities if "Follow-up call" == a["subject"]]
         assert len(marked) == 1 and item["vendor_id"] == str(marked[0]["id"])
         assert usage(fresh)["created"] == {ALICE_TOKEN: 1}
-        stored = alice.get(f"/records/{mine}/activities/{item['vendor_id']}")
+        stored = alice.get(f"/records/{mine}/activities/{item['record_key']}")
         assert stored.status_code == 200 and stored.json()["person_id"] == str(pid)
+        assert stored.json()["pipedrive_id"] == int(item["vendor_id"]) and stored.json()["push_state"] == "in_pipedrive"
         assert [i["id"] for i in alice.get(f"/creates/{mine}").json()["items"]] == [item["id"]]
 
 

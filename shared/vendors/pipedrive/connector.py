@@ -45,7 +45,7 @@ from shared.vendors.connector import (
 )
 from shared.vendors.pagination import Offset, PageRequest, QueryCursor
 from shared.vendors.pipedrive import mappers, serving
-from shared.vendors.pipedrive.activities import LOG_ACTIVITY
+from shared.vendors.pipedrive.activities import LOG_ACTIVITY, activity_key
 from shared.vendors.pipedrive.my500 import MY_500
 from shared.vendors.pipedrive.raw import RawActivity, RawDeal, RawField, RawOrganization, RawPerson
 from shared.vendors.pipedrive.warmness import WarmnessConfig
@@ -186,7 +186,8 @@ DEALS = _v2_stream(
     "deals", "/api/v2/deals", RawDeal, mappers.deal,
     serving=serving.DEALS, refine=mappers.refine_deal, lookups=("deal_fields",),
 )
-ACTIVITIES = _v2_stream("activities", "/api/v2/activities", RawActivity, mappers.activity, serving=serving.ACTIVITIES)
+ACTIVITIES = _v2_stream("activities", "/api/v2/activities", RawActivity, mappers.activity, serving=serving.ACTIVITIES,
+                        key=activity_key)
 
 PROXY = Proxy(
     paths=("/api/v2/persons/{id}", "/api/v2/organizations/{id}", "/api/v2/deals/{id}", "/api/v2/activities/{id}",
