@@ -158,7 +158,9 @@ class SyncStack:
     def reset_sandbox(self, vendor: str = DEFAULT_VENDOR, **faults: Any) -> None:
         """Regenerate `vendor`'s data at the stack's size, then set `faults` (none by default)."""
         with self.sandbox(vendor) as s:
-            s.post("/_sandbox/reset", json=self.sandboxes[vendor].sizes_for(self.sandbox_size)).raise_for_status()
+            # generating a million records takes minutes on a shared machine (bench.scale)
+            s.post("/_sandbox/reset", json=self.sandboxes[vendor].sizes_for(self.sandbox_size),
+                   timeout=1800).raise_for_status()
         self.set_faults(vendor, **faults)
 
     def set_faults(self, vendor: str = DEFAULT_VENDOR, **faults: Any) -> None:
