@@ -119,9 +119,13 @@ class _VendorHttp(httpx.Client):
 
 def build_http(connector: Connector, base_url: str, transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """A pooled HTTP client for one vendor host, without credentials (they are applied per
-    request) or cookies; build it once per process and host (creating one loads the CA bundle)."""
+    request) or cookies, on http.client (shared.vendors.transport) unless `transport` is
+    given; build it once per process and host (creating one loads the CA bundle)."""
+    from shared.vendors.transport import StdlibTransport
+
     headers = {"Accept": "application/json", "User-Agent": "tributary-sync/0.1", **connector.default_headers}
-    return _VendorHttp(base_url=base_url.rstrip("/"), headers=headers, transport=transport, follow_redirects=False)
+    return _VendorHttp(base_url=base_url.rstrip("/"), headers=headers, transport=transport or StdlibTransport(),
+                       follow_redirects=False)
 
 
 @dataclass
