@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--label", default="latest", help="the results file: bench/results/cpu_profile-<label>.txt")
     parser.add_argument("--no-profile", action="store_true", help="only the unprofiled CPU figure")
     parser.add_argument("--repeat", type=int, default=1, help="unprofiled imports; the least CPU is the figure")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures (bench.table)")
     args = parser.parse_args()
 
     log_dir = REPO / ".local" / "bench-logs"
@@ -112,6 +113,8 @@ def main() -> None:
                 report += ["", f"## sync-worker (profiled run: {json.dumps(figures['profiled'])}), top 20 by {key}", "", table]
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / f"cpu_profile-{args.label}.txt").write_text("\n".join(report) + "\n")
+        if args.json:
+            print(json.dumps({"cpu_ms_per_record": figures["unprofiled"]["cpu_ms_per_record"], **figures}), flush=True)
     finally:
         stack.stop()
         firestore.stop()

@@ -2,7 +2,7 @@
 Intercom's contacts at several sizes, each on a fresh functions process (so its peak RSS,
 VmHWM, is that run's), then the reads a dashboard's records calls cost at that size.
 
-    python -m bench.scale [--sizes 10000,100000,1000000]
+    python -m bench.scale [--sizes 10000,100000,1000000] [--json]
 
 Prints per size: records, wall, the functions process's CPU and peak RSS (and its ratio to
 the smallest size's), and the document reads (counted at the RPC boundary,
@@ -80,6 +80,7 @@ def dashboard_reads(stack: SyncStack, connection_id: str) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="contacts per run, comma-separated")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line: largest / smallest (bench.table)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -129,6 +130,9 @@ def main() -> None:
         print(f"{r['contacts']:>10} {r['records_fetched']:>9} {r['wall_s']:>7} {r['functions_cpu_s']:>6} "
               f"{r['functions_peak_rss_mb']:>12} {r['peak_rss_x_smallest']:>10}  "
               f"{r['reads']['list_50']} / {r['reads']['unchanged_poll']} / {r['reads']['one_record']}")
+    if args.json and rows:
+        print(json.dumps({"rss_ratio": rows[-1]["peak_rss_x_smallest"], "rss_10k_mb": rows[0]["functions_peak_rss_mb"],
+                          "rss_1m_mb": rows[-1]["functions_peak_rss_mb"], "sizes": sizes, "rows": rows}), flush=True)
 
 
 if __name__ == "__main__":
