@@ -46,6 +46,13 @@ class BreakerPolicy:
     #: then some): a probe that never reports lets the next one through after this
     probe_lease_s: float = 240.0
 
+    @property
+    def probe_wait_s(self) -> float:
+        """How long a unit that finds the probe in flight waits before asking again: the base
+        cool-down, not the probe's hold. A probe reports within one chunk's fetch; the units
+        waiting on it must not sit out the rest of its hold after it closed the breaker."""
+        return min(self.probe_lease_s, self.base_cooldown_s)
+
     def cooldown_s(self, trips: int) -> float:
         """The cool-down of the `trips`-th consecutive opening (1-based): doubling, capped."""
         return float(min(self.max_cooldown_s, self.base_cooldown_s * 2 ** max(0, trips - 1)))
@@ -92,6 +99,8 @@ def admit(current: BreakerState, now: datetime, policy: BreakerPolicy) -> tuple[
     if current.state == "closed":
         return Admission(True, current), None
     if current.until is not None and now < current.until:
+        if current.state == "half_open":  # the probe is in flight: ask again soon, not at its hold's end
+            return Admission(False, current, until=min(current.until, now + timedelta(seconds=policy.probe_wait_s))), None
         return Admission(False, current, until=current.until), None
     # open and cooled down, or half-open with a probe that never reported: one probe goes
     probing = current.model_copy(update={"state": "half_open", "until": now + timedelta(seconds=policy.probe_lease_s)})
@@ -154,17 +163,21 @@ def _apply(transaction: Transaction, db: Client, connection_id: str, data: dict[
     transaction.update(connection_ref(db, connection_id), update)
 
 
-def _transition(db: Client, connection_id: str, step: Any, now: datetime) -> tuple[Any, BreakerState]:
+def _transition(db: Client, connection_id: str, step: Any, now: datetime | None) -> tuple[Any, BreakerState]:
+    """Run `step(before, now)` in a transaction on the connection. Without a given `now` the
+    clock is read inside each try: a transaction retried under contention (many chunks
+    deferred to the same cool-down end ask at once) must not decide on a stale clock."""
     from shared.connections.store import connection_ref
 
     ref = connection_ref(db, connection_id)
 
     def txn(transaction: Transaction) -> tuple[Any, BreakerState]:
+        at = now or utcnow()
         data = ref.get(transaction=transaction).to_dict() or {}
         before = of(data)
-        answer, after = step(before)
+        answer, after = step(before, at)
         if after is not None and after != before:
-            _apply(transaction, db, connection_id, data, before, after, now)
+            _apply(transaction, db, connection_id, data, before, after, at)
             return answer, after
         return answer, before
 
@@ -175,12 +188,16 @@ def _transition(db: Client, connection_id: str, step: Any, now: datetime) -> tup
 def check(db: Client, connection_id: str, policy: BreakerPolicy, *, known: BreakerState | None = None,
           now: datetime | None = None) -> Admission:
     """May this unit of work call the vendor? `known` is the state the caller already read
-    (the connection it loaded): a closed breaker then costs nothing; otherwise a transaction
-    decides, so that only one probe is admitted however many workers ask."""
-    now = now or utcnow()
-    if known is not None and known.state == "closed":
-        return Admission(True, known)
-    admission, _ = _transition(db, connection_id, lambda before: admit(before, now, policy), now)
+    (the connection it loaded): when that state admits it (closed) or defers it (cooling
+    down, or a probe in flight) no transaction is needed: deferring on a read a moment old
+    only waits what that read said. Only admitting a probe takes a transaction, so that one
+    probe is admitted however many workers ask, and the many chunks deferred to the same
+    cool-down end do not queue on the connection document."""
+    if known is not None:
+        admission, change = admit(known, now or utcnow(), policy)
+        if change is None:
+            return admission
+    admission, _ = _transition(db, connection_id, lambda before, at: admit(before, at, policy), now)
     if isinstance(admission, Admission) and admission.probe:
         log.info("breaker probe admitted", extra={"connection_id": connection_id})
     return admission  # type: ignore[no-any-return]
@@ -188,8 +205,7 @@ def check(db: Client, connection_id: str, policy: BreakerPolicy, *, known: Break
 
 def record_failure(db: Client, connection_id: str, policy: BreakerPolicy, reason: str,
                    now: datetime | None = None) -> BreakerState:
-    now = now or utcnow()
-    _, after = _transition(db, connection_id, lambda before: (None, failed(before, now, policy, reason)), now)
+    _, after = _transition(db, connection_id, lambda before, at: (None, failed(before, at, policy, reason)), now)
     if after.state == "open":
         log.warning("breaker open", extra={"connection_id": connection_id, "until": str(after.until),
                                            "failures": after.failures, "trips": after.trips})
@@ -200,7 +216,6 @@ def record_success(db: Client, connection_id: str, known: BreakerState, now: dat
     """A success: nothing to write when the state read at admission was clean."""
     if known.clean:
         return
-    now = now or utcnow()
-    _, after = _transition(db, connection_id, lambda before: (None, succeeded(before)), now)
+    _, after = _transition(db, connection_id, lambda before, _at: (None, succeeded(before)), now)
     if after.state == "closed":
         log.info("breaker closed", extra={"connection_id": connection_id})

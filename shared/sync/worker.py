@@ -116,9 +116,12 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
     except NotFound:
         return ChunkOutcome("stale")  # the connection was deleted: its run is void
     try:
-        return _run_chunk(task, ctx, deps, last_attempt=last_attempt)
-    except BreakerOpen as exc:
-        return _defer(task, deps, exc.until)
+        try:
+            return _run_chunk(task, ctx, deps, last_attempt=last_attempt)
+        except BreakerOpen as exc:
+            # nested: a deferral that falls back to Cloud Tasks' retry (RetryLater) is handled
+            # below like any other, so on the last attempt it ends the chain
+            return _defer(task, deps, exc.until)
     except RetryLater:
         if not last_attempt:
             raise
