@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-
 from typing import Any
 
 from shared.connections.breaker import BreakerPolicy, BreakerState, admit, check, failed, succeeded
