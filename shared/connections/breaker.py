@@ -197,10 +197,11 @@ def check(db: Client, connection_id: str, policy: BreakerPolicy, *, known: Break
         admission, change = admit(known, now or utcnow(), policy)
         if change is None:
             return admission
-    admission, _ = _transition(db, connection_id, lambda before, at: admit(before, at, policy), now)
-    if isinstance(admission, Admission) and admission.probe:
+    decided, _ = _transition(db, connection_id, lambda before, at: admit(before, at, policy), now)
+    assert isinstance(decided, Admission)
+    if decided.probe:
         log.info("breaker probe admitted", extra={"connection_id": connection_id})
-    return admission  # type: ignore[no-any-return]
+    return decided
 
 
 def record_failure(db: Client, connection_id: str, policy: BreakerPolicy, reason: str,
