@@ -11,7 +11,7 @@ spending the budget and the task's attempts. After the cool-down the breaker is
 the breaker and restores `connected`, its failure opens it again for a longer cool-down.
 
 The state is the `breaker` field of the connection document, so it survives processes and is
-shared by every worker; every transition runs in a transaction on that document, and the
+shared by every worker; every transition is a compare-and-set on that document, and the
 common case (closed, no failures) costs no write. The state machine itself is pure
 (`admit`, `failed`, `succeeded`) and unit-tested without a store.
 """
@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.store.txn import run_transaction
-
 if TYPE_CHECKING:
-    from google.cloud.firestore import Client, Transaction
+    from google.cloud.firestore import Client, WriteBatch
 
 log = logging.getLogger("tributary.connections.breaker")
 
 FIELD = "breaker"
+#: how long a transition keeps losing compare-and-set races before it counts as contention
+MAX_TRANSITION_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -139,9 +139,10 @@ def of(data: dict[str, Any] | None) -> BreakerState:
     return BreakerState.model_validate(raw) if isinstance(raw, dict) else BreakerState()
 
 
-def _apply(transaction: Transaction, db: Client, connection_id: str, data: dict[str, Any], before: BreakerState,
-           after: BreakerState, now: datetime) -> None:
-    """Write the new state; on opening or closing, the connection's status and an event."""
+def _apply(batch: WriteBatch, db: Client, connection_id: str, data: dict[str, Any], before: BreakerState,
+           after: BreakerState, now: datetime, read_at: datetime) -> None:
+    """Write the new state; on opening or closing, the connection's status and an event. The
+    batch commits only if the connection is still as read at `read_at` (its update time)."""
     from shared.connections.models import ConnectionStatus
     from shared.connections.store import connection_ref
     from shared.sync import events
@@ -155,44 +156,61 @@ def _apply(transaction: Transaction, db: Client, connection_id: str, data: dict[
     if closed and status == ConnectionStatus.degraded.value:
         update["status"] = ConnectionStatus.connected.value
     if opened:
-        update.update(events.add_in(transaction, db, connection_id, data, "breaker_opened", now,
+        update.update(events.add_in(batch, db, connection_id, data, "breaker_opened", now,
                                     reason={"code": "vendor_unavailable", "message": after.last_failure or ""},
                                     detail={"cooldown_until": after.until, "failures": after.failures}))
     elif closed:
-        update.update(events.add_in(transaction, db, connection_id, data, "breaker_closed", now))
-    transaction.update(connection_ref(db, connection_id), update)
+        update.update(events.add_in(batch, db, connection_id, data, "breaker_closed", now))
+    batch.update(connection_ref(db, connection_id), update, option=db.write_option(last_update_time=read_at))
 
 
 def _transition(db: Client, connection_id: str, step: Any, now: datetime | None) -> tuple[Any, BreakerState]:
-    """Run `step(before, now)` in a transaction on the connection. Without a given `now` the
-    clock is read inside each try: a transaction retried under contention (many chunks
-    deferred to the same cool-down end ask at once) must not decide on a stale clock."""
+    """Run `step(before, now)` on the connection's breaker by compare-and-set: a plain read,
+    then a batch (the state, the status, the event) that commits only if the connection is
+    unchanged since; a lost race reads again. No transaction: the connection document is
+    the hottest one a run has (lease renewals, allowance), and the many chunks deferred to
+    the same cool-down end all ask at once; read-write transactions on it queued on each
+    other's locks until they timed out (the Firestore emulator: "Transaction lock timeout",
+    then a 503 and Cloud Tasks' backoff, minutes on make dev's queue). Without a given `now`
+    the clock is read on every round, so a decision is never made on a stale one."""
+    import random
+    import time
+
+    from google.api_core import exceptions as gexc
+
     from shared.connections.store import connection_ref
+    from shared.store.txn import Contention
 
     ref = connection_ref(db, connection_id)
-
-    def txn(transaction: Transaction) -> tuple[Any, BreakerState]:
+    deadline = time.monotonic() + MAX_TRANSITION_S
+    attempt = 0
+    while True:
+        attempt += 1
         at = now or utcnow()
-        data = ref.get(transaction=transaction).to_dict() or {}
+        snap = ref.get()
+        data = snap.to_dict() or {}
         before = of(data)
         answer, after = step(before, at)
-        if after is not None and after != before:
-            _apply(transaction, db, connection_id, data, before, after, at)
+        if after is None or after == before:
+            return answer, before
+        batch = db.batch()
+        _apply(batch, db, connection_id, data, before, after, at, snap.update_time)
+        try:
+            batch.commit()
             return answer, after
-        return answer, before
-
-    result: tuple[Any, BreakerState] = run_transaction(db, txn)
-    return result
+        except (gexc.FailedPrecondition, gexc.Aborted):
+            if time.monotonic() > deadline:
+                raise Contention(f"the breaker of {connection_id} changed concurrently {attempt} times") from None
+            time.sleep(random.uniform(0, min(0.2, 0.01 * attempt)))
 
 
 def check(db: Client, connection_id: str, policy: BreakerPolicy, *, known: BreakerState | None = None,
           now: datetime | None = None) -> Admission:
     """May this unit of work call the vendor? `known` is the state the caller already read
     (the connection it loaded): when that state admits it (closed) or defers it (cooling
-    down, or a probe in flight) no transaction is needed: deferring on a read a moment old
-    only waits what that read said. Only admitting a probe takes a transaction, so that one
-    probe is admitted however many workers ask, and the many chunks deferred to the same
-    cool-down end do not queue on the connection document."""
+    down, or a probe in flight) nothing is written: deferring on a read a moment old only
+    waits what that read said. Only admitting a probe writes (compare-and-set), so that one
+    probe is admitted however many workers ask."""
     if known is not None:
         admission, change = admit(known, now or utcnow(), policy)
         if change is None:
