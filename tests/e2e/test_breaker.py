@@ -60,7 +60,10 @@ def test_the_breaker_opens_under_a_failing_vendor_and_closes_after_recovery(stac
     assert "vendor_unavailable" in (opened["breaker"]["last_failure"] or "")
     # While it is open the vendor hears only probes: with 4 s cool-downs, a few per window
     # (each probe is one chunk: the client's own retries, up to 5 calls), against the
-    # hundreds of calls a dozen chains retrying every few seconds would make.
+    # hundreds of calls a dozen chains retrying every few seconds would make. Measured once
+    # the chunks that were mid-call when it opened are done: their own retries (0.5 + 1 + 2
+    # + 4 s of backoff at most) are not the breaker's to stop.
+    time.sleep(7.5)
     before = requests_made(stack)
     time.sleep(8)
     during = requests_made(stack) - before
