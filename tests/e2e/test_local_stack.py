@@ -187,18 +187,24 @@ def test_a_run_whose_deferred_chunks_were_lost_is_recovered_by_the_stacks_schedu
     from shared.tasks import tasks_client
 
     breaker = {"BREAKER_THRESHOLD": "3", "BREAKER_COOLDOWN_S": "2", "BREAKER_MAX_COOLDOWN_S": "4"}
-    stack = LocalStack(tmp_path / "data", extra_env={**breaker, "SYNC_STALL_AFTER_S": "5"}, tick_every=2)
+    stack = LocalStack(tmp_path / "data", extra_env={**breaker, "SYNC_STALL_AFTER_S": "5"}, tick_every=5)
     info = stack.start(*tiny(), "--no-sync")
     sandbox = f"http://127.0.0.1:{stack.ports['intercom']}"
     try:
-        assert "sync-scheduler every 2s" in stack.output()
+        assert "sync-scheduler every 5s" in stack.output()
         intercom = info["connections"]["intercom"]
         httpx.post(f"{sandbox}/_sandbox/faults", json={"error_rate": 1.0, "error_status": 503}).raise_for_status()
         with stack.api(info, stack.token()) as api:
-            run_id = api.post("/sync-now", json={"connection_id": intercom, "mode": "full"}).json()["run_id"]
 
             def status() -> dict[str, Any]:
                 return dict(api.get("/sync-status", params={"connection_id": intercom}).json()["connections"][0])
+
+            # the new connection is due at once: a tick may start its run before Sync Now does
+            run_id, deadline = None, time.monotonic() + 60
+            while run_id is None:
+                assert time.monotonic() < deadline, "no run started"
+                started = api.post("/sync-now", json={"connection_id": intercom, "mode": "full"})
+                run_id = started.json()["run_id"] if started.status_code == 202 else status()["running_run_id"]
 
             deadline = time.monotonic() + 120
             while status()["breaker"]["state"] == "closed":
