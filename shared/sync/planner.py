@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from google.api_core.exceptions import GoogleAPIError
 
 from shared.errors import ServiceUnavailable
-from shared.sync import finish, state
+from shared.sync import budgets, finish, state
 from shared.sync.models import ChunkTask, Run, Trigger
 from shared.vendors.connector import Connector, Stream, Sweep
 
@@ -74,7 +74,8 @@ def plan_chains(
         cursor = cursors.get(stream.name) or {}
         if stream.parent:
             owed = tuple(cursor.get("pending_parents") or ())
-            batches = [owed[i:i + stream.child_batch] for i in range(0, len(owed), stream.child_batch)]
+            size = budgets.parents_per_task(connector, stream)
+            batches = [owed[i:i + size] for i in range(0, len(owed), size)]
             chains += [state.PlannedChain(stream.name, f"owed.{n}", "incremental", parent_ids=b) for n, b in enumerate(batches)]
             streams.append(state.PlannedStream(stream.name, "incremental", None, full_pass=False))
             continue

@@ -328,7 +328,8 @@ def _fan_out_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps,
         if not ctx.selected(child.name):
             continue
         state.ensure_stream(deps.db, task.connection_id, task.run_id, child.name, "incremental")
-        batches = [saved.written[i:i + child.child_batch] for i in range(0, len(saved.written), child.child_batch)]
+        size = budgets.parents_per_task(ctx.connector, child)
+        batches = [saved.written[i:i + size] for i in range(0, len(saved.written), size)]
         chains = [
             state.PlannedChain(child.name, f"p.{task.partition}.{task.page}.{n}", "incremental", parent_ids=tuple(batch))
             for n, batch in enumerate(batches)
