@@ -135,7 +135,10 @@ def plan_run(
         now=now,
     )
     unqueued = []
-    for chain in plan.chains:
+    # Parents of child streams first: their pages fan out the most work (a vendor-bound
+    # run's queue idles until children exist), and the queue dispatches in enqueue order.
+    parents = {stream.parent for stream in connector.streams if stream.parent}
+    for chain in sorted(plan.chains, key=lambda c: c.stream not in parents):
         if chain.sweep:
             continue  # enqueued when the stream's other chains have closed
         task = ChunkTask(connection_id=connection_id, run_id=run.run_id, stream=chain.stream,
