@@ -37,6 +37,7 @@ export function createApi(base, getToken) {
     get: (path, query) => call(path, { query }),
     post: (path, body, query) => call(path, { method: "POST", body, query }),
     patch: (path, body) => call(path, { method: "PATCH", body }),
+    put: (path, body) => call(path, { method: "PUT", body }),
     del: (path) => call(path, { method: "DELETE" }),
   };
 }

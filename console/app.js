@@ -7,6 +7,9 @@ import { h, mount, toast, errorText, fill } from "./ui.js";
 import * as connections from "./pages/connections.js";
 import * as connection from "./pages/connection.js";
 import * as records from "./pages/records.js";
+import * as health from "./pages/health.js";
+import * as events from "./pages/events.js";
+import * as credits from "./pages/credits.js";
 import * as me from "./pages/me.js";
 import * as signin from "./pages/signin.js";
 
@@ -14,6 +17,9 @@ const routes = [
   [/^#?\/?$/, connections, "connections"],
   [/^#\/connections\/([^/?]+)$/, connection, "connections"],
   [/^#\/records(?:\/([^/?]+))?(?:\/([^/?]+))?(?:\/([^/?]+))?$/, records, "records"],
+  [/^#\/health$/, health, "health"],
+  [/^#\/events(?:\/([^/?]+))?$/, events, "events"],
+  [/^#\/credits$/, credits, "credits"],
   [/^#\/me$/, me, "me"],
 ];
 

@@ -24,7 +24,7 @@ export function mount(...children) {
 }
 
 export function badge(text) {
-  return h("span", { class: `badge ${text}`, dataset: { status: text } }, String(text).replace("_", " "));
+  return h("span", { class: `badge ${text}`, dataset: { status: text } }, String(text).replace(/_/g, " "));
 }
 
 export function when(value) {
@@ -32,6 +32,20 @@ export function when(value) {
   const d = new Date(value);
   const pad = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A moment to the second, for what is minutes away (a cool-down's end). */
+export function whenExact(value) {
+  if (!value) return "—";
+  const d = new Date(value);
+  return `${when(value)}:${String(d.getSeconds()).padStart(2, "0")}`;
+}
+
+/** "3 min ago" / "in 40 s" for a timestamp, from now. */
+export function relative(value) {
+  if (!value) return "";
+  const seconds = (new Date(value).getTime() - Date.now()) / 1000;
+  return seconds >= 0 ? `in ${ago(seconds)}` : `${ago(-seconds)} ago`;
 }
 
 export function ago(seconds) {
@@ -75,4 +89,27 @@ export function fill(el, ...children) {
   el.replaceChildren(...children.flat(Infinity).filter((c) => c !== undefined && c !== null && c !== false)
     .map((c) => (c instanceof Node ? c : document.createTextNode(String(c)))));
   return el;
+}
+
+/** Keyset pages (a cursor per page, kept so Previous goes back): `fetchPage(cursor)` answers
+ * { content, next } (next: the cursor of the following page, or null at the end). Buttons are
+ * `${prefix}-prev`, `${prefix}-next`, and the label `${prefix}-page`. */
+export function keysetPager(prefix, fetchPage, { prev = "Previous", next = "Next" } = {}) {
+  const cursors = [null];
+  let page = 0;
+  const el = h("div", { id: prefix });
+  async function show() {
+    let answer;
+    try { answer = await fetchPage(cursors[page]); } catch (err) {
+      fill(el, h("p", { class: "error", id: `${prefix}-error` }, errorText(err)));
+      return;
+    }
+    cursors[page + 1] = answer.next;
+    const go = (step) => () => { page += step; show(); };
+    fill(el, answer.content, h("div", { class: "row pager" },
+      h("button", { id: `${prefix}-prev`, disabled: page === 0, onclick: go(-1) }, prev),
+      h("span", { class: "muted small", id: `${prefix}-page` }, `page ${page + 1}`),
+      h("button", { id: `${prefix}-next`, disabled: !answer.next, onclick: go(1) }, next)));
+  }
+  return { el, reload: () => { cursors.length = 1; page = 0; return show(); } };
 }

@@ -83,7 +83,7 @@ def local_config(functions_base: str, identity_url: str, allowed_domains: list[s
                  sandboxes: dict[str, Any] | None = None) -> dict[str, Any]:
     """The console's config in local mode: sign-in goes to the local identity, which
     mints real RS256 ID tokens the functions verify like Google's (no check is skipped).
-    `sandboxes` (vendor -> base_url and credentials) lets the add form fill them in."""
+    `sandboxes` (vendor -> base_url, credentials and config) lets the add form fill them in."""
     domain = allowed_domains[0]
     return {
         "sandboxes": sandboxes or {},

@@ -49,6 +49,15 @@ PLATFORM_INDEXES: list[dict[str, Any]] = [
             {"fieldPath": "at", "order": "ASCENDING"},
         ],
     },
+    # the same, newest first (order=desc: the console's Events page for one connection)
+    {
+        "collectionGroup": "sync_events",
+        "queryScope": "COLLECTION",
+        "fields": [
+            {"fieldPath": "connection_id", "order": "ASCENDING"},
+            {"fieldPath": "at", "order": "DESCENDING"},
+        ],
+    },
 ]
 #: field overrides of platform collections (TTLs of what the serving functions keep)
 PLATFORM_OVERRIDES: list[dict[str, Any]] = [

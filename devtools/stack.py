@@ -409,7 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 port=ports["functions"], env=env, log_dir=data.logs, cwd=REPO,
             ).start()
         )
-        offered = {t.vendor: {"base_url": t.base_url, "credentials": t.sandbox.credentials(t.token), "name": t.sandbox.name}
+        offered = {t.vendor: {"base_url": t.base_url, "credentials": t.sandbox.credentials(t.token), "name": t.sandbox.name,
+                              "config": t.sandbox.connection(t.base_url, t.token)["config"]}
                    for t in targets if not t.real}
         console = ConsoleServer(
             local_config(functions_base, identity.base_url, [ALLOWED_DOMAIN], offered),

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 problems = []
-if sys.version_info < (3, 11):
+if sys.version_info < (3, 11):  # noqa: UP036 (runs on whatever python3 a newcomer has, to say so)
     problems.append(f"Python 3.11+ is needed (this is {sys.version.split()[0]}).")
 if not shutil.which("java"):
     problems.append("Java is needed by the Firestore emulator: apt-get install default-jre-headless")

@@ -1,8 +1,10 @@
 // One connection: its status and cursors, Sync now with live progress (polls
 // /sync-runs/{id} until the run ends), run history with per-stream counts and errors,
-// and the dead letters (records that could not be stored, with why).
+// the dead letters (records that could not be stored, with why), its health (circuit
+// breaker, last error) and the vendor's API allowance where the vendor reports one.
 
-import { h, mount, badge, when, ago, num, action, toast, fill } from "../ui.js";
+import { h, mount, badge, when, whenExact, relative, ago, num, action, toast, fill } from "../ui.js";
+import { connectOAuth } from "../oauth.js";
 
 const POLL_MS = 1500;
 const COUNTS = ["fetched", "written", "unchanged", "failed"];
@@ -10,8 +12,9 @@ const COUNTS = ["fetched", "written", "unchanged", "failed"];
 export async function render(ctx, [id]) {
   let stopped = false;
   let timer = null;
+  let stopFollow = null;
   const q = { connection_id: id };
-  const [c, { connections: [status] }, { connectors }] = await Promise.all([
+  let [c, { connections: [status] }, { connectors }] = await Promise.all([
     ctx.api.get(`/connections/${encodeURIComponent(id)}`), ctx.api.get("/sync-status", q), ctx.api.get("/connectors"),
   ]);
   const connector = connectors.find((x) => x.vendor === c.vendor) || { title: c.vendor, streams: [], auth: {} };
@@ -32,7 +35,10 @@ export async function render(ctx, [id]) {
       fill(progress, ...runProgress(run));
       if (["succeeded", "partial", "failed"].includes(run.status)) {
         toast(`Sync ${run.status}: ${num(run.counts.fetched)} fetched, ${num(run.counts.written)} written.`);
-        const { connections: [fresh] } = await ctx.api.get("/sync-status", q);
+        // the run moved the health fields and the vendor's allowance: show them as they are now
+        const [{ connections: [fresh] }, connection] = await Promise.all([
+          ctx.api.get("/sync-status", q), ctx.api.get(`/connections/${encodeURIComponent(id)}`)]);
+        c = connection;
         fill(info, infoCard(fresh));
         fill(streamsCard, streamsTable(fresh));
         await Promise.all([loadRuns(), loadDead()]);
@@ -41,18 +47,6 @@ export async function render(ctx, [id]) {
       timer = setTimeout(tick, POLL_MS);
     };
     await tick();
-  }
-
-  // the vendor's consent page is in another window: poll until the callback connected it
-  function awaitInstall(tries = 150) {
-    toast("Finish in the vendor's window; this page follows.");
-    const check = async () => {
-      if (stopped || tries-- <= 0) return;
-      const fresh = await ctx.api.get(`/connections/${encodeURIComponent(id)}`);
-      if (fresh.status !== c.status) { toast(`${fresh.name} is ${fresh.status.replace("_", " ")}.`); reload(); return; }
-      timer = setTimeout(check, 2000);
-    };
-    timer = setTimeout(check, 2000);
   }
 
   async function syncNow(mode) {
@@ -85,11 +79,11 @@ export async function render(ctx, [id]) {
   const actions = manage ? [
     c.status !== "disabled" && action("Sync now", () => syncNow("auto"), { class: "primary admin-action", id: "sync-now" }),
     c.status !== "disabled" && action("Full sync", () => syncNow("full"), { class: "admin-action", id: "sync-full" }),
-    connector.auth.oauth && c.status !== "connected" && action("Connect", async () => {
-      const { authorize_url } = await ctx.api.post("/oauth-start", q);
-      window.open(authorize_url, "_blank", "noopener");
-      awaitInstall();
-    }, { class: "admin-action", id: "oauth-connect" }),
+    connector.auth.oauth && ["pending", "needs_reauth"].includes(c.status) && action(
+      c.status === "needs_reauth" ? "Reconnect" : "Connect", async () => {
+        if (stopFollow) stopFollow();
+        stopFollow = await connectOAuth(ctx, c, reload);
+      }, { class: `admin-action${c.status === "needs_reauth" ? " primary" : ""}`, id: "oauth-connect" }),
     c.status === "disabled"
       ? action("Resume", async () => { await ctx.api.post(`/connections/${c.id}/resume`); reload(); }, { class: "admin-action", id: "resume" })
       : action("Pause", async () => { await ctx.api.post(`/connections/${c.id}/pause`); reload(); }, { class: "admin-action", id: "pause" }),
@@ -109,7 +103,9 @@ export async function render(ctx, [id]) {
     h("div", {}, "Schedule"), h("div", {}, c.schedule ? `${c.schedule.cron} (${c.schedule.time_zone})` : "the connector's default"),
     h("div", {}, "Next run"), h("div", {}, when(c.next_run_at)),
     h("div", {}, "Last success"), h("div", { id: "last-success" }, when(st.last_success_at)),
-    c.last_error ? [h("div", {}, "Last error"), h("div", { class: "error" }, `${c.last_error.message} (${c.last_error.code})`)] : null);
+    h("div", {}, "Circuit breaker"), h("div", { id: "breaker" }, breakerText(st.breaker)),
+    c.last_error ? [h("div", {}, "Last error"), h("div", { class: "error wrap" }, `${c.last_error.message} (${c.last_error.code}) at ${when(c.last_error.at)}`)] : null,
+    c.vendor_allowance ? [h("div", {}, "API allowance"), allowance(c.vendor_allowance)] : null);
   const streamsTable = (st) => [h("h2", {}, "Streams"), h("table", {},
     h("thead", {}, h("tr", {}, ["Stream", "Synced up to", "Age", ""].map((t) => h("th", {}, t)))),
     h("tbody", {}, (connector.streams.length ? connector.streams.map((s) => s.name) : Object.keys(st.cursors || {})).map((name) => {
@@ -128,7 +124,30 @@ export async function render(ctx, [id]) {
   loadRuns();
   loadDead();
   if (status.running_run_id) follow(status.running_run_id);
-  return () => { stopped = true; clearTimeout(timer); };
+  return () => { stopped = true; clearTimeout(timer); if (stopFollow) stopFollow(); };
+}
+
+/** The breaker in a sentence: closed (with failures counted so far), open until, probing. */
+export function breakerText(b) {
+  if (!b) return h("span", {}, badge("closed"));
+  const failures = b.failures ? h("span", { class: "muted small" }, ` ${b.failures} consecutive failure${b.failures === 1 ? "" : "s"}`) : null;
+  if (b.state === "open") {
+    return h("span", {}, badge("open"), ` cool-down until ${whenExact(b.until)} `,
+      h("span", { class: "muted small" }, `(${relative(b.until)})`), failures);
+  }
+  if (b.state === "half_open") return h("span", {}, badge("half_open"), " one probe is trying the vendor", failures);
+  return h("span", {}, badge("closed"), failures);
+}
+
+/** The vendor's allowance for this account (Salesforce: the org's daily API requests, shared
+ * with every other tool of the org), as its last answer reported it. */
+function allowance(a) {
+  const used = a.limit ? Math.round((100 * (a.limit - a.remaining)) / a.limit) : 0;
+  return h("div", { id: "allowance" },
+    h("div", { class: "row" }, h("div", { class: `progress${used >= 90 ? " bad" : ""}` }, h("div", { style: `width: ${used}%` })),
+      h("span", {}, h("b", { id: "allowance-remaining" }, num(a.remaining)), " of ", h("span", { id: "allowance-limit" }, num(a.limit)),
+        " requests left")),
+    h("div", { class: "muted small" }, `${used}% used · reported ${when(a.at)} (${relative(a.at)})`));
 }
 
 function runProgress(run) {

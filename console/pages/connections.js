@@ -77,6 +77,10 @@ function addForm(ctx, connectors) {
     const baseUrl = c.config.find((f) => f.name === "base_url");
     inputs.name = h("input", { id: "add-name", value: c.title, required: true });
     inputs.base_url = h("input", { id: "add-base-url", list: "add-base-urls", value: (baseUrl && baseUrl.default) || c.base_urls[0] || "" });
+    // the connector's other config (Salesforce's login_url...): text fields only; others keep their defaults
+    inputs.config = Object.fromEntries(c.config
+      .filter((f) => f.name !== "base_url" && (f.default === null || f.default === undefined || typeof f.default === "string"))
+      .map((f) => [f.name, h("input", { id: `add-config-${f.name}`, value: f.default || "", required: f.required, title: f.description || "" })]));
     inputs.credentials = Object.fromEntries(c.auth.fields.map((f) => [f,
       h("input", { id: `add-cred-${f}`, type: "password", autocomplete: "off", placeholder: f })]));
     const sandbox = sandboxes[c.vendor];
@@ -84,11 +88,13 @@ function addForm(ctx, connectors) {
       h("label", {}, "Name", inputs.name),
       h("label", {}, "API base URL", inputs.base_url,
         h("datalist", { id: "add-base-urls" }, [...c.base_urls, ...(sandbox ? [sandbox.base_url] : [])].map((u) => h("option", { value: u })))),
+      Object.entries(inputs.config).map(([f, input]) => h("label", {}, f.replace(/_/g, " "), input)),
       Object.entries(inputs.credentials).map(([f, input]) => h("label", {}, c.auth.oauth ? `OAuth app ${f}` : f, input)),
       sandbox ? h("div", {}, h("button", { type: "button", id: "use-sandbox", onclick: () => {
         inputs.base_url.value = sandbox.base_url;
         inputs.name.value = sandbox.name || `Sandbox ${c.title}`;
         for (const [f, v] of Object.entries(sandbox.credentials)) if (inputs.credentials[f]) inputs.credentials[f].value = v;
+        for (const [f, v] of Object.entries(sandbox.config || {})) if (inputs.config[f]) inputs.config[f].value = v;
       } }, "Use the local sandbox")) : null,
     );
     fill(streams, h("span", { class: "muted" }, "Streams:"), c.streams.map((s) =>
@@ -104,7 +110,8 @@ function addForm(ctx, connectors) {
     const credentials = Object.fromEntries(Object.entries(inputs.credentials).map(([f, i]) => [f, i.value]));
     const body = {
       vendor: c.vendor, name: inputs.name.value.trim(), owner: c.ownership,
-      config: { base_url: inputs.base_url.value.trim() }, credentials,
+      config: { base_url: inputs.base_url.value.trim(), ...Object.fromEntries(Object.entries(inputs.config)
+        .filter(([, i]) => i.value.trim() !== "").map(([f, i]) => [f, i.value.trim()])) }, credentials,
     };
     if (chosen.length !== c.streams.length) body.selection = { streams: chosen };
     const created = await ctx.api.post("/connections", body);

@@ -12,7 +12,7 @@ from shared.crypto import KEK_SECRET
 from shared.webhooks import api as h
 
 #: instances x concurrency covers every webhook queue's concurrent dispatches (a deploy test checks it)
-WORKER = Deployment(memory="512Mi", timeout_s=120, max_instances=10, concurrency=4, secrets=(KEK_SECRET,))
+WORKER = Deployment(memory="512Mi", timeout_s=120, max_instances=15, concurrency=4, secrets=(KEK_SECRET,))
 endpoint = Endpoint("webhook-worker", summary="Process one webhook delivery", tags=("webhooks",), deployment=WORKER)
 
 endpoint.route("POST", "/", auth=ServiceAccount("tasks"), body=h.WebhookTask, response=h.ProcessResult,

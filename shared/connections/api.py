@@ -151,6 +151,7 @@ def _load(call: Call[Any, Any], connection_id: str) -> Connection:
 def create_connection(call: Call[Any, CreateConnection]) -> Connection:
     """Create a connection; OAuth ones start pending until oauth-start/oauth-callback."""
     from shared.connections import store
+    from shared.connections.identity import learn
     from shared.sync.registry import connector as find_connector
     from shared.webhooks.registration import after_create
 
@@ -170,6 +171,7 @@ def create_connection(call: Call[Any, CreateConnection]) -> Connection:
         schedule=body.schedule,
         created_by=call.principal.email or call.principal.subject,
     )
+    learn(call.settings, _db(call), connector, connection)  # whose token this is (Connector.identify)
     after_create(call.settings, _db(call), _keyring(call), connector, connection)  # webhook secrets, registration
     return connection
 
@@ -195,14 +197,20 @@ def update_connection(call: Call[Any, UpdateConnection]) -> Connection:
     connection = access.require_manage(call.principal, _load(call, call.path["connection_id"]))
     changes = call.body.changes()
     keyring = _keyring(call) if "credentials" in changes else None
-    return store.update_connection(
+    connector = find_connector(connection.vendor)
+    updated = store.update_connection(
         _db(call),
         keyring,
-        find_connector(connection.vendor),
+        connector,
         connection.id,
         changes,
         environment=call.settings.environment,
     )
+    if {"credentials", "config"} & set(changes):  # another token may be another user's; a config keeps it
+        from shared.connections.identity import learn
+
+        learn(call.settings, _db(call), connector, updated)
+    return updated
 
 
 def pause_connection(call: Call[Any, Any]) -> Connection:

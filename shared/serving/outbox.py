@@ -3,8 +3,13 @@ a Cloud Task that retries with backoff until the vendor accepts it; the vendor's
 written back. The same Idempotency-Key never creates a second one, here or in the vendor.
 
     connections/{connection}/_outbox/{sha256(uid, create, idempotency key)[:40]}
-        create, key (target record), input, uid, marker, state pending|skipped|delivered,
-        attempts, created_at, last_error, vendor_id
+        create, key (target record), input, uid, marker, record_key, state
+        pending|skipped|delivered, attempts, created_at, last_error, vendor_id
+
+The outbox item is the delivery's bookkeeping; the logged record itself is stored at once
+in the create's stream through the ingest path (Create.local: pending or skipped, visible
+to reads), keyed by the marker the vendor keeps, so the vendor's accepted record and every
+later sync of it land on that same document (it gains the vendor's id, no second record).
 
 submit   one transaction: the key's document exists -> it is the answer (replayed, nothing
          new); otherwise it is created (stored first), `pending` when the connector's
@@ -67,7 +72,8 @@ def submit(
     if target is None:
         raise NotFound(f"No {create.target_stream} record {key!r}.")
     conn = db.collection("connections").document(connection_id).get()
-    config = ((conn.to_dict() or {}) if conn.exists else {}).get("config") or {}
+    conn_data = (conn.to_dict() or {}) if conn.exists else {}
+    config = conn_data.get("config") or {}
     ref = outbox_ref(db, connection_id, uid, create.name, idem_key)
     payload = change.model_dump(mode="json")
     print_ = fingerprint([key, payload])
@@ -88,6 +94,8 @@ def submit(
             "uid": uid,
             "fingerprint": print_,
             "marker": f"trib-{ref.id[:24]}",
+            # the logged record's key in `create.stream` (its marker: see Create.local)
+            "record_key": f"trib-{ref.id[:24]}" if create.local is not None else None,
             "state": "pending" if create.wanted(target, config) else "skipped",
             "attempts": 0,
             "created_at": now,
@@ -98,6 +106,16 @@ def submit(
         return doc, False
 
     doc, replayed = run_transaction(db, txn)
+    if create.local is not None and doc["state"] != "delivered":
+        # the logged record itself, at once, through the one ingest path (a replay stores it
+        # again unchanged, so a crash between the two steps is mended by the retry)
+        from shared.store.records import Provenance
+        from shared.sync.ingest import ingest
+        from shared.sync.registry import connector as find_connector
+
+        stream = find_connector(str(conn_data.get("vendor"))).stream(create.stream)
+        raw = create.local(key, change, doc["marker"], doc["state"])
+        ingest(db, connection_id, stream, [raw], Provenance("write_back", ref.id, create.name))
     if doc["state"] == "pending":
         enqueue(ref.id)  # a replay re-enqueues too: the task name deduplicates it
     return doc, replayed

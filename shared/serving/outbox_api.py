@@ -59,6 +59,8 @@ class OutboxItem(BaseModel):
     created_at: datetime
     delivered_at: datetime | None = None
     vendor_id: str | None = Field(None, description="The vendor's id once it accepted it")
+    record_key: str | None = Field(None, description="The logged record's key in the create's stream "
+                                                     "(records/{connection}/{stream}/{record_key}), from the moment it is logged")
     adopted: bool = Field(False, description="Found in the vendor after an attempt that timed out")
     last_error: str | None = None
 
@@ -208,7 +210,7 @@ def deliver(call: Call[Any, CreateTask]) -> DeliveryResult:
     connector = outbox.no_inline_retries(connector_for(connection.vendor))
 
     def open_client() -> Any:
-        vendor = open_vendor_client(client, call.settings, connection, connector=connector)
+        vendor = open_vendor_client(client, call.settings, connection, connector=connector, live=True)
         vendor.config = vendor.config.model_copy(update={"timeout_s": min(vendor.config.timeout_s, ATTEMPT_TIMEOUT_S)})
         return vendor
 

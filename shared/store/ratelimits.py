@@ -1,7 +1,9 @@
 """Shared rate budgets in Firestore: a GCRA (generic cell rate algorithm) cell per budget,
-so every process and every chunk of a connection draws on one budget.
+so every process and every chunk of a connection draws on one budget; and a daily
+allowance's count, booked ahead of each call.
 
     rate_budgets/{key}   tat: the theoretical arrival time of the next request (unix s)
+    rate_budgets/{key}   day, limit, remaining: a daily allowance (key ends in ":daily")
 
 Booking takes no transaction and no read: one commit of two server-side transforms on the
 budget's document, `tat = max(tat, now)` then `tat += interval`, applied atomically in
@@ -20,8 +22,10 @@ import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
+from shared.store.txn import run_transaction
+
 if TYPE_CHECKING:
-    from google.cloud.firestore import Client
+    from google.cloud.firestore import Client, Transaction
 
 
 def _doc_id(key: str) -> str:
@@ -71,3 +75,31 @@ def hold(db: Client, key: str, until: float) -> None:
 def booked_until(db: Client, key: str) -> float:
     """The budget's theoretical arrival time (unix s): slots are booked up to it (0: none)."""
     return float((db.collection("rate_budgets").document(_doc_id(key)).get().to_dict() or {}).get("tat") or 0.0)
+
+
+def spend_daily(db: Client, key: str, *, cost: int, reserve_share: float, day: str) -> bool:
+    """Book `cost` of today's allowance: False (nothing booked) when it would leave less than
+    the reserve, `reserve_share` of the day's limit (0 for a live call, which may spend the
+    reserve). A new day starts from the last known limit; a budget never reported lets the
+    call go (its answer will say)."""
+    ref = db.collection("rate_budgets").document(_doc_id(key))
+
+    def txn(transaction: Transaction) -> bool:
+        data = ref.get(transaction=transaction).to_dict() or {}
+        limit = int(data.get("limit") or -1)
+        remaining = data.get("remaining") if data.get("day") == day else (limit if limit > 0 else None)
+        if remaining is None:
+            return True  # nothing known yet today: the answer will say
+        floor = int(limit * reserve_share) if limit > 0 else 0
+        if remaining - cost < floor:
+            return False
+        transaction.set(ref, {"day": day, "limit": limit, "remaining": int(remaining) - cost, "key": key[:200]})
+        return True
+
+    return bool(run_transaction(db, txn))
+
+
+def observe_daily(db: Client, key: str, *, limit: int, remaining: int, day: str) -> None:
+    """What the vendor just reported replaces our count (other tools spend it too)."""
+    db.collection("rate_budgets").document(_doc_id(key)).set(
+        {"day": day, "limit": limit, "remaining": remaining, "key": key[:200]})

@@ -7,17 +7,23 @@ its live budget instead, and when the queue runs at its full share of the vendor
 (`live_backlog_s`): the headroom is taken only when live calls happen. Scope "token" (Pipedrive, HubSpot): each connection books its own budget in the store
 before every request, so two connections never share one and the budget holds across
 chunks and processes. Endpoint limits (Pylon) add a budget per connection and endpoint.
+A daily allowance (Pipedrive's tokens) is booked ahead too: a sync call that would eat into
+the reserve kept for live calls is not sent (AllowanceSpent: its chunk waits for the reset).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from shared.store import ratelimits
 from shared.vendors.connector import Connector, Stream
+from shared.vendors.errors import AllowanceSpent
 from shared.vendors.pagination import PageRequest
+from shared.vendors.ratelimit import next_utc_midnight
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
@@ -70,8 +76,11 @@ class StoreGate:
     connection_id: str
     #: the rate-limit clock's speed (Settings.rate_time_scale: 1 outside tests and benchmarks)
     scale: float = 1.0
-    #: a live call (proxy, actions, live reads), not a sync page
+    #: a live call (proxy, actions, live reads, a user's push, a webhook's fetch), not a sync
+    #: page: it books the live budget and may spend the daily reserve a sync leaves
     live: bool = False
+    #: the clock the daily allowance's day is read on (tests move it past midnight)
+    clock: Callable[[], float] = field(default=time.time)
 
     def _budgets(self, request: PageRequest) -> list[tuple[str, float]]:
         limit = self.connector.rate_limit
@@ -86,7 +95,32 @@ class StoreGate:
                 budgets.append((f"{base}:{endpoint.key}", endpoint.per_second * self.scale))
         return budgets
 
+    @property
+    def _daily_key(self) -> str:
+        return f"{self.connector.vendor}:{self.connection_id}:daily"
+
+    def _day(self) -> str:
+        return datetime.fromtimestamp(self.clock(), tz=timezone.utc).date().isoformat()
+
+    def _book_daily(self, request: PageRequest) -> None:
+        limit = self.connector.rate_limit
+        if limit.daily is None:
+            return
+        cost = limit.daily.cost(request.method, request.path)
+        share = 0.0 if self.live else limit.reserve_share
+        if not ratelimits.spend_daily(self.db, self._daily_key, cost=cost, reserve_share=share, day=self._day()):
+            now = self.clock()
+            until = next_utc_midnight(now)
+            raise AllowanceSpent(until, until - now, message=f"{self.connector.title}: today's allowance is spent "
+                                                             "down to the reserve kept for live calls.")
+
+    def observe(self, limit: int, remaining: int) -> None:
+        """The daily allowance as the vendor's answer reported it."""
+        if self.connector.rate_limit.daily is not None:
+            ratelimits.observe_daily(self.db, self._daily_key, limit=limit, remaining=remaining, day=self._day())
+
     def book(self, request: PageRequest) -> float | None:
+        self._book_daily(request)
         wait = 0.0
         for key, per_second in self._budgets(request):
             booked = ratelimits.reserve(self.db, key, per_second=per_second, max_wait_s=MAX_BOOKING_WAIT_S)
@@ -103,6 +137,6 @@ class StoreGate:
 
 def gate_for(db: Client, connector: Connector, connection_id: str, scale: float = 1.0, *,
              live: bool = False) -> StoreGate | None:
-    if queue_paced(connector) and not (live and yields_to_live_calls(connector)):
+    if queue_paced(connector) and connector.rate_limit.daily is None and not (live and yields_to_live_calls(connector)):
         return None
     return StoreGate(db, connector, connection_id, scale, live)

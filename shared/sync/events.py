@@ -78,6 +78,8 @@ class EventQuery(BaseModel):
     connection_id: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
     cursor: str | None = Field(None, max_length=2000, description="next_cursor of the previous page")
     limit: int = Field(50, ge=1, le=200)
+    order: Literal["asc", "desc"] = Field(
+        "asc", description="asc: oldest first (what a poller wants); desc: newest first (what a person reads)")
 
 
 def event_ref(db: Client, event_id: str) -> DocumentReference:
@@ -126,7 +128,8 @@ def run_event_kind(status: str) -> EventKind:
 
 def list_events(db: Client, principal: Principal, query: EventQuery) -> EventList:
     """Events the caller may see (admins: all; members: organization connections and their
-    own), oldest first. A member's page is filled by reading on past hidden events."""
+    own), oldest first (newest first with order=desc; the cursor then pages back in time).
+    A member's page is filled by reading on past hidden events."""
     from shared.connections.access import is_admin
     from shared.store.client import condition
     from shared.store.queries import decode_cursor, encode_cursor
@@ -136,7 +139,8 @@ def list_events(db: Client, principal: Principal, query: EventQuery) -> EventLis
         base = base.where(filter=condition("connection_id", "==", query.connection_id))
     if query.since:
         base = base.where(filter=condition("at", ">=", query.since))
-    base = base.order_by("at").order_by("__name__")
+    direction = "DESCENDING" if query.order == "desc" else "ASCENDING"
+    base = base.order_by("at", direction=direction).order_by("__name__", direction=direction)
     start: list[Any] | None = None
     if query.cursor:
         position = decode_cursor(query.cursor)

@@ -42,6 +42,8 @@ class Prepared:
     items: list[Incoming]
     rejected: list[tuple[Any, str]]
     max_cursor: float | None
+    #: records left out as not the connection owner's (Stream.owned)
+    foreign: int = 0
 
 
 def _reason(exc: Exception) -> str:
@@ -58,6 +60,7 @@ def prepare(
     items: list[Incoming] = []
     rejected: list[tuple[Any, str]] = []
     max_cursor: float | None = None
+    foreign = 0
     for raw in raws:
         if not isinstance(raw, dict):
             rejected.append(({"value": raw}, "record is not an object"))
@@ -70,6 +73,12 @@ def prepare(
             content = stream.mapper(stream.raw_model.model_validate(raw))
             if stream.refine is not None:
                 content = stream.refine(content, context or MapContext())
+            if stream.owned is not None and not stream.owned(content, context or MapContext()):
+                foreign += 1  # someone else's record this connection can see: not stored
+                seen_at = stream.cursor_value(raw)  # it was read: the cursor may move past it
+                if seen_at is not None and (max_cursor is None or seen_at > max_cursor):
+                    max_cursor = seen_at
+                continue
             if stream.keep_raw:
                 content = {**content, "raw": raw}
             if parent_id is not None:
@@ -82,7 +91,7 @@ def prepare(
         items.append(Incoming(key=key, content=content, version=version, digest=digest))
         if version is not None and (max_cursor is None or version > max_cursor):
             max_cursor = version
-    return Prepared(items, rejected, max_cursor)
+    return Prepared(items, rejected, max_cursor, foreign)
 
 
 def ingest(
@@ -105,9 +114,9 @@ def ingest_groups(
     """`ingest` for several parents' children at once: each group is prepared with its
     parent id, and the whole batch is read and written together (one read and one commit
     per batch instead of per parent)."""
-    context = map_context(db, connection_id, stream) if stream.refine is not None else None
+    context = map_context(db, connection_id, stream) if stream.refine or stream.owned else None
     items: list[Incoming] = []
-    rejected = 0
+    rejected = foreign = 0
     max_cursor: float | None = None
     for parent_id, raws in groups:
         prepared = prepare(stream, raws, parent_id=parent_id, context=context)
@@ -115,13 +124,14 @@ def ingest_groups(
             records.dead_letter(db, connection_id, stream.name, raw, reason, source=source, parent_id=parent_id)
         items += prepared.items
         rejected += len(prepared.rejected)
+        foreign += prepared.foreign
         if prepared.max_cursor is not None and (max_cursor is None or prepared.max_cursor > max_cursor):
             max_cursor = prepared.max_cursor
     saved = _store(db, connection_id, stream, items, source)
     failed_keys = saved.pop("failed", [])
     written: list[str] = saved["written"]
     counts = Counts(
-        fetched=sum(len(raws) for _, raws in groups),
+        fetched=sum(len(raws) for _, raws in groups) - foreign,
         written=len(written),
         unchanged=saved["unchanged"],
         failed=rejected + len(failed_keys),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class RunStatus(str, Enum):
@@ -99,3 +99,43 @@ class Run(BaseModel):
     streams: dict[str, StreamRun] = Field(default_factory=dict)
     errors: list[RunError] = Field(default_factory=list)
     requests: dict[str, Any] = Field(default_factory=dict)
+
+    #: the fields below are computed on read, never stored
+    DERIVED: ClassVar[tuple[str, ...]] = ("type", "processed", "updated", "failed", "error")
+
+    # The history a person reads (type, processed, updated, failed, start, end, status,
+    # error), derived from what the engine records, so no vendor fills it in by hand.
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def type(self) -> Literal["full", "incremental", "mixed"]:
+        """full: every stream re-read everything; incremental: only changes; mixed: some of each."""
+        modes = {s.mode for s in self.streams.values()}
+        return "mixed" if len(modes) > 1 else "incremental" if modes == {"incremental"} else "full"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def processed(self) -> int:
+        """Records the vendor sent (counts.fetched)."""
+        return self.counts.fetched
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def updated(self) -> int:
+        """Records that were new or changed, so written (counts.written)."""
+        return self.counts.written
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def failed(self) -> int:
+        """Records that could not be stored (dead letters, counts.failed)."""
+        return self.counts.failed
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def error(self) -> str | None:
+        """The first error of the run, one line (`errors` has all of them)."""
+        if not self.errors:
+            return None
+        first = self.errors[0]
+        more = f" (+{len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
+        return f"{first.stream}: {first.code}: {first.message}{more}"

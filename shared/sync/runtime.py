@@ -65,7 +65,8 @@ def open_vendor_client(database: Client, settings: Settings, connection: Connect
     """A vendor client for one unit of work of a connection: its host, its credentials
     (refreshed when they are OAuth tokens), its rate budget's pacing. `connector`: the
     registry's as a caller adjusted it (the outbox: no inline retries). `live`: a call made
-    for a person (proxy, actions, live reads), booked where the sync can see it."""
+    for a person (proxy, actions, live reads, a push, a webhook's fetch), booked where the
+    sync can see it and allowed to spend the daily reserve a sync leaves."""
     from shared.connections.oauth import request_auth
     from shared.crypto import keyring_from_settings
     from shared.sync.budgets import gate_for
@@ -95,7 +96,7 @@ def connection_context(database: Client, settings: Settings, connection_id: str)
         connection_id=connection.id,
         connector=connector,
         config=connector.validate_config(connection.config, environment=settings.environment),
-        open_client=lambda: open_vendor_client(database, settings, connection),
+        open_client=lambda: open_vendor_client(database, settings, connection, live=False),
         selected=connection.selection.includes,
         breaker=connection.breaker or BreakerState(),
     )

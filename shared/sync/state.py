@@ -183,7 +183,7 @@ def start_run(
                     details={"run_id": lease["run_id"]},
                 )
             _fail_run_in(transaction, db, connection_id, lease["run_id"], "lease_expired", "The run stopped making progress.", now)
-        record = run.model_dump(mode="python", exclude={"streams"})
+        record = run.model_dump(mode="python", exclude={"streams", *Run.DERIVED})
         transaction.set(run_ref(db, connection_id, run_id), record)
         transaction.set(
             conn,
@@ -334,6 +334,20 @@ def renew_lease(db: Client, task: ChunkTask, lease: dict[str, Any], lease_ttl_s:
         if current.get("run_id") == task.run_id:
             transaction.update(conn, {"lease": {"run_id": task.run_id, "expires_at": now + timedelta(seconds=lease_ttl_s),
                                                 "renewed_at": now}})
+
+    run_transaction(db, txn)
+
+
+def hold_lease(db: Client, task: ChunkTask, until: datetime, lease_ttl_s: int) -> None:
+    """Keep the run's lease until `until` plus its usual time: the run waits (a daily
+    allowance's reset), it has not stopped, so the run doctor must not fail it meanwhile."""
+    conn = connection_ref(db, task.connection_id)
+    expires = until + timedelta(seconds=lease_ttl_s)
+
+    def txn(transaction: Transaction) -> None:
+        current = lease_of(conn.get(transaction=transaction).to_dict() or {})
+        if current.get("run_id") == task.run_id and current["expires_at"] < expires:
+            transaction.update(conn, {"lease": {**current, "expires_at": expires}})
 
     run_transaction(db, txn)
 
@@ -659,7 +673,7 @@ def finalize_run(db: Client, connection_id: str, run_id: str, now: datetime | No
             run.status = RunStatus.succeeded
         run.finished_at = now
         run.duration_s = round((now - (run.started_at or run.created_at)).total_seconds(), 3)
-        transaction.set(rref, run.model_dump(mode="python"))
+        transaction.set(rref, run.model_dump(mode="python", exclude=set(Run.DERIVED)))
         conn_update: dict[str, Any] = {"lease": None, "last_run_status": run.status.value, "last_finished_at": now}
         if run.status != RunStatus.failed:
             conn_update["last_success_at"] = now

@@ -28,7 +28,7 @@ from shared.sync import budgets, finish, state
 from shared.sync.ingest import IngestResult, ingest, ingest_children, tombstone_listed
 from shared.sync.models import ChunkTask, Counts
 from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Slice, Stream
-from shared.vendors.errors import VendorError, VendorUnavailable
+from shared.vendors.errors import AllowanceSpent, VendorError, VendorUnavailable
 from shared.vendors.http import VendorClient
 from shared.vendors.pagination import PageRequest, dig
 
@@ -119,6 +119,12 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
         return _run_chunk(task, ctx, deps, last_attempt=last_attempt)
     except BreakerOpen as exc:
         return _defer(task, deps, exc.until)
+    except AllowanceSpent as exc:
+        # booked ahead: nothing was sent; the page waits for the daily reset (and the run's
+        # lease with it), its checkpoint unmoved, so no cursor passes unsaved data
+        until = datetime.fromtimestamp(exc.until, tz=timezone.utc)
+        state.hold_lease(deps.db, task, until, deps.lease_ttl_s)
+        return _defer(task, deps, until, why="daily allowance spent")
     except RetryLater:
         if not last_attempt:
             raise
@@ -136,20 +142,22 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
         return _give_up(task, ctx, deps, "internal", f"{type(exc).__name__} on the last attempt")
 
 
-def _defer(task: ChunkTask, deps: WorkerDeps, until: datetime | None) -> ChunkOutcome:
-    """Wait out the breaker's cool-down without spending the task's attempts or failing the
-    run: the same page again under a new generation (a fresh task name), scheduled for the
-    end of the cool-down. The checkpoint has not moved, so nothing is lost or repeated."""
+def _defer(task: ChunkTask, deps: WorkerDeps, until: datetime | None, why: str = "breaker open") -> ChunkOutcome:
+    """Wait out the breaker's cool-down (or the vendor's daily reset) without spending the
+    task's attempts or failing the run: the same page again under a new generation (a fresh
+    task name), scheduled for `until`. The checkpoint has not moved, so nothing is lost or
+    repeated."""
     now = datetime.now(timezone.utc)
     until = until or now
     ref = state.chain_ref(deps.db, task.connection_id, task.run_id, task.chain_id)
     generation = max(task.generation, int((ref.get(["generation"]).to_dict() or {}).get("generation", 0))) + 1
     if deps.enqueue_at is None or generation > 1000:
-        raise RetryLater("The connection's circuit breaker is open.", max(1.0, (until - now).total_seconds()))
-    # updated_at: the run doctor must not take a deferred chain for a stalled one
-    ref.update({"generation": generation, "updated_at": now})
+        raise RetryLater(f"The chunk waits: {why}.", max(1.0, (until - now).total_seconds()))
+    # updated_at: the run doctor must not take a deferred chain for a stalled one (its
+    # progress is due at `until`, which may be hours away for a daily reset)
+    ref.update({"generation": generation, "updated_at": max(now, until)})
     deps.enqueue_at(task.model_copy(update={"generation": generation}), until)
-    log.info("chunk deferred: breaker open", extra={"run_id": task.run_id, "chain": task.chain_id, "until": str(until)})
+    log.info(f"chunk deferred: {why}", extra={"run_id": task.run_id, "chain": task.chain_id, "until": str(until)})
     return ChunkOutcome("deferred")
 
 
@@ -287,6 +295,8 @@ def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: Requ
 
                 keep_allowance(deps.db, task.connection_id, *client.stats.allowance)
             return request, response
+    except AllowanceSpent:
+        raise
     except VendorError as exc:
         _breaker_failure(task, deps, exc)
         details = exc.details or {}
@@ -369,6 +379,8 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
         with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s
             found, partial = read_children(client, stream, chain, ctx.config, parents)
+    except AllowanceSpent:
+        raise  # nothing of this batch is stored yet: it runs again after the reset
     except VendorError as exc:
         _breaker_failure(task, deps, exc)
         if exc.transient and not last_attempt:

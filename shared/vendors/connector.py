@@ -334,6 +334,10 @@ class Stream(Generic[Raw]):
     #: records named in `lookups`): derived fields such as scores, custom fields by name
     refine: Refine | None = None
     lookups: tuple[str, ...] = ()
+    #: (mapped document, context) -> is it the connection owner's? A personal connection
+    #: whose credentials see more than their owner's records (a Pipedrive user who sees the
+    #: whole company) stores only theirs: the others are left out by ingest (not counted)
+    owned: Callable[[dict[str, Any], MapContext], bool] | None = None
 
     def records(self, spec: RequestSpec, response: dict[str, Any]) -> list[Any]:
         found = dig(response, spec.records_path)
@@ -434,6 +438,11 @@ class Create:
     #: (target record as stored, the connection's config) -> push it to the vendor?
     wanted: Callable[[dict[str, Any], dict[str, Any]], bool] = lambda _doc, _config: True
     summary: str = ""
+    #: (target key, validated input, marker, state) -> the record as the vendor would list it,
+    #: stored in `stream` through the ingest path the moment it is logged (state "pending" or
+    #: "skipped"); `stream`'s key must come from the marker the vendor keeps, so the vendor's
+    #: record lands on this same document when it is accepted and whenever it is synced
+    local: Callable[[str, Any, str, str], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -496,6 +505,10 @@ class Connector:
     creates: tuple[Create, ...] = ()
     #: how the vendor pushes changes (shared.vendors.webhooks); None: it does not
     webhooks: WebhookScheme | None = None
+    #: (vendor client) -> config fields learned from the vendor about whose credentials
+    #: these are (Pipedrive: the token's own user id), kept in the connection's config when
+    #: it is connected and when its credentials change (shared.connections.identity)
+    identify: Callable[[VendorClient], dict[str, Any]] | None = None
 
     def validate_config(self, raw: dict[str, Any], *, environment: str) -> ConnectionConfig:
         """The connection's config as the connector's model, or InvalidConfig."""

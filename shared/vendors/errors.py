@@ -38,6 +38,18 @@ class VendorRateLimited(VendorError):
         super().__init__(**kwargs)
 
 
+class AllowanceSpent(VendorRateLimited):
+    """The vendor's daily allowance is spent down to its reserve (booked ahead, so the call
+    was never sent): a sync's work waits until `until` (unix s, the reset), it does not fail."""
+
+    default_code = "vendor_allowance_spent"
+    default_message = "The vendor's daily allowance is spent until its reset; the work resumes then."
+
+    def __init__(self, until: float, wait_s: float, **kwargs: Any) -> None:
+        self.until = until
+        super().__init__(wait_s, **kwargs)
+
+
 class VendorRejected(VendorError):
     """A 4xx the vendor will repeat: our request or configuration is wrong."""
 

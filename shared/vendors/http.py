@@ -19,6 +19,7 @@ import httpx
 from shared.vendors.auth import RequestAuth, StaticAuth, WireAuth
 from shared.vendors.connector import ConnectionConfig, Connector
 from shared.vendors.errors import (
+    AllowanceSpent,
     VendorAuthFailed,
     VendorConflict,
     VendorNotFound,
@@ -27,7 +28,7 @@ from shared.vendors.errors import (
     VendorUnavailable,
 )
 from shared.vendors.pagination import PageRequest
-from shared.vendors.ratelimit import pacing_delay_s, read_state
+from shared.vendors.ratelimit import next_utc_midnight, pacing_delay_s, read_state
 from shared.vendors.retry import decide, parse_retry_after
 
 log = logging.getLogger("tributary.vendors.http")
@@ -41,6 +42,10 @@ class RateGate(Protocol):
     def book(self, request: PageRequest) -> float | None: ...
 
     def hold(self, delay_s: float) -> None: ...
+
+    def observe(self, limit: int, remaining: int) -> None:
+        """The vendor's daily allowance as its answer reported it."""
+        ...
 
 
 class PacingState:
@@ -196,7 +201,14 @@ class VendorClient:
         spec = self.connector.rate_limit.headers
         state = read_state(response.headers, spec)
         delay = pacing_delay_s(state, self.connector.rate_limit)
-        if state.limit is not None and state.remaining is not None:
+        daily = self.connector.rate_limit.daily
+        if daily is not None:
+            reported = daily.read(response.headers)
+            if reported is not None:
+                self.stats.allowance = reported
+                if self.gate is not None:
+                    self.gate.observe(*reported)
+        elif state.limit is not None and state.remaining is not None:
             self.stats.allowance = (state.limit, state.remaining)
         if self.connector.rate_limit.reserve_reached(state):
             log.warning("vendor allowance at its reserve: pausing the connection",
@@ -246,6 +258,13 @@ class VendorClient:
         status = response.status_code
         title = self.connector.title
         details: dict[str, Any] = {"vendor_status": status, "vendor_error": _error_text(response)}
+        daily = self.connector.rate_limit.daily
+        reported = daily.read(response.headers) if daily is not None else None
+        if status == 429 and reported is not None and reported[1] <= 0:
+            # spent by others too (the budget is the company's): wait for the reset, do not fail
+            now = time.time()
+            until = now + server_wait if server_wait else next_utc_midnight(now)
+            return AllowanceSpent(until, until - now, message=f"{title}: today's allowance is spent.")
         if status == 429:
             return VendorRateLimited(server_wait or 1.0, message=f"{title} rate limit is spent.")
         if status >= 500 or status in self.connector.retry.retry_statuses:

@@ -59,6 +59,42 @@ class EndpointLimit:
         return path.startswith(self.prefix)
 
 
+def _one_each(method: str, path: str) -> int:
+    return 1
+
+
+@dataclass(frozen=True)
+class DailyAllowance:
+    """A budget per day that every call is charged against, by kind of call (Pipedrive:
+    tokens per company, a list 20, one item 2, a write 10), starting again at midnight UTC.
+
+    It is booked ahead (shared.sync.budgets): a sync's call that would leave less than the
+    reserve (`RateLimit.reserve_share` of the day's limit) is not sent; its chunk waits for
+    the reset instead of learning of the spent budget from a 429. Live calls (a logged
+    activity's push) may spend the reserve. What the vendor reports on each answer replaces
+    our count, so other tools' spending is seen at once."""
+
+    remaining_header: str
+    limit_header: str | None = None
+    #: (method, path) -> what the call costs
+    cost: Callable[[str, str], int] = _one_each
+
+    def read(self, headers: Mapping[str, str]) -> tuple[int, int] | None:
+        """(limit, remaining) as the answer reports them (limit -1 when only remaining is sent)."""
+        def number(name: str | None) -> int | None:
+            try:
+                return int(float(headers[name])) if name and headers.get(name) is not None else None
+            except ValueError:
+                return None
+
+        remaining = number(self.remaining_header)
+        return None if remaining is None else (number(self.limit_header) or -1, remaining)
+
+
+def next_utc_midnight(now: float) -> float:
+    return (now // 86_400 + 1) * 86_400
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """The vendor's budget. With scope "app" one queue per vendor paces every connection
@@ -87,9 +123,11 @@ class RateLimit:
     #: pauses for `reserve_pause_s` instead of spending what the org's other tools need
     reserve_share: float = 0.0
     reserve_pause_s: float = 3600.0
+    #: a budget per day, charged per call and booked ahead of every sync call (Pipedrive)
+    daily: DailyAllowance | None = None
 
     def reserve_reached(self, state: RateLimitState) -> bool:
-        return (self.reserve_share > 0 and state.limit is not None and state.remaining is not None
+        return (self.daily is None and self.reserve_share > 0 and state.limit is not None and state.remaining is not None
                 and state.remaining <= state.limit * self.reserve_share)
 
     @property

@@ -186,5 +186,5 @@ def deps_for(settings: Any) -> ProcessDeps:
         db=database,
         connection=lambda cid: get_connection(database, cid),
         connector=lambda vendor: find_connector(vendor),
-        open_client=lambda connection: open_vendor_client(database, settings, connection),
+        open_client=lambda connection: open_vendor_client(database, settings, connection, live=True),
     )

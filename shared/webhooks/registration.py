@@ -71,7 +71,7 @@ def _opener(settings: Settings, db: Client, open_client: OpenClient | None) -> O
         return open_client
     from shared.sync.runtime import open_vendor_client
 
-    return lambda connection: open_vendor_client(db, settings, connection)
+    return lambda connection: open_vendor_client(db, settings, connection, live=True)
 
 
 def register(settings: Settings, db: Client, keyring: Keyring, connector: Connector, connection: Connection,

@@ -266,7 +266,8 @@ def test_a_descriptor_gives_the_command_line_and_the_connection_body() -> None:
         "access_token": "t"}
 
 
-SMALL = {"contacts": 20, "companies": 5, "admins": 2, "conversations": 20, "notes": 30, "people": 5, "leads": 7, "issues": 30, "accounts": 5, "persons": 5}
+SMALL = {"contacts": 20, "companies": 5, "admins": 2, "conversations": 20, "notes": 30, "people": 5, "leads": 7, "issues": 30, "accounts": 5, "persons": 5,
+         "deals": 6, "sf_contacts": 8, "opportunities": 4}
 
 
 @pytest.mark.parametrize("sandbox", registry.all_sandboxes([KITDEMO]), ids=lambda d: d.vendor)

@@ -5,12 +5,16 @@ World per user connection, each with its own token, its own budget booked in the
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from shared.errors import NotFound
 from shared.sync.budgets import StoreGate
-from shared.sync.worker import ConnectionContext
+from shared.sync.models import ChunkTask
+from shared.sync.worker import ConnectionContext, WorkerDeps
 from shared.vendors.auth import StaticAuth, WireAuth
 from shared.vendors.connector import Connector
 from shared.vendors.http import PacingState, VendorClient
@@ -30,6 +34,19 @@ class UserWorld(World):
     token: str = ""
     base_url: str = ""
     uid: str = ""
+    #: the clock the daily allowance's day is read on (the sandbox's, which tests move)
+    clock: Callable[[], float] = time.time
+    #: chunks deferred to a time (Cloud Tasks' schedule_time), with that time
+    deferred: list[tuple[ChunkTask, datetime]] = field(default_factory=list)
+
+    @property
+    def deps(self) -> WorkerDeps:
+        return dataclasses.replace(super().deps, enqueue_at=lambda task, at: bool(self.deferred.append((task, at))) or True)
+
+    def release_deferred(self) -> None:
+        """Their time has come: hand the deferred chunks to the queue."""
+        self.enqueued += [task for task, _ in self.deferred]
+        self.deferred.clear()
 
     def context(self, connection_id: str) -> ConnectionContext:
         if connection_id != self.connection_id:
@@ -38,7 +55,7 @@ class UserWorld(World):
 
         def open_client() -> VendorClient:
             return VendorClient(self.connector, config, auth=StaticAuth(WireAuth(headers={"x-api-token": self.token})),
-                                pacing=PacingState(), gate=StoreGate(self.db, self.connector, connection_id))
+                                pacing=PacingState(), gate=StoreGate(self.db, self.connector, connection_id, clock=self.clock))
 
         return ConnectionContext(connection_id, self.connector, config, open_client, self.selected)
 

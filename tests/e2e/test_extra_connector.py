@@ -58,7 +58,7 @@ def test_rules_indexes_queue_schedule_and_manifest(tmp_path: Path) -> None:
     assert manifest["queues"]["sync-acme"]["target"] == "sync-worker"
     assert manifest["queues"]["sync-acme"]["max_concurrent_dispatches"] == 4
     # schedules are data on connections (the connector's is their default): one scheduler tick plans them all
-    assert [job["function"] for job in manifest["schedules"].values()] == ["sync-scheduler"]
+    assert sorted(job["function"] for job in manifest["schedules"].values()) == ["credits-reset", "sync-scheduler"]
     assert {"records", "proxy", "actions"} <= set(manifest["functions"])
 
 

@@ -155,6 +155,10 @@ def test_an_activity_on_a_warm_contact_reaches_pipedrive_exactly_once_through_fa
     doc, replayed = outbox.submit(db, alice.connection_id, alice.connector.create("log-activity"), str(pid), change,
                                   uid="uid-alice", idem_key="idem-1", enqueue=queued.append)
     assert doc["state"] == "pending" and not replayed and queued == [doc["id"]]
+    # the logged activity is a record at once (through ingest), marked pending its push
+    pending = alice.docs("activities")[doc["record_key"]]
+    assert pending["push_state"] == "pending" and pending["pipedrive_id"] is None and pending["person_id"] == str(pid)
+    assert pending["_sync"]["source"]["kind"] == "write_back"
     # the same key again: the stored item, nothing new (here or in Pipedrive)
     again, replayed = outbox.submit(db, alice.connection_id, alice.connector.create("log-activity"), str(pid), change,
                                     uid="uid-alice", idem_key="idem-1", enqueue=queued.append)
@@ -172,8 +176,12 @@ def test_an_activity_on_a_warm_contact_reaches_pipedrive_exactly_once_through_fa
     marked = [a for a in app.accounts[ALICE].activities.values() if doc["marker"] in (a.get("note") or "")]
     assert len(marked) == 1 and app.meter.stats.created[ALICE] == 1
     assert result["vendor_id"] == str(marked[0]["id"])
-    stored = alice.docs("activities")[str(marked[0]["id"])]
+    stored = alice.docs("activities")[doc["record_key"]]  # the same document, now with Pipedrive's id
     assert stored["person_id"] == str(pid) and stored["subject"] == "Follow-up call"
+    assert stored["pipedrive_id"] == marked[0]["id"] and stored["push_state"] == "in_pipedrive"
+    alice.sync("full")  # a later sync of that activity lands on it too: no second record
+    logged = [d for d in alice.docs("activities").values() if d["subject"] == "Follow-up call"]
+    assert [d["id"] for d in logged] == [doc["record_key"]] and str(marked[0]["id"]) not in alice.docs("activities")
     # delivering again (a duplicate task) changes nothing
     outbox.deliver(db, alice.connection_id, alice.connector, doc["id"], _client(alice))
     assert app.meter.stats.created[ALICE] == 1
@@ -193,6 +201,7 @@ def test_an_activity_on_a_cold_contact_is_stored_only(db: Any, sandbox: Any) -> 
                            LogActivity(kind="note", subject="Met at expo"), uid="uid-alice", idem_key="k",
                            enqueue=queued.append)
     assert doc["state"] == "skipped" and queued == [] and app.meter.stats.created[ALICE] == 0
+    assert alice.docs("activities")[doc["record_key"]]["push_state"] == "skipped"  # stored here, visible
 
 
 # -- ownership and My 500 ---------------------------------------------------------------------
@@ -232,3 +241,71 @@ def test_my_500_is_the_warmest_first_with_search_filters_and_pages(db: Any, sand
     name = first.items[0].name or ""
     found = compute(db, alice.connection_id, My500Query(q=name.split()[0].lower(), sort="name", order="asc"))
     assert found.items and all(name.split()[0].lower() in (p.name or "").lower() for p in found.items)
+
+
+def test_my_500_is_the_callers_own_when_the_token_sees_the_whole_company(db: Any, sandbox: Any) -> None:
+    """Alice's token sees every record of the company (her visibility), yet her connection
+    stores only hers: the user id learned from /users/me filters the lists (owner_id) and
+    ingest leaves out anything else that reaches it (a webhook about a colleague's person)."""
+    from shared.connections import identity
+    from shared.connections.store import get_connection
+    from shared.store.records import Provenance
+    from shared.vendors.pagination import PageRequest
+    from shared.vendors.pipedrive.my500 import My500Query, compute
+
+    app, base_url = sandbox
+    app.accounts[ALICE].sees_company = True
+    alice, _ = both(db, base_url, page_size=500)
+    learned = identity.learn(None, db, alice.connector, get_connection(db, alice.connection_id),  # type: ignore[arg-type]
+                             open_client=lambda _c: _client(alice)())
+    assert learned["user_id"] == app.accounts[ALICE].user_id
+    assert get_connection(db, alice.connection_id).config["user_id"] == app.accounts[ALICE].user_id
+    run = alice.sync("full")
+    assert run.status == "succeeded"
+    assert {int(k) for k in alice.docs("persons")} == set(app.accounts[ALICE].persons)
+    assert compute(db, alice.connection_id, My500Query(limit=200)).total == 400
+    # the token really does see Bob's: without the filter it would have stored them
+    seen = _client(alice)().fetch(PageRequest(path="/api/v2/persons", params={"limit": 500}))
+    assert any(p["owner_id"] == app.accounts[BOB].user_id for p in seen["data"])
+    bobs = next(iter(app.accounts[BOB].persons.values()))
+    kept = ingest.ingest(db, alice.connection_id, alice.connector.stream("persons"), [bobs],
+                         Provenance("webhook", "d-1", "change.person"))
+    assert kept.counts.written == 0 and str(bobs["id"]) not in alice.docs("persons")
+
+
+def test_a_run_stops_at_the_daily_reserve_without_a_429_and_resumes_after_the_reset(db: Any, sandbox: Any) -> None:
+    """The company's daily token budget is smaller than the import: the run books each
+    call's tokens ahead, stops before the reserve (no 429), its chunks wait for midnight
+    with no cursor moved; the sandbox clock crosses midnight and the run completes."""
+    from shared.sync import state
+    from shared.sync.budgets import StoreGate
+    from shared.vendors.errors import AllowanceSpent
+    from shared.vendors.pagination import PageRequest
+
+    app, base_url = sandbox
+    app.meter.limits = Limits(burst=20, block_after=3, daily_tokens=500)
+    alice, _ = both(db, base_url)
+    alice.clock = app.now
+    first = alice.sync("full")
+    assert first.status == "running" and alice.deferred  # waiting, not failed
+    assert app.meter.stats.refused == {} and app.meter.stats.blocked == {}  # 0 429s
+    spent = app.meter.stats.spent[ALICE]
+    assert 400 <= spent <= 500 - 25  # up to the reserve (5%), never past it
+    assert all(at.timestamp() == (app.now() // 86_400 + 1) * 86_400 for _, at in alice.deferred)
+    assert not state.cursors(db, alice.connection_id).get("persons", {}).get("hwm")  # no cursor moved
+    lease = db.collection("connections").document(alice.connection_id).get().to_dict()["lease"]
+    assert lease["run_id"] == first.run_id and lease["expires_at"].timestamp() > (app.now() // 86_400 + 1) * 86_400
+    # the reserve is for live calls: a push may spend it, a sync call may not
+    gate = StoreGate(db, alice.connector, alice.connection_id, clock=app.now)
+    with pytest.raises(AllowanceSpent):
+        gate.book(PageRequest(path="/api/v2/persons"))
+    live = StoreGate(db, alice.connector, alice.connection_id, live=True, clock=app.now)
+    assert live.book(PageRequest(method="POST", path="/api/v2/activities")) is not None
+
+    app.skew_s += 86_400  # midnight UTC has passed on the sandbox's clock (and ours)
+    alice.release_deferred()
+    alice.drain()
+    done = state.get_run(db, alice.connection_id, first.run_id)
+    assert done.status == "succeeded", done.errors
+    assert app.meter.stats.refused == {}
+    assert {int(k) for k in alice.docs("persons")} == set(app.accounts[ALICE].persons)

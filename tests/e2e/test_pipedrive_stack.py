@@ -161,6 +161,8 @@ def test_an_activity_on_a_warm_contact_reaches_pipedrive_once_through_a_failure_
         assert logged.status_code == 201, logged.text
         item = logged.json()
         assert item["state"] == "pending"
+        pending = alice.get(f"/records/{mine}/activities/{item['record_key']}").json()
+        assert pending["push_state"] == "pending" and pending["person_id"] == str(pid)
         again = alice.post(f"/creates/{mine}/log-activity", json=body, headers=headers)
         assert again.status_code == 200 and again.json()["id"] == item["id"]
         assert again.headers["Idempotent-Replayed"] == "true"
@@ -179,8 +181,9 @@ def test_an_activity_on_a_warm_contact_reaches_pipedrive_once_through_a_failure_
         marked = [a for a in activities if "Follow-up call" == a["subject"]]
         assert len(marked) == 1 and item["vendor_id"] == str(marked[0]["id"])
         assert usage(fresh)["created"] == {ALICE_TOKEN: 1}
-        stored = alice.get(f"/records/{mine}/activities/{item['vendor_id']}")
+        stored = alice.get(f"/records/{mine}/activities/{item['record_key']}")
         assert stored.status_code == 200 and stored.json()["person_id"] == str(pid)
+        assert stored.json()["pipedrive_id"] == int(item["vendor_id"]) and stored.json()["push_state"] == "in_pipedrive"
         assert [i["id"] for i in alice.get(f"/creates/{mine}").json()["items"]] == [item["id"]]
 
 
@@ -194,3 +197,52 @@ def test_an_activity_on_a_cold_contact_is_stored_here_only(fresh: SyncStack) -> 
                             json={"key": cold["id"], "kind": "note", "subject": "Met at the expo"})
         assert logged.status_code == 201 and logged.json()["state"] == "skipped"
         assert usage(fresh)["created"] == {}
+
+
+def _webhook_queue(stack: SyncStack) -> None:
+    from shared.tasks import ensure_queue
+    from shared.webhooks.queues import queue_spec
+
+    spec = queue_spec(stack.connector(VENDOR)).model_copy(update={"min_backoff_seconds": 0.2, "max_backoff_seconds": 2.0})
+    ensure_queue(stack.tasks_client(), PROJECT, REGION, spec)
+
+
+def _wait(probe: Any, timeout_s: float = 60) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise TimeoutError("the webhook's change did not reach the store")
+
+
+def test_webhooks_registered_per_user_bring_changes_and_deletes_to_the_store(fresh: SyncStack) -> None:
+    """Connecting registers the user's v2 webhooks with their own token (basic credentials
+    we generated); a change made in the sandbox reaches the store through the webhooks
+    function and the ingest path, with no sync; a delete becomes a tombstone."""
+    _webhook_queue(fresh)
+    with user(fresh, "alice") as alice:
+        mine = connect(fresh, alice, ALICE_TOKEN)
+        with fresh.sandbox(VENDOR) as s:
+            accounts = s.get("/_sandbox/accounts").json()
+            hooks = [h for h in s.get("/_sandbox/webhooks").json()["webhooks"] if h["url"].endswith(f"/webhooks/{mine}")]
+        assert alice.get(f"/connections/{mine}").json()["config"]["user_id"] == accounts[ALICE_TOKEN]["user_id"]
+        assert sorted(h["event"] for h in hooks) == ["*.activity", "*.deal", "*.organization", "*.person"]
+        assert all(h["url"].endswith(f"/webhooks/{mine}") and h["token_suffix"] == ALICE_TOKEN[-4:] for h in hooks)
+        assert sync(alice, mine, "full")["status"] == "succeeded"
+        pid, gone = accounts[ALICE_TOKEN]["persons"][:2]
+        with fresh.sandbox(VENDOR) as s:
+            s.post("/_sandbox/mutate", json={"token": ALICE_TOKEN, "kind": "persons", "id": pid,
+                                             "changes": {"name": "Renamed In Pipedrive"}}).raise_for_status()
+            s.post("/_sandbox/mutate", json={"token": ALICE_TOKEN, "kind": "persons", "id": gone,
+                                             "delete": True}).raise_for_status()
+            assert s.post("/_sandbox/webhooks/flush", json={"timeout_s": 60}, timeout=70).json()["flushed"]
+        _wait(lambda: alice.get(f"/records/{mine}/persons/{pid}").json().get("name") == "Renamed In Pipedrive")
+        _wait(lambda: alice.get(f"/records/{mine}/persons/{gone}").status_code == 404)
+        deleted = alice.get(f"/records/{mine}/persons", params={"include_deleted": "true", "limit": 200}).json()
+        assert any(p["id"] == str(gone) and p["deleted"] for p in deleted["items"]) or deleted.get("next_cursor")
+        assert len(alice.get("/sync-runs", params={"connection_id": mine}).json()["runs"]) == 1  # no sync did it
+        with fresh.sandbox(VENDOR) as s:
+            stats = [h["stats"] for h in s.get("/_sandbox/webhooks").json()["webhooks"] if h["url"].endswith(mine)]
+        assert stats and all(not st.get("failed") for st in stats), stats

@@ -84,3 +84,24 @@ def test_events_page_with_a_cursor_and_members_see_only_their_connections(db: An
     assert [e.connection_id for e in list_events(db, MEMBER, EventQuery(cursor=cursor)).events] == ["conn-org"]
     since = everything[-1].at
     assert [e.connection_id for e in list_events(db, ADMIN, EventQuery(since=since)).events][0] == "conn-theirs"
+
+
+def test_events_list_newest_first_and_the_cursor_pages_back_in_time(db: Any) -> None:
+    vendor = Vendor()
+    org = world_with_owner(db, vendor, "conn-org", {"kind": "org"})
+    theirs = world_with_owner(db, vendor, "conn-theirs", {"kind": "user", "uid": "x9"})
+    for w in (org, theirs, org, theirs, org):
+        w.sync()
+    oldest_first = list_events(db, ADMIN, EventQuery(limit=200)).events
+    newest_first = list_events(db, ADMIN, EventQuery(limit=200, order="desc")).events
+    assert [e.id for e in newest_first] == [e.id for e in reversed(oldest_first)]
+    seen, cursor = [], None
+    while True:
+        page = list_events(db, MEMBER, EventQuery(limit=2, cursor=cursor, order="desc"))
+        seen += [e.id for e in page.events]
+        cursor = page.next_cursor
+        if not page.more:
+            break
+    assert seen == [e.id for e in reversed(oldest_first) if e.connection_id == "conn-org"]
+    one = list_events(db, ADMIN, EventQuery(connection_id="conn-org", order="desc")).events
+    assert [e.at for e in one] == sorted((e.at for e in one), reverse=True) and len(one) == 3

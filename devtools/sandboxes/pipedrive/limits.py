@@ -6,8 +6,10 @@ From https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting:
   Advanced 40, Professional 80, Enterprise 120), reported on every answer as
   x-ratelimit-limit / x-ratelimit-remaining / x-ratelimit-reset (seconds to the window's end);
 - a daily budget of tokens per company (30,000 x plan multiplier x seats), each call
-  charged by kind (one item 2, a list 20, a write 10, a search 40), reset at midnight UTC;
-  the sandbox reports what is left as x-daily-requests-left;
+  charged by kind (one item 2, a list 20, a write 10, a search 40), reset at midnight UTC
+  (on the sandbox's clock, which /_sandbox/clock moves); reported as
+  x-daily-ratelimit-token-limit / -remaining (what live Pipedrive sends, undocumented) and
+  x-daily-requests-left;
 - over either: 429 with Retry-After; a caller that keeps calling while refused is blocked
   (here: `block_after` refusals in a row block the token with 403 for `block_s` seconds).
 
@@ -117,11 +119,16 @@ class Meter:
             return self._headers(state, reset, spent + COST[kind])
 
     def _headers(self, state: TokenState, reset: int, spent: int) -> dict[str, str]:
+        left = str(max(0, self.limits.daily_tokens - spent))
         return {
             "x-ratelimit-limit": str(self.limits.burst),
             "x-ratelimit-remaining": str(max(0, self.limits.burst - state.used)),
             "x-ratelimit-reset": str(reset),
-            "x-daily-requests-left": str(max(0, self.limits.daily_tokens - spent)),
+            # the token budget as live Pipedrive reports it (not in its docs; clients seen
+            # in the wild read these), and the documented POST/PUT header
+            "x-daily-ratelimit-token-limit": str(self.limits.daily_tokens),
+            "x-daily-ratelimit-token-remaining": left,
+            "x-daily-requests-left": left,
         }
 
 

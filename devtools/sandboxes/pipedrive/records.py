@@ -45,6 +45,9 @@ class Account:
     person_fields: list[dict[str, Any]] = field(default_factory=list)
     organization_fields: list[dict[str, Any]] = field(default_factory=list)
     deal_fields: list[dict[str, Any]] = field(default_factory=list)
+    #: the user's visibility: False sees their own records only; True the whole company's
+    #: (Pipedrive's visibility groups / an admin), what makes `owner_id` matter
+    sees_company: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def collection(self, name: str) -> dict[int, dict[str, Any]]:
@@ -167,8 +170,11 @@ class Store:
         from devtools.sandboxes.pipedrive.webhooks import Hooks
 
         self.token = token
-        self.now = now
-        self.meter = Meter(Limits(), now)
+        self._wall = now
+        #: seconds the sandbox clock is ahead of the wall clock (POST /_sandbox/clock moves it:
+        #: a test crosses midnight UTC, when the daily token budget resets)
+        self.skew_s = 0.0
+        self.meter = Meter(Limits(), self.now)
         self.faults = Faults()
         self.hooks = Hooks(self)
         self.accounts: dict[str, Account] = {}
@@ -190,6 +196,21 @@ class Store:
         seed(account, self.ids, persons, self.rng, datetime.fromtimestamp(self.now(), tz=timezone.utc))
         self.accounts[token] = account
         return account
+
+    def now(self) -> float:
+        return self._wall() + self.skew_s
+
+    def sees(self, viewer: Account, owner: Account) -> bool:
+        return viewer is owner or (viewer.sees_company and viewer.company == owner.company)
+
+    def visible(self, viewer: Account, kind: str) -> list[dict[str, Any]]:
+        """The records of `kind` the viewer's token is shown (theirs, or the company's)."""
+        found: list[dict[str, Any]] = []
+        for owner in list(self.accounts.values()):
+            if self.sees(viewer, owner):
+                with owner.lock:
+                    found += list(owner.collection(kind).values())
+        return found
 
     def stamp(self) -> str:
         return iso(datetime.fromtimestamp(self.now(), tz=timezone.utc))

@@ -105,8 +105,9 @@ def v2_list(store: Store, account: Account, request: Request, kind: str) -> dict
     limit = int_arg(request, "limit", 100)
     if limit > 500:
         raise ValueError("limit must be 1 to 500")
-    with account.lock:
-        items = [r for r in account.collection(kind).values() if not r.get("is_deleted")]
+    items = [r for r in store.visible(account, kind) if not r.get("is_deleted")]
+    if args.get("owner_id"):
+        items = [r for r in items if r.get("owner_id") == int(args["owner_id"])]
     if args.get("updated_since"):
         since = _time(args["updated_since"])
         items = [r for r in items if _time(r["update_time"]) >= since]
@@ -125,7 +126,7 @@ def v2_list(store: Store, account: Account, request: Request, kind: str) -> dict
 
 
 def v2_one(store: Store, account: Account, request: Request, kind: str, item_id: int) -> dict[str, Any]:
-    record = account.collection(kind).get(item_id) if kind in KINDS else None
+    record = next((r for r in store.visible(account, kind) if r["id"] == item_id), None) if kind in KINDS else None
     if record is None or record.get("is_deleted"):
         raise ApiError(404, "not_found", "Not found")
     return {"success": True, "data": record}
@@ -184,6 +185,25 @@ def mutate(app: Any, request: Request) -> dict[str, Any]:
         return {"record": store.touch(token, kind, item_id, **dict(body.get("changes") or {}))}
     except (KeyError, TypeError, ValueError) as exc:
         raise ApiError(400, "bad_request", f"mutate needs token, kind, id and changes or delete: {exc}") from exc
+
+
+def clock(app: Any, request: Request) -> dict[str, Any]:
+    """POST /_sandbox/clock {advance_s}: move the sandbox's clock forward (past midnight UTC,
+    the daily token budget starts again)."""
+    store: Store = app.store
+    store.skew_s += float(control_body(request).get("advance_s") or 0)
+    return {"now": store.now(), "skew_s": store.skew_s}
+
+
+def visibility(app: Any, request: Request) -> dict[str, Any]:
+    """POST /_sandbox/visibility {token, company: true|false}: the user sees the whole company's records."""
+    body = control_body(request)
+    store: Store = app.store
+    account = store.accounts.get(str(body.get("token") or store.token))
+    if account is None:
+        raise ApiError(404, "not_found", "no such account")
+    account.sees_company = bool(body.get("company"))
+    return {"token": account.token, "sees_company": account.sees_company}
 
 
 def accounts(app: Any, request: Request) -> dict[str, Any]:
@@ -255,6 +275,8 @@ PIPEDRIVE: Vendor[Store] = Vendor(
         ("POST", "/_sandbox/inject", inject),
         ("POST", "/_sandbox/mutate", mutate),
         ("GET", "/_sandbox/accounts", accounts),
+        ("POST", "/_sandbox/visibility", visibility),
+        ("POST", "/_sandbox/clock", clock),
         ("GET", "/_sandbox/activities", activities_of),
         ("GET", "/_sandbox/webhooks", webhooks_state),
         ("POST", "/_sandbox/webhooks/flush", flush_webhooks),

@@ -99,13 +99,15 @@ class Hooks:
         entity = ENTITY.get(kind)
         if entity is None:
             return
-        for hook in [h for h in self.by_id.values() if h.token == account.token and h.matches(action, entity)]:
+        listeners = [h for h in self.by_id.values() if h.matches(action, entity) and h.token in self.store.accounts
+                     and self.store.sees(self.store.accounts[h.token], account)]
+        for hook in listeners:
             event_id = str(uuid.uuid4())
             changed = {k: v for k, v in (previous or {}).items() if record.get(k) != v} if previous else None
             payload = {
                 "meta": {"action": action, "entity": entity, "entity_id": str(record["id"]), "id": event_id,
                          "version": "2.0", "timestamp": int(time.time()), "user_id": account.user_id,
-                         "company_id": account.company, "webhook_id": hook.id, "webhook_owner_id": account.user_id,
+                         "company_id": account.company, "webhook_id": hook.id, "webhook_owner_id": self.store.accounts[hook.token].user_id,
                          "attempt": 1, "change_source": "api", "permitted_user_ids": [account.user_id],
                          "host": f"{account.company}.pipedrive.com"},
                 "data": None if action == "delete" else record,

@@ -115,6 +115,9 @@ def counts(store: Store) -> dict[str, Any]:
     with store.lock:
         out: dict[str, Any] = {s.lower(): sum(1 for r in rs.values() if not r["IsDeleted"])
                                for s, rs in store.objects.items()}
+        # also under the descriptor's size names, as every sandbox's counts are
+        out.update(accounts=out.get("account", 0), sf_contacts=out.get("contact", 0),
+                   opportunities=out.get("opportunity", 0))
         out["deleted"] = sum(1 for rs in store.objects.values() for r in rs.values() if r["IsDeleted"])
         out["api_usage"] = {"used": store.api_used, "max": store.api_max}
         return out

@@ -9,6 +9,7 @@ updated_since=) and adopts the one whose note carries the marker.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,12 +42,40 @@ def _tag(marker: str) -> str:
     return f"[ref:{marker}]"
 
 
+_TAGGED = re.compile(r"\[ref:(trib-[0-9a-f]{24})\]")
+
+
+def activity_key(raw: dict[str, Any]) -> str | None:
+    """An activity logged here is keyed by its marker, which Pipedrive keeps in the note: the
+    record stored when it was logged, Pipedrive's answer and every later sync or webhook of it
+    are one document. Any other activity is keyed by Pipedrive's id."""
+    found = _TAGGED.search(str(raw.get("note") or ""))
+    if found:
+        return found.group(1)
+    return str(raw["id"]) if raw.get("id") is not None else None
+
+
+def _note(change: LogActivity, marker: str) -> str:
+    return f"{change.note}\n\n{_tag(marker)}".strip()
+
+
+def local(key: str, change: LogActivity, marker: str, state: str) -> dict[str, Any]:
+    """The logged activity as Pipedrive would list it, before Pipedrive has it (no id, no
+    update_time: Pipedrive's record, versioned, always replaces it)."""
+    return {
+        "id": None, "push_state": state, "subject": change.subject, "type": TYPES[change.kind], "done": change.done,
+        "note": _note(change, marker), "person_id": int(key), "participants": [{"person_id": int(key), "primary": True}],
+        "due_date": change.due_date.isoformat() if change.due_date else None,
+        "add_time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
 def push(client: VendorClient, key: str, change: LogActivity, marker: str) -> dict[str, Any]:
     body = {
         "subject": change.subject,
         "type": TYPES[change.kind],
         "done": change.done,
-        "note": f"{change.note}\n\n{_tag(marker)}".strip(),
+        "note": _note(change, marker),
         "participants": [{"person_id": int(key), "primary": True}],
         **({"due_date": change.due_date.isoformat()} if change.due_date else {}),
     }
@@ -88,5 +117,6 @@ LOG_ACTIVITY = Create(
     push=push,
     find=find,
     wanted=warm,
+    local=local,
     summary="Log a call, email, meeting or note on a contact; warm contacts get it in Pipedrive too",
 )

@@ -104,9 +104,13 @@ def activity(raw: RawActivity) -> dict[str, Any]:
     person_id = raw.person_id
     if person_id is None and raw.participants:
         person_id = next((p.person_id for p in raw.participants if p.primary), raw.participants[0].person_id)
+    from shared.vendors.pipedrive.activities import activity_key
+
     return {
-        "id": str(raw.id),
+        "id": activity_key(raw.model_dump()),
         "pipedrive_id": raw.id,
+        # pending / skipped: logged here, not (yet) in Pipedrive; in_pipedrive: Pipedrive has it
+        "push_state": (raw.model_extra or {}).get("push_state") if raw.id is None else "in_pipedrive",
         "subject": raw.subject,
         "type": raw.type,
         "owner_id": raw.owner_id,

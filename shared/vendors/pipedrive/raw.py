@@ -76,7 +76,8 @@ class RawParticipant(_Raw):
 
 
 class RawActivity(_Raw):
-    id: int
+    #: None: logged here and not (yet) in Pipedrive (activities.local)
+    id: int | None = None
     subject: str | None = None
     type: str | None = None
     owner_id: int | None = None

@@ -67,7 +67,9 @@ class Deal(ServedRecord):
 
 
 class Activity(ServedRecord):
-    pipedrive_id: int | None = None
+    pipedrive_id: int | None = Field(None, description="Pipedrive's id; none while a logged activity awaits its push")
+    push_state: Literal["pending", "skipped", "in_pipedrive"] | None = Field(
+        None, description="pending: logged here, being created in Pipedrive; skipped: kept here only (a cold contact)")
     subject: str | None = None
     type: str | None = None
     owner_id: int | None = None
