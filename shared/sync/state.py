@@ -227,26 +227,46 @@ def mark_started(db: Client, connection_id: str, run_id: str, now: datetime | No
 
 def add_chains(db: Client, connection_id: str, run_id: str, chains: list[PlannedChain], now: datetime | None = None) -> list[PlannedChain]:
     """Add chains to a running run (a window split, a batch of changed parents); each is
-    created with its counters in one atomic batch, once: a replay adds nothing."""
+    created with its counters atomically, once: a replay adds nothing. The chains go in
+    commits of a few hundred (a page of 150 changed parents is one commit, not
+    150 commits on the same run and stream documents); a commit that meets a chain an
+    earlier attempt created falls back to one commit per chain."""
     from google.api_core.exceptions import AlreadyExists
-    from google.cloud.firestore import Increment
 
     now = now or utcnow()
-    added = []
-    for chain in chains:
-        batch = db.batch()
-        batch.create(chain_ref(db, connection_id, run_id, chain.chain_id), {**chain.document(), "updated_at": now})
-        stream_update: dict[str, Any] = {"chains_total": Increment(1)}
-        if chain.window:
-            stream_update[f"windows.`{chain.partition}`"] = {"since": chain.since, "until": chain.until, "status": "open"}
-        batch.update(stream_ref(db, connection_id, run_id, chain.stream), stream_update)
-        batch.update(run_ref(db, connection_id, run_id), {"chains_total": Increment(1)})
+    added: list[PlannedChain] = []
+    step = WRITES_PER_COMMIT // 2  # room for the counters of every stream the group touches
+    for start in range(0, len(chains), step):
+        group = chains[start:start + step]
         try:
-            batch.commit()
+            _commit_chains(db, connection_id, run_id, group, now)
+            added += group
         except AlreadyExists:
-            continue
-        added.append(chain)
+            for chain in group:
+                try:
+                    _commit_chains(db, connection_id, run_id, [chain], now)
+                except AlreadyExists:
+                    continue
+                added.append(chain)
     return added
+
+
+def _commit_chains(db: Client, connection_id: str, run_id: str, chains: list[PlannedChain], now: datetime) -> None:
+    """Create `chains` (all of one stream or not) and count them, in one commit."""
+    from google.cloud.firestore import Increment
+
+    batch = db.batch()
+    per_stream: dict[str, dict[str, Any]] = {}
+    for chain in chains:
+        batch.create(chain_ref(db, connection_id, run_id, chain.chain_id), {**chain.document(), "updated_at": now})
+        update = per_stream.setdefault(chain.stream, {"chains_total": 0})
+        update["chains_total"] += 1
+        if chain.window:
+            update[f"windows.`{chain.partition}`"] = {"since": chain.since, "until": chain.until, "status": "open"}
+    for stream, update in per_stream.items():
+        batch.update(stream_ref(db, connection_id, run_id, stream), {**update, "chains_total": Increment(update["chains_total"])})
+    batch.update(run_ref(db, connection_id, run_id), {"chains_total": Increment(len(chains))})
+    batch.commit()
 
 
 def ensure_stream(db: Client, connection_id: str, run_id: str, stream: str, mode: Mode) -> None:
