@@ -108,11 +108,14 @@ def admit(current: BreakerState, now: datetime, policy: BreakerPolicy) -> tuple[
 
 
 def failed(current: BreakerState, now: datetime, policy: BreakerPolicy, reason: str) -> BreakerState:
-    """After a failed unit of work: count it; open (or re-open, longer) when due."""
+    """After a failed unit of work: count it; open (or re-open, longer) when due. A failure
+    reported while open (a unit admitted before it opened) changes nothing: the breaker has
+    already stopped the calls, and the many units that were mid-call when it opened would
+    otherwise all race to write the connection document at once."""
+    if current.state == "open":
+        return current
     failures = current.failures + 1
     base = {"failures": failures, "last_failure_at": now, "last_failure": reason[:300]}
-    if current.state == "open":
-        return current.model_copy(update=base)  # admitted before it opened: already counted as open
     if current.state == "half_open" or failures >= policy.threshold:
         trips = current.trips + 1
         return current.model_copy(update={**base, "state": "open", "trips": trips, "opened_at": now,

@@ -79,7 +79,7 @@ def test_a_failed_probe_reopens_with_a_doubled_cool_down_capped() -> None:
 def test_a_failure_reported_while_open_does_not_extend_the_cool_down() -> None:
     opened = fail_n(BreakerState(), 3)
     later = failed(opened, T0 + timedelta(seconds=5), POLICY, "late")
-    assert later.until == opened.until and later.trips == 1
+    assert later == opened  # nothing to write: every unit mid-call at the opening reports at once
 
 
 def test_a_unit_that_finds_the_probe_in_flight_asks_again_within_a_cool_down_not_at_the_holds_end() -> None:
