@@ -22,10 +22,8 @@ import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
-from shared.store.txn import run_transaction
-
 if TYPE_CHECKING:
-    from google.cloud.firestore import Client, Transaction
+    from google.cloud.firestore import Client
 
 
 def _doc_id(key: str) -> str:
@@ -81,25 +79,33 @@ def spend_daily(db: Client, key: str, *, cost: int, reserve_share: float, day: s
     """Book `cost` of today's allowance: False (nothing booked) when it would leave less than
     the reserve, `reserve_share` of the day's limit (0 for a live call, which may spend the
     reserve). A new day starts from the last known limit; a budget never reported lets the
-    call go (its answer will say)."""
+    call go (its answer will say).
+
+    No transaction: every task of a connection books the same document at once, and
+    transactions on one document queue behind each other's locks (on the emulator for a
+    minute). Spending is a server-side increment of today's counter; a booking that went
+    below the reserve is given back by the opposite increment."""
+    from google.cloud import firestore
+
     ref = db.collection("rate_budgets").document(_doc_id(key))
-
-    def txn(transaction: Transaction) -> bool:
-        data = ref.get(transaction=transaction).to_dict() or {}
-        limit = int(data.get("limit") or -1)
-        remaining = data.get("remaining") if data.get("day") == day else (limit if limit > 0 else None)
-        if remaining is None:
-            return True  # nothing known yet today: the answer will say
-        floor = int(limit * reserve_share) if limit > 0 else 0
-        if remaining - cost < floor:
-            return False
-        transaction.set(ref, {"day": day, "limit": limit, "remaining": int(remaining) - cost, "key": key[:200]})
-        return True
-
-    return bool(run_transaction(db, txn))
+    data = ref.get().to_dict() or {}
+    limit = int(data.get("limit") or -1)
+    known = data.get("remaining") if data.get("day") == day else (limit if limit > 0 else None)
+    if known is None:
+        return True  # nothing known yet today: the answer will say
+    counter = f"spent_{day.replace('-', '')}"
+    booked = db.batch()
+    booked.set(ref, {counter: firestore.Increment(cost)}, merge=True)
+    spent = _number(booked.commit()[-1].transform_results[0])
+    floor = int(limit * reserve_share) if limit > 0 else 0
+    if int(known) - spent < floor:
+        ref.set({counter: firestore.Increment(-cost)}, merge=True)
+        return False
+    return True
 
 
 def observe_daily(db: Client, key: str, *, limit: int, remaining: int, day: str) -> None:
-    """What the vendor just reported replaces our count (other tools spend it too)."""
+    """What the vendor just reported replaces our count (other tools spend it too): today's
+    counter starts again from this figure, and earlier days' counters are dropped."""
     db.collection("rate_budgets").document(_doc_id(key)).set(
         {"day": day, "limit": limit, "remaining": remaining, "key": key[:200]})

@@ -403,11 +403,14 @@ def commit_page(db: Client, task: ChunkTask, result: PageResult, now: datetime |
 # -- closing chains -------------------------------------------------------------------------------
 
 
-def _prefix_end(windows: dict[str, dict[str, Any]]) -> float | None:
+def _prefix_end(windows: dict[str, dict[str, Any]], *, cap_at_newest: bool = True) -> float | None:
     """The end of the contiguous run of completed windows from the earliest one: the
-    cursor may move there and never past a window that failed or is still open, nor past
-    the newest cursor value those windows saw (the vendor's clock, not ours: windows of
-    creation time end at our now, which a vendor behind us has not reached)."""
+    cursor may move there and never past a window that failed or is still open, nor (with
+    `cap_at_newest`: a full pass by creation time) past the newest cursor value those
+    windows saw (the vendor's clock, not ours: windows of creation time end at our now,
+    which a vendor behind us has not reached). Incremental windows are searched on the
+    cursor field itself and their lookback covers a clock behind ours; capping them would
+    keep a quiet stream's cursor at its last change and search that whole span every run."""
     end: float | None = None
     newest: float | None = None
     for window in sorted((w for w in windows.values() if w.get("status") != "split"), key=lambda w: w["since"] or 0):
@@ -417,7 +420,7 @@ def _prefix_end(windows: dict[str, dict[str, Any]]) -> float | None:
         seen = window.get("max_cursor")
         if seen is not None and (newest is None or seen > newest):
             newest = seen
-    return end if end is None or newest is None else min(end, newest)
+    return end if end is None or newest is None or not cap_at_newest else min(end, newest)
 
 
 def _hwm(mode: str, since: float | None, max_cursor: float | None, run_created: datetime, lookback_s: int) -> float | None:
@@ -577,8 +580,8 @@ def _advance_windowed_cursor(db: Client, task: ChunkTask, run_created: datetime,
     every status, and Maximum keeps an earlier, smaller end from moving the cursor back."""
     from google.cloud.firestore_v1.transforms import Maximum
 
-    windows = (stream_ref(db, task.connection_id, task.run_id, task.stream).get(["windows"]).to_dict() or {}).get("windows")
-    end = _prefix_end(windows or {})
+    doc = stream_ref(db, task.connection_id, task.run_id, task.stream).get(["windows", "mode"]).to_dict() or {}
+    end = _prefix_end(doc.get("windows") or {}, cap_at_newest=doc.get("mode") != "incremental")
     if end is not None:
         cursor_ref(db, task.connection_id, task.stream).set(
             {"hwm": Maximum(min(end, run_created.timestamp())), "run_id": task.run_id, "at": now}, merge=True)
