@@ -41,6 +41,7 @@ from devtools.local_data import EXPORT_NAME, LocalData, default_root
 from devtools.processes import ManagedProcess, stop_all
 from devtools.sandboxes.kit.descriptor import Launch, SandboxDescriptor
 from devtools.sandboxes.registry import all_sandboxes
+from devtools.scheduler import DEFAULT_EVERY_S, LocalScheduler
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = "tributary-local"
@@ -278,6 +279,13 @@ def watch_syncs(functions_base: str, token: str, connections: dict[str, str]) ->
                 time.sleep(2)
 
 
+def report_tick(answer: dict[str, Any]) -> None:
+    """One line for a tick that did something (started runs, recovered runs, or failed)."""
+    done = {k: v for k, v in answer.items() if v and k in ("started", "recovered", "errors", "error")}
+    if done:
+        print(f"  scheduler tick: {done}", flush=True)
+
+
 def save_firestore(data: LocalData, host: str) -> None:
     """Export to a staging directory, then swap it in: a cut-short export loses nothing."""
     t0 = time.monotonic()
@@ -301,6 +309,9 @@ def parse_args(argv: Sequence[str] | None, sandboxes: list[SandboxDescriptor],
     parser.add_argument("--no-connection", action="store_true",
                         help="make no connection (add them in the console); implies --no-sync")
     parser.add_argument("--exit-after-sync", action="store_true", help="stop the stack once the first sync ends")
+    parser.add_argument("--tick-every", type=float, default=DEFAULT_EVERY_S, metavar="SECONDS",
+                        help="call sync-scheduler this often, as Cloud Scheduler does (plans due connections, "
+                             f"recovers stalled runs; default {DEFAULT_EVERY_S:.0f}, 0: never)")
     parser.add_argument("--data-dir", type=Path, default=default_root(),
                         help="where the data, logs and stack.json live (default .local, or $TRIBUTARY_LOCAL_DIR)")
     group = parser.add_argument_group("sandboxes")
@@ -381,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console_origins = (console_url, f"http://localhost:{ports['console']}")
     identity = IdentityServer(LocalIdentity(PROJECT), port=ports["identity"], cors_origins=console_origins).start()
     console: ConsoleServer | None = None
+    scheduler: LocalScheduler | None = None
     firestore: ManagedProcess | None = None
     # Ctrl-C, kill and a closed terminal all stop the stack, even when started from a
     # shell that made background jobs ignore SIGINT.
@@ -421,6 +433,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         connections = {} if args.no_connection else ensure_connections(functions_base, token, targets)
         hooks = {t.vendor: hook_webhooks(functions_base, token, connections[t.vendor], t.base_url)
                  for t in targets if t.vendor in connections and not t.real}
+        if args.tick_every > 0:
+            scheduler = LocalScheduler(functions_base, identity.identity, env["SCHEDULER_SERVICE_ACCOUNT"],
+                                       args.tick_every, report=report_tick).start()
         first = next(iter(connections.values()), "")
         data.write_stack({"console": console_url, "functions": functions_base, "identity": identity.base_url,
                           "project": PROJECT, "connections": connections, "connection_id": first,
@@ -446,6 +461,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  Cloud Tasks      127.0.0.1:{ports['tasks']} (gRPC), status page http://127.0.0.1:{ports['tasks-http']}/",
             f"  queues           {', '.join(queues)}",
             f"  identity         {identity.base_url} (POST /mint/id-token {{\"email\": ..., \"role\": ...}})",
+            f"  scheduler        sync-scheduler every {args.tick_every:.0f}s, as Cloud Scheduler (--tick-every)"
+            if scheduler else "  scheduler        off (--tick-every 0): nothing plans due connections or recovers stalled runs",
             f"  logs             {data.logs} (this run; the last run's in logs/previous)", "",
             f"A token for curl (or: python -m devtools.token --email {ADMIN_EMAIL} --role admin):",
             f"  export TOKEN={token}",
@@ -486,6 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             except (httpx.HTTPError, OSError, KeyboardInterrupt) as exc:
                 print(f"Firestore data NOT saved ({exc!r}); the previous save is kept.", file=sys.stderr)
         data.forget_stack()
+        if scheduler:
+            scheduler.stop()
         if console:
             console.stop()
         stop_all(started)

@@ -11,7 +11,7 @@ spending the budget and the task's attempts. After the cool-down the breaker is
 the breaker and restores `connected`, its failure opens it again for a longer cool-down.
 
 The state is the `breaker` field of the connection document, so it survives processes and is
-shared by every worker; every transition runs in a transaction on that document, and the
+shared by every worker; every transition is a compare-and-set on that document, and the
 common case (closed, no failures) costs no write. The state machine itself is pure
 (`admit`, `failed`, `succeeded`) and unit-tested without a store.
 """
@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.store.txn import run_transaction
-
 if TYPE_CHECKING:
-    from google.cloud.firestore import Client, Transaction
+    from google.cloud.firestore import Client, WriteBatch
 
 log = logging.getLogger("tributary.connections.breaker")
 
 FIELD = "breaker"
+#: how long a transition keeps losing compare-and-set races before it counts as contention
+MAX_TRANSITION_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,13 @@ class BreakerPolicy:
     #: how long the admitted probe holds the half-open breaker (a chunk's time budget and
     #: then some): a probe that never reports lets the next one through after this
     probe_lease_s: float = 240.0
+
+    @property
+    def probe_wait_s(self) -> float:
+        """How long a unit that finds the probe in flight waits before asking again: the base
+        cool-down, not the probe's hold. A probe reports within one chunk's fetch; the units
+        waiting on it must not sit out the rest of its hold after it closed the breaker."""
+        return min(self.probe_lease_s, self.base_cooldown_s)
 
     def cooldown_s(self, trips: int) -> float:
         """The cool-down of the `trips`-th consecutive opening (1-based): doubling, capped."""
@@ -92,6 +99,8 @@ def admit(current: BreakerState, now: datetime, policy: BreakerPolicy) -> tuple[
     if current.state == "closed":
         return Admission(True, current), None
     if current.until is not None and now < current.until:
+        if current.state == "half_open":  # the probe is in flight: ask again soon, not at its hold's end
+            return Admission(False, current, until=min(current.until, now + timedelta(seconds=policy.probe_wait_s))), None
         return Admission(False, current, until=current.until), None
     # open and cooled down, or half-open with a probe that never reported: one probe goes
     probing = current.model_copy(update={"state": "half_open", "until": now + timedelta(seconds=policy.probe_lease_s)})
@@ -99,11 +108,14 @@ def admit(current: BreakerState, now: datetime, policy: BreakerPolicy) -> tuple[
 
 
 def failed(current: BreakerState, now: datetime, policy: BreakerPolicy, reason: str) -> BreakerState:
-    """After a failed unit of work: count it; open (or re-open, longer) when due."""
+    """After a failed unit of work: count it; open (or re-open, longer) when due. A failure
+    reported while open (a unit admitted before it opened) changes nothing: the breaker has
+    already stopped the calls, and the many units that were mid-call when it opened would
+    otherwise all race to write the connection document at once."""
+    if current.state == "open":
+        return current
     failures = current.failures + 1
     base = {"failures": failures, "last_failure_at": now, "last_failure": reason[:300]}
-    if current.state == "open":
-        return current.model_copy(update=base)  # admitted before it opened: already counted as open
     if current.state == "half_open" or failures >= policy.threshold:
         trips = current.trips + 1
         return current.model_copy(update={**base, "state": "open", "trips": trips, "opened_at": now,
@@ -130,9 +142,10 @@ def of(data: dict[str, Any] | None) -> BreakerState:
     return BreakerState.model_validate(raw) if isinstance(raw, dict) else BreakerState()
 
 
-def _apply(transaction: Transaction, db: Client, connection_id: str, data: dict[str, Any], before: BreakerState,
-           after: BreakerState, now: datetime) -> None:
-    """Write the new state; on opening or closing, the connection's status and an event."""
+def _apply(batch: WriteBatch, db: Client, connection_id: str, data: dict[str, Any], before: BreakerState,
+           after: BreakerState, now: datetime, read_at: datetime) -> None:
+    """Write the new state; on opening or closing, the connection's status and an event. The
+    batch commits only if the connection is still as read at `read_at` (its update time)."""
     from shared.connections.models import ConnectionStatus
     from shared.connections.store import connection_ref
     from shared.sync import events
@@ -146,50 +159,75 @@ def _apply(transaction: Transaction, db: Client, connection_id: str, data: dict[
     if closed and status == ConnectionStatus.degraded.value:
         update["status"] = ConnectionStatus.connected.value
     if opened:
-        update.update(events.add_in(transaction, db, connection_id, data, "breaker_opened", now,
+        update.update(events.add_in(batch, db, connection_id, data, "breaker_opened", now,
                                     reason={"code": "vendor_unavailable", "message": after.last_failure or ""},
                                     detail={"cooldown_until": after.until, "failures": after.failures}))
     elif closed:
-        update.update(events.add_in(transaction, db, connection_id, data, "breaker_closed", now))
-    transaction.update(connection_ref(db, connection_id), update)
+        update.update(events.add_in(batch, db, connection_id, data, "breaker_closed", now))
+    batch.update(connection_ref(db, connection_id), update, option=db.write_option(last_update_time=read_at))
 
 
-def _transition(db: Client, connection_id: str, step: Any, now: datetime) -> tuple[Any, BreakerState]:
+def _transition(db: Client, connection_id: str, step: Any, now: datetime | None) -> tuple[Any, BreakerState]:
+    """Run `step(before, now)` on the connection's breaker by compare-and-set: a plain read,
+    then a batch (the state, the status, the event) that commits only if the connection is
+    unchanged since; a lost race reads again. No transaction: the connection document is
+    the hottest one a run has (lease renewals, allowance), and the many chunks deferred to
+    the same cool-down end all ask at once; read-write transactions on it queued on each
+    other's locks until they timed out (the Firestore emulator: "Transaction lock timeout",
+    then a 503 and Cloud Tasks' backoff, minutes on make dev's queue). Without a given `now`
+    the clock is read on every round, so a decision is never made on a stale one."""
+    import random
+    import time
+
+    from google.api_core import exceptions as gexc
+
     from shared.connections.store import connection_ref
+    from shared.store.txn import Contention
 
     ref = connection_ref(db, connection_id)
-
-    def txn(transaction: Transaction) -> tuple[Any, BreakerState]:
-        data = ref.get(transaction=transaction).to_dict() or {}
+    deadline = time.monotonic() + MAX_TRANSITION_S
+    attempt = 0
+    while True:
+        attempt += 1
+        at = now or utcnow()
+        snap = ref.get()
+        data = snap.to_dict() or {}
         before = of(data)
-        answer, after = step(before)
-        if after is not None and after != before:
-            _apply(transaction, db, connection_id, data, before, after, now)
+        answer, after = step(before, at)
+        if after is None or after == before:
+            return answer, before
+        batch = db.batch()
+        _apply(batch, db, connection_id, data, before, after, at, snap.update_time)
+        try:
+            batch.commit()
             return answer, after
-        return answer, before
-
-    result: tuple[Any, BreakerState] = run_transaction(db, txn)
-    return result
+        except (gexc.FailedPrecondition, gexc.Aborted):
+            if time.monotonic() > deadline:
+                raise Contention(f"the breaker of {connection_id} changed concurrently {attempt} times") from None
+            time.sleep(random.uniform(0, min(0.2, 0.01 * attempt)))
 
 
 def check(db: Client, connection_id: str, policy: BreakerPolicy, *, known: BreakerState | None = None,
           now: datetime | None = None) -> Admission:
     """May this unit of work call the vendor? `known` is the state the caller already read
-    (the connection it loaded): a closed breaker then costs nothing; otherwise a transaction
-    decides, so that only one probe is admitted however many workers ask."""
-    now = now or utcnow()
-    if known is not None and known.state == "closed":
-        return Admission(True, known)
-    admission, _ = _transition(db, connection_id, lambda before: admit(before, now, policy), now)
-    if isinstance(admission, Admission) and admission.probe:
+    (the connection it loaded): when that state admits it (closed) or defers it (cooling
+    down, or a probe in flight) nothing is written: deferring on a read a moment old only
+    waits what that read said. Only admitting a probe writes (compare-and-set), so that one
+    probe is admitted however many workers ask."""
+    if known is not None:
+        admission, change = admit(known, now or utcnow(), policy)
+        if change is None:
+            return admission
+    decided, _ = _transition(db, connection_id, lambda before, at: admit(before, at, policy), now)
+    assert isinstance(decided, Admission)
+    if decided.probe:
         log.info("breaker probe admitted", extra={"connection_id": connection_id})
-    return admission  # type: ignore[no-any-return]
+    return decided
 
 
 def record_failure(db: Client, connection_id: str, policy: BreakerPolicy, reason: str,
                    now: datetime | None = None) -> BreakerState:
-    now = now or utcnow()
-    _, after = _transition(db, connection_id, lambda before: (None, failed(before, now, policy, reason)), now)
+    _, after = _transition(db, connection_id, lambda before, at: (None, failed(before, at, policy, reason)), now)
     if after.state == "open":
         log.warning("breaker open", extra={"connection_id": connection_id, "until": str(after.until),
                                            "failures": after.failures, "trips": after.trips})
@@ -200,7 +238,6 @@ def record_success(db: Client, connection_id: str, known: BreakerState, now: dat
     """A success: nothing to write when the state read at admission was clean."""
     if known.clean:
         return
-    now = now or utcnow()
-    _, after = _transition(db, connection_id, lambda before: (None, succeeded(before)), now)
+    _, after = _transition(db, connection_id, lambda before, _at: (None, succeeded(before)), now)
     if after.state == "closed":
         log.info("breaker closed", extra={"connection_id": connection_id})

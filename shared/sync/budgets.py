@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.store import ratelimits
-from shared.vendors.connector import Connector
+from shared.vendors.connector import Connector, Stream
 from shared.vendors.errors import AllowanceSpent
 from shared.vendors.pagination import PageRequest
 from shared.vendors.ratelimit import next_utc_midnight
@@ -30,6 +30,24 @@ if TYPE_CHECKING:
 
 #: the longest a request waits for its slot inside a unit of work before handing it back
 MAX_BOOKING_WAIT_S = 30.0
+
+
+def queue_paced(connector: Connector) -> bool:
+    """Only the vendor's queue paces this connector's sync: nothing is booked in the store,
+    so the queue's dispatch rate is the request budget (see shared.sync.queues)."""
+    limit = connector.rate_limit
+    return limit.scope == "app" and not limit.endpoints
+
+
+def parents_per_task(connector: Connector, stream: Stream[Any]) -> int:
+    """How many parents one task of child `stream` reads. The queue's rate counts tasks,
+    so where the queue alone paces, a task must be one request: a batch of parents read one
+    request each would send `child_batch` requests per dispatch, over the vendor's budget
+    (the 429s of #16). A `batch` stream reads many parents per request; a store-booked
+    connector books each request, so both keep the declared batch."""
+    if stream.batch is None and queue_paced(connector):
+        return 1
+    return stream.child_batch
 
 
 def live_key(connector: Connector, connection_id: str) -> str:
@@ -119,8 +137,6 @@ class StoreGate:
 
 def gate_for(db: Client, connector: Connector, connection_id: str, scale: float = 1.0, *,
              live: bool = False) -> StoreGate | None:
-    limit = connector.rate_limit
-    if (limit.scope == "app" and not limit.endpoints and limit.daily is None
-            and not (live and yields_to_live_calls(connector))):
+    if queue_paced(connector) and connector.rate_limit.daily is None and not (live and yields_to_live_calls(connector)):
         return None
     return StoreGate(db, connector, connection_id, scale, live)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.sync.models import Counts
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import Client, DocumentReference, Transaction
+    from google.cloud.firestore import Client, DocumentReference, Transaction, WriteBatch
 
     from shared.api.policies import Principal
 
@@ -91,11 +91,11 @@ def new_event_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}"
 
 
-def add_in(transaction: Transaction, db: Client, connection_id: str, connection: dict[str, Any], kind: EventKind,
+def add_in(transaction: Transaction | WriteBatch, db: Client, connection_id: str, connection: dict[str, Any], kind: EventKind,
            now: datetime, *, run_id: str | None = None, counts: Counts | None = None,
            reason: dict[str, str] | None = None, detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write (or fold) the event inside the caller's transaction, whose reads are done and
-    which read `connection` (the connection document). Returns the fields the caller must
+    """Write (or fold) the event inside the caller's transaction (or compare-and-set batch),
+    whose reads are done and which read `connection` (the connection document). Returns the fields the caller must
     merge into its update of the connection document."""
     from google.cloud.firestore import DELETE_FIELD, Increment
 

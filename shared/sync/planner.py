@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from google.api_core.exceptions import GoogleAPIError
 
 from shared.errors import ServiceUnavailable
-from shared.sync import finish, state
+from shared.sync import budgets, finish, state
 from shared.sync.models import ChunkTask, Run, Trigger
 from shared.vendors.connector import Connector, Stream, Sweep
 
@@ -74,7 +74,8 @@ def plan_chains(
         cursor = cursors.get(stream.name) or {}
         if stream.parent:
             owed = tuple(cursor.get("pending_parents") or ())
-            batches = [owed[i:i + stream.child_batch] for i in range(0, len(owed), stream.child_batch)]
+            size = budgets.parents_per_task(connector, stream)
+            batches = [owed[i:i + size] for i in range(0, len(owed), size)]
             chains += [state.PlannedChain(stream.name, f"owed.{n}", "incremental", parent_ids=b) for n, b in enumerate(batches)]
             streams.append(state.PlannedStream(stream.name, "incremental", None, full_pass=False))
             continue
@@ -134,7 +135,10 @@ def plan_run(
         now=now,
     )
     unqueued = []
-    for chain in plan.chains:
+    # Parents of child streams first: their pages fan out the most work (a vendor-bound
+    # run's queue idles until children exist), and the queue dispatches in enqueue order.
+    parents = {stream.parent for stream in connector.streams if stream.parent}
+    for chain in sorted(plan.chains, key=lambda c: c.stream not in parents):
         if chain.sweep:
             continue  # enqueued when the stream's other chains have closed
         task = ChunkTask(connection_id=connection_id, run_id=run.run_id, stream=chain.stream,

@@ -227,26 +227,46 @@ def mark_started(db: Client, connection_id: str, run_id: str, now: datetime | No
 
 def add_chains(db: Client, connection_id: str, run_id: str, chains: list[PlannedChain], now: datetime | None = None) -> list[PlannedChain]:
     """Add chains to a running run (a window split, a batch of changed parents); each is
-    created with its counters in one atomic batch, once: a replay adds nothing."""
+    created with its counters atomically, once: a replay adds nothing. The chains go in
+    commits of a few hundred (a page of 150 changed parents is one commit, not
+    150 commits on the same run and stream documents); a commit that meets a chain an
+    earlier attempt created falls back to one commit per chain."""
     from google.api_core.exceptions import AlreadyExists
-    from google.cloud.firestore import Increment
 
     now = now or utcnow()
-    added = []
-    for chain in chains:
-        batch = db.batch()
-        batch.create(chain_ref(db, connection_id, run_id, chain.chain_id), {**chain.document(), "updated_at": now})
-        stream_update: dict[str, Any] = {"chains_total": Increment(1)}
-        if chain.window:
-            stream_update[f"windows.`{chain.partition}`"] = {"since": chain.since, "until": chain.until, "status": "open"}
-        batch.update(stream_ref(db, connection_id, run_id, chain.stream), stream_update)
-        batch.update(run_ref(db, connection_id, run_id), {"chains_total": Increment(1)})
+    added: list[PlannedChain] = []
+    step = WRITES_PER_COMMIT // 2  # room for the counters of every stream the group touches
+    for start in range(0, len(chains), step):
+        group = chains[start:start + step]
         try:
-            batch.commit()
+            _commit_chains(db, connection_id, run_id, group, now)
+            added += group
         except AlreadyExists:
-            continue
-        added.append(chain)
+            for chain in group:
+                try:
+                    _commit_chains(db, connection_id, run_id, [chain], now)
+                except AlreadyExists:
+                    continue
+                added.append(chain)
     return added
+
+
+def _commit_chains(db: Client, connection_id: str, run_id: str, chains: list[PlannedChain], now: datetime) -> None:
+    """Create `chains` (all of one stream or not) and count them, in one commit."""
+    from google.cloud.firestore import Increment
+
+    batch = db.batch()
+    per_stream: dict[str, dict[str, Any]] = {}
+    for chain in chains:
+        batch.create(chain_ref(db, connection_id, run_id, chain.chain_id), {**chain.document(), "updated_at": now})
+        update = per_stream.setdefault(chain.stream, {"chains_total": 0})
+        update["chains_total"] += 1
+        if chain.window:
+            update[f"windows.`{chain.partition}`"] = {"since": chain.since, "until": chain.until, "status": "open"}
+    for stream, update in per_stream.items():
+        batch.update(stream_ref(db, connection_id, run_id, stream), {**update, "chains_total": Increment(update["chains_total"])})
+    batch.update(run_ref(db, connection_id, run_id), {"chains_total": Increment(len(chains))})
+    batch.commit()
 
 
 def ensure_stream(db: Client, connection_id: str, run_id: str, stream: str, mode: Mode) -> None:
@@ -383,11 +403,14 @@ def commit_page(db: Client, task: ChunkTask, result: PageResult, now: datetime |
 # -- closing chains -------------------------------------------------------------------------------
 
 
-def _prefix_end(windows: dict[str, dict[str, Any]]) -> float | None:
+def _prefix_end(windows: dict[str, dict[str, Any]], *, cap_at_newest: bool = True) -> float | None:
     """The end of the contiguous run of completed windows from the earliest one: the
-    cursor may move there and never past a window that failed or is still open, nor past
-    the newest cursor value those windows saw (the vendor's clock, not ours: windows of
-    creation time end at our now, which a vendor behind us has not reached)."""
+    cursor may move there and never past a window that failed or is still open, nor (with
+    `cap_at_newest`: a full pass by creation time) past the newest cursor value those
+    windows saw (the vendor's clock, not ours: windows of creation time end at our now,
+    which a vendor behind us has not reached). Incremental windows are searched on the
+    cursor field itself and their lookback covers a clock behind ours; capping them would
+    keep a quiet stream's cursor at its last change and search that whole span every run."""
     end: float | None = None
     newest: float | None = None
     for window in sorted((w for w in windows.values() if w.get("status") != "split"), key=lambda w: w["since"] or 0):
@@ -397,7 +420,7 @@ def _prefix_end(windows: dict[str, dict[str, Any]]) -> float | None:
         seen = window.get("max_cursor")
         if seen is not None and (newest is None or seen > newest):
             newest = seen
-    return end if end is None or newest is None else min(end, newest)
+    return end if end is None or newest is None or not cap_at_newest else min(end, newest)
 
 
 def _hwm(mode: str, since: float | None, max_cursor: float | None, run_created: datetime, lookback_s: int) -> float | None:
@@ -557,8 +580,8 @@ def _advance_windowed_cursor(db: Client, task: ChunkTask, run_created: datetime,
     every status, and Maximum keeps an earlier, smaller end from moving the cursor back."""
     from google.cloud.firestore_v1.transforms import Maximum
 
-    windows = (stream_ref(db, task.connection_id, task.run_id, task.stream).get(["windows"]).to_dict() or {}).get("windows")
-    end = _prefix_end(windows or {})
+    doc = stream_ref(db, task.connection_id, task.run_id, task.stream).get(["windows", "mode"]).to_dict() or {}
+    end = _prefix_end(doc.get("windows") or {}, cap_at_newest=doc.get("mode") != "incremental")
     if end is not None:
         cursor_ref(db, task.connection_id, task.stream).set(
             {"hwm": Maximum(min(end, run_created.timestamp())), "run_id": task.run_id, "at": now}, merge=True)

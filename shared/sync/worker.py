@@ -116,15 +116,18 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
     except NotFound:
         return ChunkOutcome("stale")  # the connection was deleted: its run is void
     try:
-        return _run_chunk(task, ctx, deps, last_attempt=last_attempt)
-    except BreakerOpen as exc:
-        return _defer(task, deps, exc.until)
-    except AllowanceSpent as exc:
-        # booked ahead: nothing was sent; the page waits for the daily reset (and the run's
-        # lease with it), its checkpoint unmoved, so no cursor passes unsaved data
-        until = datetime.fromtimestamp(exc.until, tz=timezone.utc)
-        state.hold_lease(deps.db, task, until, deps.lease_ttl_s)
-        return _defer(task, deps, until, why="daily allowance spent")
+        try:
+            return _run_chunk(task, ctx, deps, last_attempt=last_attempt)
+        except BreakerOpen as exc:
+            # nested: a deferral that falls back to Cloud Tasks' retry (RetryLater) is handled
+            # below like any other, so on the last attempt it ends the chain
+            return _defer(task, deps, exc.until)
+        except AllowanceSpent as exc:
+            # booked ahead: nothing was sent; the page waits for the daily reset (and the run's
+            # lease with it), its checkpoint unmoved, so no cursor passes unsaved data
+            until = datetime.fromtimestamp(exc.until, tz=timezone.utc)
+            state.hold_lease(deps.db, task, until, deps.lease_ttl_s)
+            return _defer(task, deps, until, why="daily allowance spent")
     except RetryLater:
         if not last_attempt:
             raise
@@ -338,15 +341,34 @@ def _fan_out_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps,
         if not ctx.selected(child.name):
             continue
         state.ensure_stream(deps.db, task.connection_id, task.run_id, child.name, "incremental")
-        batches = [saved.written[i:i + child.child_batch] for i in range(0, len(saved.written), child.child_batch)]
+        size = budgets.parents_per_task(ctx.connector, child)
+        batches = [saved.written[i:i + size] for i in range(0, len(saved.written), size)]
         chains = [
             state.PlannedChain(child.name, f"p.{task.partition}.{task.page}.{n}", "incremental", parent_ids=tuple(batch))
             for n, batch in enumerate(batches)
         ]
         state.add_chains(deps.db, task.connection_id, task.run_id, chains)
-        for chain in chains:  # enqueue even if an earlier attempt added them: names dedupe
-            deps.enqueue(ChunkTask(connection_id=task.connection_id, run_id=task.run_id, stream=child.name,
-                                   partition=chain.partition, page=0))
+        # enqueue even if an earlier attempt added them: names dedupe
+        _enqueue_all(deps, [ChunkTask(connection_id=task.connection_id, run_id=task.run_id, stream=child.name,
+                                      partition=chain.partition, page=0) for chain in chains])
+
+
+#: enqueue calls in flight at once when a page fans out many child tasks
+ENQUEUE_THREADS = 8
+
+
+def _enqueue_all(deps: WorkerDeps, tasks: list[ChunkTask]) -> None:
+    """Enqueue many tasks at once: one parent page can fan out 150 child tasks, and one
+    enqueue after another (a round trip each) kept the queue idle for seconds at the start
+    of a vendor-bound run (#16)."""
+    if len(tasks) <= 1:
+        for each in tasks:
+            deps.enqueue(each)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(ENQUEUE_THREADS, len(tasks))) as pool:
+        list(pool.map(deps.enqueue, tasks))
 
 
 def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, stream: Stream[Any], chain: dict[str, Any],

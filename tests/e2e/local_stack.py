@@ -44,10 +44,14 @@ class LocalStack:
     log: Path | None = None
     handle: IO[str] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: the local scheduler's period (make dev: every 300 s); off unless a test asks, so a
+    #: tick planning a due connection never races a test's own Sync Now
+    tick_every: float = 0
 
     def argv(self, *extra: str) -> list[str]:
         ports = [arg for name, port in self.ports.items() for arg in (f"--{name}-port", str(port))]
-        return [sys.executable, "-m", "devtools.stack", "--data-dir", str(self.data_dir), *ports, *extra]
+        return [sys.executable, "-m", "devtools.stack", "--data-dir", str(self.data_dir), *ports,
+                "--tick-every", str(self.tick_every), *extra]
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()

@@ -60,7 +60,10 @@ def test_the_breaker_opens_under_a_failing_vendor_and_closes_after_recovery(stac
     assert "vendor_unavailable" in (opened["breaker"]["last_failure"] or "")
     # While it is open the vendor hears only probes: with 4 s cool-downs, a few per window
     # (each probe is one chunk: the client's own retries, up to 5 calls), against the
-    # hundreds of calls a dozen chains retrying every few seconds would make.
+    # hundreds of calls a dozen chains retrying every few seconds would make. Measured once
+    # the chunks that were mid-call when it opened are done: their own retries (0.5 + 1 + 2
+    # + 4 s of backoff at most) are not the breaker's to stop.
+    time.sleep(7.5)
     before = requests_made(stack)
     time.sleep(8)
     during = requests_made(stack) - before
@@ -79,3 +82,26 @@ def test_the_breaker_opens_under_a_failing_vendor_and_closes_after_recovery(stac
     assert kinds[0] == "breaker_opened" and kinds[-1] == "run_succeeded", kinds
     assert kinds.count("breaker_opened") == 1 and "breaker_closed" in kinds, kinds
     assert events[0]["reason"]["code"] == "vendor_unavailable"
+
+
+def test_chunks_that_found_a_probe_in_flight_resume_soon_after_it_closes_the_breaker(
+        stack: SyncStack, clean_firestore: str) -> None:
+    """The console's scenario, on make dev's queue settings: every chain is deferred to the
+    same cool-down end, so they arrive together; one is the probe (slow: each failing call
+    takes a second) and the others find it in flight. The vendor recovers during the probe,
+    which closes the breaker. The others must not sit out the probe's whole hold (4 minutes):
+    they ask again within a cool-down and the run ends soon after."""
+    from shared.sync.queues import queue_spec
+
+    stack.reset_sandbox(error_rate=1.0, error_status=503, latency_ms=1000)
+    spec = queue_spec(stack.connector("intercom"), requests_per_minute=stack.sandbox_rate_limit)
+    stack.create_queue(min_backoff_seconds=spec.min_backoff_seconds, max_backoff_seconds=spec.max_backoff_seconds)
+    stack.connection_id = ""
+    stack.connect()
+    run_id = stack.start_sync("full")
+    wait_for(stack, lambda s: s["breaker"]["state"] == "half_open", 120)  # a probe is in flight
+    stack.set_faults()  # the vendor recovers while it is
+    wait_for(stack, lambda s: s["breaker"]["state"] == "closed", 60)
+    run = stack.wait(run_id, timeout_s=60)
+    assert run["status"] == "succeeded", run
+    assert len(stack.stored("contacts")) == SIZE["contacts"]

@@ -590,3 +590,25 @@ def test_a_scroll_already_open_elsewhere_is_retried_not_failed(db: Any) -> None:
     w = world(db, Scroll([item(i) for i in range(3)], busy_first=1), _scroll_stream())
     run = w.sync()
     assert run.status.value == "succeeded" and len(w.docs("things")) == 3
+
+
+# -- the circuit breaker ------------------------------------------------------------------------
+
+
+def test_a_chunk_the_breaker_defers_on_its_last_attempt_fails_its_chain_instead_of_vanishing(db: Any) -> None:
+    """When a chunk cannot be deferred by a new task (no schedule time, or the chain's
+    generations are spent) it is handed back to Cloud Tasks' retry; on the last attempt that
+    must end the chain (recorded, the run finishes), not escape as a retry Cloud Tasks then
+    drops, leaving the run running until its lease expires."""
+    from dataclasses import replace
+
+    from shared.connections.breaker import BreakerPolicy
+    from shared.sync.worker import run_chunk
+
+    w = world(db, lambda request: httpx.Response(503, json={"error": "down"}))
+    run = w.plan("full")
+    deps = replace(w.deps, breaker_policy=BreakerPolicy(threshold=1))
+    outcome = run_chunk(w.enqueued.pop(0), deps, last_attempt=True)
+    assert outcome.status == "failed"
+    ended = state.get_run(db, w.connection_id, run.run_id)
+    assert ended.status.value == "failed", ended

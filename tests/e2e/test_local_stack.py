@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -174,3 +175,54 @@ def test_a_real_intercom_account_replaces_the_sandbox_and_says_so(tmp_path: Path
         assert "intercom" not in config["sandboxes"], "no Intercom sandbox to offer in the add form"
     finally:
         assert stack.stop() == 0, stack.output()
+
+
+def test_a_run_whose_deferred_chunks_were_lost_is_recovered_by_the_stacks_scheduler(tmp_path: Path) -> None:
+    """make dev ticks sync-scheduler like Cloud Scheduler, so its run doctor looks after runs
+    in flight: the sandbox fails until the breaker opens and every chunk is deferred, the
+    deferred tasks are lost (the queue purged), the sandbox recovers; the tick resumes the
+    stalled chains from their checkpoints and the run succeeds. Without a tick it stayed
+    `running` for good."""
+    from shared.sync.queues import queue_name
+    from shared.tasks import tasks_client
+
+    breaker = {"BREAKER_THRESHOLD": "3", "BREAKER_COOLDOWN_S": "2", "BREAKER_MAX_COOLDOWN_S": "4"}
+    stack = LocalStack(tmp_path / "data", extra_env={**breaker, "SYNC_STALL_AFTER_S": "5"}, tick_every=5)
+    info = stack.start(*tiny(), "--no-sync")
+    sandbox = f"http://127.0.0.1:{stack.ports['intercom']}"
+    try:
+        assert "sync-scheduler every 5s" in stack.output()
+        intercom = info["connections"]["intercom"]
+        httpx.post(f"{sandbox}/_sandbox/faults", json={"error_rate": 1.0, "error_status": 503}).raise_for_status()
+        with stack.api(info, stack.token()) as api:
+
+            def status() -> dict[str, Any]:
+                return dict(api.get("/sync-status", params={"connection_id": intercom}).json()["connections"][0])
+
+            # the new connection is due at once: a tick may start its run before Sync Now does
+            run_id, deadline = None, time.monotonic() + 60
+            while run_id is None:
+                assert time.monotonic() < deadline, "no run started"
+                started = api.post("/sync-now", json={"connection_id": intercom, "mode": "full"})
+                run_id = started.json()["run_id"] if started.status_code == 202 else status()["running_run_id"]
+
+            deadline = time.monotonic() + 120
+            while status()["breaker"]["state"] == "closed":
+                assert time.monotonic() < deadline, status()
+                time.sleep(0.5)
+            client = tasks_client(f"127.0.0.1:{stack.ports['tasks']}")
+            client.purge_queue(name=client.queue_path("tributary-local", "europe-west1", queue_name("intercom")))
+            httpx.post(f"{sandbox}/_sandbox/faults", json={"error_rate": 0, "drop_rate": 0, "latency_ms": 0}
+                       ).raise_for_status()
+            deadline = time.monotonic() + 180
+            run = api.get(f"/sync-runs/{run_id}", params={"connection_id": intercom}).json()
+            while run["status"] == "running":
+                assert time.monotonic() < deadline, run
+                time.sleep(1)
+                run = api.get(f"/sync-runs/{run_id}", params={"connection_id": intercom}).json()
+            assert run["status"] == "succeeded", run
+            assert status()["breaker"]["state"] == "closed"
+        assert "scheduler tick: {'recovered'" in stack.output()
+    finally:
+        assert stack.stop() == 0, stack.output()
+

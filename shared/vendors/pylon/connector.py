@@ -284,9 +284,9 @@ CONNECTOR = Connector(
         # Pylon documents no rate-limit headers; a 429's Retry-After is honoured
         headers=RateLimitHeaders(limit=None, remaining=None, reset=None),
         endpoints=ENDPOINT_LIMITS,
-        # every endpoint's budget is a few requests a minute: three tasks at once keep each
-        # one busy, more only contend for the same budget documents
-        max_concurrency=3,
+        # every endpoint's budget is a few requests a minute; bookings take no lock
+        # (shared.store.ratelimits), so six tasks at once keep several budgets busy together
+        max_concurrency=6,
         queue_share=0.9,
     ),
     streams=(ISSUES, MESSAGES, ACCOUNTS, USERS, TEAMS),
