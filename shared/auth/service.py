@@ -18,16 +18,22 @@ GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 @lru_cache(maxsize=1)
 def _cached_request() -> Any:
     """A requests session whose certificate responses are cached per their Cache-Control."""
-    import cachecontrol
-    import google.auth.transport.requests
-    import requests
+    from shared.lazy import HEAVY_IMPORTS
+
+    with HEAVY_IMPORTS:
+        import cachecontrol
+        import google.auth.transport.requests
+        import requests
 
     return google.auth.transport.requests.Request(session=cachecontrol.CacheControl(requests.Session()))
 
 
 def verify_service(token: str, settings: Settings, *, audience: str, email: str) -> Principal:
-    from google.auth import exceptions as google_exceptions
-    from google.oauth2 import id_token
+    from shared.lazy import HEAVY_IMPORTS
+
+    with HEAVY_IMPORTS:
+        from google.auth import exceptions as google_exceptions
+        from google.oauth2 import id_token
 
     try:
         claims = id_token.verify_token(
