@@ -134,36 +134,30 @@ def _queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
     return queues
 
 
-def _outbox_queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
-    """One queue per vendor that declares creates, dispatching to outbox-worker."""
-    from shared.serving.outbox_api import WORKER_FUNCTION as OUTBOX_WORKER
-    from shared.serving.outbox_api import outbox_connectors
-    from shared.serving.outbox_api import queue_spec as outbox_queue_spec
-
+def _worker_queues(connectors: list[Any], spec: Any, target: str) -> dict[str, dict[str, Any]]:
+    """One queue per connector, from `spec(connector)`, dispatching to `target`."""
     queues: dict[str, dict[str, Any]] = {}
-    for connector in outbox_connectors(connectors):
-        data = outbox_queue_spec(connector).model_dump()
+    for connector in connectors:
+        data = spec(connector).model_dump()
         queue = {key: 0 if data[key] is None else data[key] for key in QUEUE_FIELDS}
         queue["vendor"] = connector.vendor
-        queue["target"] = OUTBOX_WORKER
+        queue["target"] = target
         queues[str(data["name"])] = queue
     return queues
+
+
+def _outbox_queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
+    """One queue per vendor that declares creates, dispatching to outbox-worker."""
+    from shared.serving.outbox_api import WORKER_FUNCTION, outbox_connectors, queue_spec
+
+    return _worker_queues(outbox_connectors(connectors), queue_spec, WORKER_FUNCTION)
 
 
 def _webhook_queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
     """One queue per vendor that declares webhooks, dispatching to webhook-worker."""
-    from shared.webhooks.queues import WORKER_FUNCTION as WEBHOOK_WORKER
-    from shared.webhooks.queues import queue_spec as webhook_queue_spec
-    from shared.webhooks.queues import webhook_connectors
+    from shared.webhooks.queues import WORKER_FUNCTION, queue_spec, webhook_connectors
 
-    queues: dict[str, dict[str, Any]] = {}
-    for connector in webhook_connectors(connectors):
-        data = webhook_queue_spec(connector).model_dump()
-        queue = {key: 0 if data[key] is None else data[key] for key in QUEUE_FIELDS}
-        queue["vendor"] = connector.vendor
-        queue["target"] = WEBHOOK_WORKER
-        queues[str(data["name"])] = queue
-    return queues
+    return _worker_queues(webhook_connectors(connectors), queue_spec, WORKER_FUNCTION)
 
 
 def _schedules(functions: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -20,9 +20,12 @@ GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 @lru_cache(maxsize=1)
 def _cached_request() -> Any:
     """A requests session whose certificate responses are cached per their Cache-Control."""
-    import cachecontrol
-    import google.auth.transport.requests
-    import requests
+    from shared.lazy import HEAVY_IMPORTS
+
+    with HEAVY_IMPORTS:
+        import cachecontrol
+        import google.auth.transport.requests
+        import requests
 
     return google.auth.transport.requests.Request(session=cachecontrol.CacheControl(requests.Session()))
 
@@ -36,7 +39,10 @@ _VERIFIED_LIMIT = 1024
 
 
 def _claims(token: str, settings: Settings, audience: str) -> dict[str, Any]:
-    from google.oauth2 import id_token
+    from shared.lazy import HEAVY_IMPORTS
+
+    with HEAVY_IMPORTS:
+        from google.oauth2 import id_token
 
     key = (hashlib.sha256(token.encode()).hexdigest(), audience)
     known = _verified.get(key)
@@ -56,7 +62,10 @@ def _claims(token: str, settings: Settings, audience: str) -> dict[str, Any]:
 
 
 def verify_service(token: str, settings: Settings, *, audience: str, email: str) -> Principal:
-    from google.auth import exceptions as google_exceptions
+    from shared.lazy import HEAVY_IMPORTS
+
+    with HEAVY_IMPORTS:
+        from google.auth import exceptions as google_exceptions
 
     try:
         claims = _claims(token, settings, audience)

@@ -72,7 +72,10 @@ def _firebase_app(project_id: str, certs_url: str | None) -> App:
 
 def verify_user(token: str, settings: Settings, *, minimum_role: str) -> Principal:
     """Verify the ID token, then domain, email_verified and role, in that order."""
-    from firebase_admin import auth, exceptions
+    from shared.lazy import HEAVY_IMPORTS
+
+    with HEAVY_IMPORTS:
+        from firebase_admin import auth, exceptions
 
     refuse_auth_emulator()
     app = _firebase_app(settings.project_id, settings.firebase_certs_url)

@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 @lru_cache(maxsize=2)
 def firestore_client(project_id: str) -> Client:
     """Honours FIRESTORE_EMULATOR_HOST (the library reads it) for the local stack and tests."""
-    from google.cloud import firestore
+    from shared.lazy import HEAVY_IMPORTS
+
+    with HEAVY_IMPORTS:
+        from google.cloud import firestore
 
     return firestore.Client(project=project_id)
 

@@ -24,7 +24,10 @@ CREATE_TIMEOUT_S = 30.0
 def tasks_client(emulator_host: str | None) -> tasks_v2.CloudTasksClient:
     """One client per process and target: default credentials in production, an insecure
     channel and anonymous credentials against the local emulator."""
-    from google.cloud import tasks_v2
+    from shared.lazy import HEAVY_IMPORTS
+
+    with HEAVY_IMPORTS:
+        from google.cloud import tasks_v2
 
     if not emulator_host:
         return tasks_v2.CloudTasksClient()
