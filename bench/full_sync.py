@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.noop_runs import noop_runs
-from bench.stack import bench_stack, load_average
+from bench.stack import bench_stack, load_average, timeline
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -66,7 +66,7 @@ def full_sync(args: argparse.Namespace) -> dict[str, Any]:
     with bench_stack(size, rate_limit=args.rate_limit, **queue) as stack:
         share = args.queue_share if args.queue_share is not None else stack.connector("intercom").rate_limit.queue_share
         stack.connect()  # the connection exists before the clock starts: the run is timed, not its setup
-        t0 = time.monotonic()
+        t0, started = time.monotonic(), time.time()
         run = stack.sync(timeout_s=3600)
         wall = time.monotonic() - t0
         with stack.sandbox() as s:
@@ -98,6 +98,7 @@ def full_sync(args: argparse.Namespace) -> dict[str, Any]:
                 "sandbox": cpu_s(stack.processes[stack.sandbox_process("intercom")].proc.pid),  # type: ignore[union-attr]
             },
         }
+        figures["timeline"] = timeline(stats, started, started + wall)
         if args.noop_runs:
             figures["noop_runs"] = noop_runs(stack, args.noop_runs)
         figures["load_average"] = load_average()

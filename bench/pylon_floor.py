@@ -20,7 +20,7 @@ import re
 import time
 from typing import Any
 
-from bench.stack import bench_stack, load_average
+from bench.stack import bench_stack, load_average, timeline
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def pylon_floor(args: argparse.Namespace) -> dict[str, Any]:
     with bench_stack(size, rate_limit=100_000, extra_env={"TRIBUTARY_RATE_TIME_SCALE": f"{args.scale:g}"}) as stack:
         stack.create_queue("pylon", min_backoff_seconds=2.0, max_backoff_seconds=300.0)
         stack.connect(vendor="pylon")
-        t0 = time.monotonic()
+        t0, started = time.monotonic(), time.time()
         run = stack.sync(timeout_s=3600)
         wall = time.monotonic() - t0
         with stack.sandbox("pylon") as s:
@@ -74,6 +74,7 @@ def pylon_floor(args: argparse.Namespace) -> dict[str, Any]:
         "ratio_at_booked_share": round(wall / booked_floor, 3),
         "429s": refused,
         "fetched": run["counts"]["fetched"],
+        "timeline": timeline(stats, started, started + wall),
         "load_average": load_average(),
     }
 

@@ -21,6 +21,26 @@ REPO = Path(__file__).resolve().parent.parent
 LOG_DIR = REPO / ".local" / "bench-logs"
 
 
+def timeline(stats: dict[str, Any], started: float, ended: float, bucket_s: int = 5) -> dict[str, Any]:
+    """The vendor's view of a run from a sandbox's /_sandbox/stats: requests answered per
+    `bucket_s` seconds from Sync Now (`started`, unix time), the idle start (Sync Now to the
+    first request), the tail (the last request to the run's end) and every 429 with its route
+    and second: where a run falls short of its floor, and which endpoint was refused."""
+    seconds = {int(k): v for k, v in stats.get("requests_per_second", {}).items() if started - 1 <= int(k) <= ended + 1}
+    if not seconds:
+        return {}
+    first, last = min(seconds), max(seconds)
+    buckets = [0] * (int((ended - started) // bucket_s) + 1)
+    for second, n in seconds.items():
+        buckets[max(0, min(len(buckets) - 1, int((second - started) // bucket_s)))] += n
+    return {
+        f"requests_per_{bucket_s}s": buckets,
+        "idle_start_s": round(max(0.0, first - started), 1),
+        "tail_s": round(max(0.0, ended - (last + 1)), 1),
+        "refused": [{**r, "second": round(r["second"] - started, 1)} for r in stats.get("refused", [])],
+    }
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages (the machine is shared: say how busy it was)."""
     return " ".join(f"{x:.2f}" for x in os.getloadavg())

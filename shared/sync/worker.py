@@ -190,6 +190,7 @@ def _after_close(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, clos
 
 
 def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, last_attempt: bool) -> ChunkOutcome:
+    began = time.monotonic()
     db = deps.db
     chain = state.load_chain(db, task)
     if chain is None or not chain.lease_held:
@@ -245,14 +246,16 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
         # Pipelining: the next page is fetched while this one is saved. Its checkpoint is
         # separate, and the stream's cursor waits for every page, so order is not needed.
         deps.enqueue(_continuation(task, next_cursor))
-    fetched_ms = (time.monotonic() - started) * 1000
+    fetched = time.monotonic()
     source = Provenance("sync", task.run_id, unit=f"{task.chain_id}/{task.page}")
     if stream.tombstones is not None:
         target = ctx.connector.stream(stream.tombstones.of)
         saved = tombstone_listed(db, task.connection_id, stream, target, raw_records, source)
     else:
         saved = ingest(db, task.connection_id, stream, raw_records, source)
+    stored = time.monotonic()
     _fan_out_children(task, ctx, deps, saved)
+    fanned = time.monotonic()
     full_pass = chain.data.get("mode") == "full"
     written = set(saved.written)
     not_written = [key for key in saved.seen if key not in written] if full_pass else None
@@ -261,7 +264,11 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
         closed = state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
         _after_close(task, ctx, deps, closed)
     log.info("chunk done", extra={"run_id": task.run_id, "chain": task.chain_id, "page": task.page,
-                                  "fetch_ms": round(fetched_ms, 1), **saved.counts.model_dump()})
+                                  "fetch_ms": round((fetched - started) * 1000, 1),
+                                  "store_ms": round((stored - fetched) * 1000, 1),
+                                  "fan_out_ms": round((fanned - stored) * 1000, 1),
+                                  "prelude_ms": round((started - began) * 1000, 1),
+                                  "total_ms": round((time.monotonic() - began) * 1000, 1), **saved.counts.model_dump()})
     return ChunkOutcome("done" if committed else "replay", saved.counts, task.page + 1 if next_cursor else None)
 
 

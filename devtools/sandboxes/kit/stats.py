@@ -4,6 +4,7 @@ proves a 429 or a fault happened."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -18,6 +19,10 @@ class Stats:
             self.by_path: Counter[str] = Counter()
             self.by_status: Counter[int] = Counter()
             self.counters: Counter[str] = Counter()
+            #: (unix second, route) of every 429 the API answered: which endpoint was refused, when
+            self.refused: Counter[tuple[int, str]] = Counter()
+            #: answered API requests per unix second: a benchmark's requests/s over time
+            self.per_second: Counter[int] = Counter()
 
     def record(self, route: str, status: int) -> None:
         """One answered API request; `route` is "METHOD /rule/<arg>", not the raw path."""
@@ -25,6 +30,10 @@ class Stats:
             self.by_path[route] += 1
             self.by_status[status] += 1
             self.counters["requests"] += 1
+            second = int(time.time())
+            self.per_second[second] += 1
+            if status == 429:
+                self.refused[second, route] += 1
 
     def bump(self, name: str) -> None:
         with self._lock:
@@ -40,4 +49,6 @@ class Stats:
                 "injected_errors": self.counters["injected_errors"],
                 "dropped_connections": self.counters["dropped_connections"],
                 "unauthorized": self.counters["unauthorized"],
+                "requests_per_second": {str(k): v for k, v in sorted(self.per_second.items())},
+                "refused": [{"second": s, "route": r, "count": n} for (s, r), n in sorted(self.refused.items())],
             }
