@@ -33,8 +33,13 @@ def timeline(stats: dict[str, Any], started: float, ended: float, bucket_s: int 
     buckets = [0] * (int((ended - started) // bucket_s) + 1)
     for second, n in seconds.items():
         buckets[max(0, min(len(buckets) - 1, int((second - started) // bucket_s)))] += n
+    windows: dict[int, int] = {}
+    for second, n in seconds.items():
+        windows[second // 10] = windows.get(second // 10, 0) + n
     return {
         f"requests_per_{bucket_s}s": buckets,
+        # fixed windows on wall-clock multiples of 10 s, as the sandboxes (and Intercom) count them
+        "busiest_10s_window": max(windows.values()),
         "idle_start_s": round(max(0.0, first - started), 1),
         "tail_s": round(max(0.0, ended - (last + 1)), 1),
         "refused": [{**r, "second": round(r["second"] - started, 1)} for r in stats.get("refused", [])],

@@ -52,11 +52,23 @@ class RateGate(Protocol):
 class PacingState:
     """When the next request may go, as learned from rate-limit headers. Shared by every
     client of one budget in a process (see shared.vendors.clients), so pacing outlives a
-    unit of work; thread-safe."""
+    unit of work; thread-safe.
+
+    It also keeps a ledger of the vendor's fixed window (Intercom: X-RateLimit-Remaining of
+    the 10 s window that ends at X-RateLimit-Reset): a request goes only while the window,
+    as its newest answer reported it, less the requests sent since, has room; otherwise it
+    waits for the next window. The queue's dispatch rate alone cannot promise that at full
+    share: its token bucket spends the burst it saved while idle (a second's worth), and a
+    window that already had its share took it as 429s (#16)."""
 
     def __init__(self) -> None:
         self._until = 0.0
         self._lock = threading.Lock()
+        self._sent = 0  # tickets handed out: the order requests were sent in
+        self._in_flight: set[int] = set()
+        self._window_end = 0.0  # unix time the reported window ends
+        self._left = 0  # room left in it: reported remaining, less what was sent since
+        self._reported_by = 0  # the ticket whose answer set `_left`
 
     def hold(self, delay_s: float) -> None:
         with self._lock:
@@ -65,6 +77,35 @@ class PacingState:
     def wait_s(self) -> float:
         with self._lock:
             return max(0.0, self._until - time.monotonic())
+
+    def take(self) -> tuple[int, float]:
+        """A ticket for one request and how long to wait before sending it; the request is
+        counted against the reported window now (a window that has ended is the vendor's
+        new one, whose room the next answer reports)."""
+        with self._lock:
+            wait = max(0.0, self._until - time.monotonic())
+            now = time.time()
+            if now + wait < self._window_end:
+                if self._left > 0:
+                    self._left -= 1
+                else:
+                    wait = self._window_end - now
+            self._sent += 1
+            self._in_flight.add(self._sent)
+            return self._sent, wait
+
+    def settle(self, ticket: int, remaining: int | None = None, window_end: float | None = None) -> None:
+        """The request `ticket` was answered (or failed: no report). A report from a newer
+        window, or a later-sent request of the same one, sets the room left: what the
+        vendor reported less the requests sent after this one and still unanswered (those
+        sent before it reached the vendor first, so the report counts them)."""
+        with self._lock:
+            self._in_flight.discard(ticket)
+            if remaining is None or window_end is None:
+                return
+            if window_end > self._window_end or (window_end == self._window_end and ticket > self._reported_by):
+                self._window_end, self._reported_by = window_end, ticket
+                self._left = remaining - sum(1 for sent in self._in_flight if sent > ticket)
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -152,6 +193,7 @@ class VendorClient:
         self._http = self.http or build_http(self.connector, self.config.base_url, self.transport)
         if self.pacing is None:
             self.pacing = PacingState()
+        self._pacing: PacingState = self.pacing
         self._base = str(self._http.base_url).rstrip("/")
         self._timeout = httpx.Timeout(self.config.timeout_s, connect=10.0).as_dict()
 
@@ -190,19 +232,23 @@ class VendorClient:
         refreshed = False
         while True:
             attempt += 1
-            self._wait_for_pace()
-            self._wait_for_gate(request)
-            self.stats.requests += 1
+            ticket = self._wait_for_pace()
             try:
+                self._wait_for_gate(request)
+                self.stats.requests += 1
                 response = self._send(request)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
+                self._pacing.settle(ticket)
                 self.stats.network_errors += 1
                 decision = decide(policy, attempt, network_error=True)
                 if not decision.retry:
                     raise VendorUnavailable(f"{self.connector.title} did not answer: {type(exc).__name__}.") from exc
                 self._backoff(decision.wait_s, decision.reason, request)
                 continue
-            server_wait = self._observe_rate_limit(response)
+            except BaseException:
+                self._pacing.settle(ticket)
+                raise
+            server_wait = self._observe_rate_limit(response, ticket)
             if response.status_code < 400 or response.status_code in passthrough:
                 return response
             if response.status_code == 401 and not refreshed:
@@ -226,10 +272,11 @@ class VendorClient:
             raise VendorUnavailable(f"{self.connector.title} sent a body that is not JSON.") from exc
         return body if isinstance(body, dict) else {"data": body}
 
-    def _observe_rate_limit(self, response: httpx.Response) -> float | None:
+    def _observe_rate_limit(self, response: httpx.Response, ticket: int) -> float | None:
         """Remember how long to pace; return the wait the vendor asked for, if any."""
         spec = self.connector.rate_limit.headers
         state = read_state(response.headers, spec)
+        self._pacing.settle(ticket, state.remaining, state.window_end)
         delay = pacing_delay_s(state, self.connector.rate_limit)
         daily = self.connector.rate_limit.daily
         if daily is not None:
@@ -244,8 +291,8 @@ class VendorClient:
             log.warning("vendor allowance at its reserve: pausing the connection",
                         extra={"vendor": self.connector.vendor, "limit": state.limit, "remaining": state.remaining})
             delay = max(delay, self.connector.rate_limit.reserve_pause_s)
-        if delay > 0 and self.pacing is not None:
-            self.pacing.hold(delay)
+        if delay > 0:
+            self._pacing.hold(delay)
         if delay > 0 and self.gate is not None:
             self.gate.hold(delay)
         retry_after = parse_retry_after(response.headers.get(spec.retry_after))
@@ -253,13 +300,16 @@ class VendorClient:
             return retry_after if retry_after is not None else state.reset_in_s
         return retry_after
 
-    def _wait_for_pace(self) -> None:
-        wait = self.pacing.wait_s() if self.pacing is not None else 0.0
+    def _wait_for_pace(self) -> int:
+        """Wait for this request's turn (pacing, and room in the vendor's window); its ticket."""
+        ticket, wait = self._pacing.take()
         if wait > 0:
             if self.deadline is not None and time.monotonic() + wait + self.config.timeout_s > self.deadline:
+                self._pacing.settle(ticket)
                 raise VendorRateLimited(wait, message=f"{self.connector.title}: paced past the time budget.")
             self.stats.waited_s += wait
             self.sleep(wait)
+        return ticket
 
     def _wait_for_gate(self, request: PageRequest) -> None:
         if self.gate is None:

@@ -140,6 +140,9 @@ class RateLimitState:
     limit: int | None
     remaining: int | None
     reset_in_s: float | None
+    #: unix time the vendor's fixed window ends, when the headers name one (an epoch or a
+    #: delta reset; not a rolling window's length): `remaining` is that window's
+    window_end: float | None = None
 
 
 def read_state(headers: Mapping[str, str], spec: RateLimitHeaders, now: float | None = None) -> RateLimitState:
@@ -156,13 +159,16 @@ def read_state(headers: Mapping[str, str], spec: RateLimitHeaders, now: float | 
 
     reset = as_int(spec.reset)
     reset_in: float | None = None
+    window_end: float | None = None
+    now = now if now is not None else time.time()
     if reset is not None:
         if spec.reset_kind == "epoch":
-            reset_in = reset - (now if now is not None else time.time())
+            reset_in, window_end = reset - now, float(reset)
         else:
             reset_in = reset / 1000 if spec.reset_kind == "window_ms" else float(reset)
+            window_end = now + reset_in if spec.reset_kind == "delta" else None
         reset_in = max(0.0, reset_in)
-    return RateLimitState(as_int(spec.limit), as_int(spec.remaining), reset_in)
+    return RateLimitState(as_int(spec.limit), as_int(spec.remaining), reset_in, window_end)
 
 
 def pacing_delay_s(state: RateLimitState, rate: RateLimit) -> float:

@@ -152,3 +152,52 @@ def test_a_body_that_is_not_json_is_the_vendor_failing_and_a_list_is_wrapped() -
     with pytest.raises(VendorUnavailable, match="not JSON"):
         client.fetch(PageRequest(path="/contacts"))
     assert client.fetch(PageRequest(path="/contacts")) == {"data": [{"id": "1", "name": "é"}]}
+
+
+def test_a_spent_window_waits_for_the_next_instead_of_meeting_a_429() -> None:
+    """#16: at full share the queue's token bucket dispatches the burst it saved while idle
+    into a fixed window that already had its share (Intercom counts 10 s windows and says
+    what is left of the current one). Requests sharing one budget's pacing keep a ledger of
+    the window: those over its room wait for the next window instead of taking 429s."""
+    import threading
+    import time
+
+    from shared.vendors.http import PacingState
+
+    length, limit = 2, 5
+    lock = threading.Lock()
+    counted: dict[int, int] = {}
+    refused: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
+            start = int(time.time() // length) * length
+            counted[start] = counted.get(start, 0) + 1
+            remaining = limit - counted[start]
+            headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, remaining)),
+                       "X-RateLimit-Reset": str(start + length)}
+            if remaining < 0:
+                refused.append(start)
+        time.sleep(0.2)  # counted on arrival, answered later: the burst is in flight together
+        if remaining < 0:
+            return httpx.Response(429, headers=headers, json={"type": "error.list"})
+        return httpx.Response(200, headers=headers, json={})
+
+    pacing = PacingState()
+    transport = httpx.MockTransport(handler)
+
+    def one() -> None:
+        client = VendorClient(CONNECTOR, IntercomConfig(base_url="https://intercom.test"),
+                              auth=StaticAuth(BearerToken().wire({"access_token": "tok"})), transport=transport,
+                              pacing=pacing)
+        client.fetch(PageRequest(path="/contacts"))
+
+    time.sleep(length - time.time() % length + 0.05)  # the start of a window: the burst below falls in it
+    one()  # its answer reports the window: 4 left
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert refused == []
+    assert sum(counted.values()) == 9 and max(counted.values()) == limit
