@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
@@ -155,16 +155,21 @@ def upsert(
     source: Provenance,
     *,
     tombstone_ttl_s: int = DEFAULT_TOMBSTONE_TTL_S,
+    announce: Callable[[list[str]], None] | None = None,
 ) -> UpsertResult:
     """Store the items whose content or deletion is new and not older than what is stored.
 
     Re-reads and re-decides when a concurrent writer wins a race (never overwrites it).
+    `announce` hears the keys about to be written once they are decided, before their
+    commit (the worker queues their children meanwhile; such a batch is always read first);
+    a race that re-decides announces again, so the keys announced may be more than those
+    finally written, never fewer.
     """
     from google.api_core import exceptions as gexc
 
     for attempt in range(WRITE_ATTEMPTS):
         try:
-            return _upsert_once(db, connection_id, stream, items, source, tombstone_ttl_s)
+            return _upsert_once(db, connection_id, stream, items, source, tombstone_ttl_s, announce)
         except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound) as exc:
             if attempt == WRITE_ATTEMPTS - 1:
                 raise StaleWriteRace(f"{stream}: concurrent writers kept winning") from exc
@@ -178,7 +183,8 @@ _FRESH_LIMIT = 10_000
 
 
 def _upsert_once(
-    db: Client, connection_id: str, stream: str, items: list[Incoming], source: Provenance, ttl_s: int
+    db: Client, connection_id: str, stream: str, items: list[Incoming], source: Provenance, ttl_s: int,
+    announce: Callable[[list[str]], None] | None = None,
 ) -> UpsertResult:
     from shared.store import wire
 
@@ -195,7 +201,9 @@ def _upsert_once(
     result.unchanged += len(items) - len(latest)
     refs = {key: coll.document(safe_doc_id(key)) for key in latest}
     fresh = (connection_id, stream)
-    if fresh in _fresh:
+    # a blind create knows what it wrote only after its commit: a batch whose writes are
+    # announced (a parent page) is read and decided first, so exactly those are announced
+    if fresh in _fresh and announce is None:
         if _create_all(db, latest, refs, source, ttl_s):
             result.written += list(latest)
             return result
@@ -227,11 +235,10 @@ def _upsert_once(
                 write = wire.create_write(ref._document_path, doc, COMMIT_TIME_FIELDS)
             writes.append(write)
             result.written.append(key)
-            if len(writes) >= BATCH_LIMIT:
-                wire.commit(db, writes)
-                writes = []
-    if writes:
-        wire.commit(db, writes)
+    if announce is not None and result.written:
+        announce(list(result.written))
+    for start in range(0, len(writes), BATCH_LIMIT):
+        wire.commit(db, writes[start:start + BATCH_LIMIT])
     return result
 
 

@@ -9,7 +9,7 @@ is dropped silently and no single record can fail the batch it came in.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from google.cloud.firestore import Client
 
 log = logging.getLogger("tributary.sync.ingest")
+
+#: hears the keys of a batch about to be written, before their commit
+Announce = Callable[[list[str]], None]
 
 
 @dataclass
@@ -102,14 +105,17 @@ def ingest(
     source: Provenance,
     *,
     parent_id: str | None = None,
+    announce: Announce | None = None,
 ) -> IngestResult:
     """Store a batch of raw vendor records through the one path; counts add up:
-    fetched == written + unchanged + failed."""
-    return ingest_groups(db, connection_id, stream, [(parent_id, raws)], source)
+    fetched == written + unchanged + failed. `announce` hears the keys about to be written
+    before they are committed (see records.upsert)."""
+    return ingest_groups(db, connection_id, stream, [(parent_id, raws)], source, announce=announce)
 
 
 def ingest_groups(
-    db: Client, connection_id: str, stream: Stream[Any], groups: list[tuple[str | None, list[Any]]], source: Provenance
+    db: Client, connection_id: str, stream: Stream[Any], groups: list[tuple[str | None, list[Any]]], source: Provenance,
+    *, announce: Announce | None = None,
 ) -> IngestResult:
     """`ingest` for several parents' children at once: each group is prepared with its
     parent id, and the whole batch is read and written together (one read and one commit
@@ -127,7 +133,7 @@ def ingest_groups(
         foreign += prepared.foreign
         if prepared.max_cursor is not None and (max_cursor is None or prepared.max_cursor > max_cursor):
             max_cursor = prepared.max_cursor
-    saved = _store(db, connection_id, stream, items, source)
+    saved = _store(db, connection_id, stream, items, source, announce)
     failed_keys = saved.pop("failed", [])
     written: list[str] = saved["written"]
     counts = Counts(
@@ -212,13 +218,14 @@ def forget_contexts() -> None:
     _contexts.clear()
 
 
-def _store(db: Client, connection_id: str, stream: Stream[Any], items: list[Incoming], source: Provenance) -> dict[str, Any]:
+def _store(db: Client, connection_id: str, stream: Stream[Any], items: list[Incoming], source: Provenance,
+           announce: Announce | None = None) -> dict[str, Any]:
     """Upsert the batch; when the store refuses it for good (a document too large, a field
     Firestore cannot hold), store record by record and dead-letter the ones it refuses."""
     from google.api_core import exceptions as gexc
 
     try:
-        result = records.upsert(db, connection_id, stream.name, items, source)
+        result = records.upsert(db, connection_id, stream.name, items, source, announce=announce)
         return {"written": result.written, "unchanged": result.unchanged + result.stale}
     except (gexc.InvalidArgument, ValueError, TypeError) as exc:
         log.warning("batch refused by the store, storing one by one", extra={"stream": stream.name, "error": type(exc).__name__})
@@ -227,7 +234,7 @@ def _store(db: Client, connection_id: str, stream: Stream[Any], items: list[Inco
     failed: list[str] = []
     for item in items:
         try:
-            one = records.upsert(db, connection_id, stream.name, [item], source)
+            one = records.upsert(db, connection_id, stream.name, [item], source, announce=announce)
         except (gexc.InvalidArgument, ValueError, TypeError) as exc:
             records.dead_letter(db, connection_id, stream.name, item.content, f"store refused: {_reason(exc)}", source=source)
             failed.append(item.key)

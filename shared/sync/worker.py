@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from shared.connections import breaker
 from shared.store.records import Provenance
 from shared.sync import budgets, finish, state
-from shared.sync.ingest import IngestResult, ingest, ingest_children, tombstone_listed
+from shared.sync.ingest import ingest, ingest_children, tombstone_listed
 from shared.sync.models import ChunkTask, Counts
 from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Slice, Stream
 from shared.vendors.errors import AllowanceSpent, VendorError, VendorUnavailable
@@ -248,13 +248,15 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
         deps.enqueue(_continuation(task, next_cursor))
     fetched = time.monotonic()
     source = Provenance("sync", task.run_id, unit=f"{task.chain_id}/{task.page}")
+    fan_out = _ChildFanOut(task, ctx, deps)
     if stream.tombstones is not None:
         target = ctx.connector.stream(stream.tombstones.of)
         saved = tombstone_listed(db, task.connection_id, stream, target, raw_records, source)
     else:
-        saved = ingest(db, task.connection_id, stream, raw_records, source)
+        saved = ingest(db, task.connection_id, stream, raw_records, source,
+                       announce=fan_out if fan_out.children else None)
     stored = time.monotonic()
-    _fan_out_children(task, ctx, deps, saved)
+    fan_out(saved.written)  # what was not announced before its commit (a race re-decided it)
     fanned = time.monotonic()
     full_pass = chain.data.get("mode") == "full"
     written = set(saved.written)
@@ -339,25 +341,43 @@ def _split_if_capped(stream: Stream[Any], chain: dict[str, Any], response: dict[
     ]
 
 
-def _fan_out_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, saved: IngestResult) -> None:
-    """Child streams are fetched for the parents this page created or changed, in batches;
-    the chains exist before this page commits, so a crash cannot lose them."""
-    if not saved.written:
-        return
-    for child in ctx.connector.children(task.stream):
-        if not ctx.selected(child.name):
-            continue
-        state.ensure_stream(deps.db, task.connection_id, task.run_id, child.name, "incremental")
-        size = budgets.parents_per_task(ctx.connector, child)
-        batches = [saved.written[i:i + size] for i in range(0, len(saved.written), size)]
-        chains = [
-            state.PlannedChain(child.name, f"p.{task.partition}.{task.page}.{n}", "incremental", parent_ids=tuple(batch))
-            for n, batch in enumerate(batches)
-        ]
-        state.add_chains(deps.db, task.connection_id, task.run_id, chains)
-        # enqueue even if an earlier attempt added them: names dedupe
-        _enqueue_all(deps, [ChunkTask(connection_id=task.connection_id, run_id=task.run_id, stream=child.name,
-                                      partition=chain.partition, page=0) for chain in chains])
+class _ChildFanOut:
+    """Child streams are fetched for the parents this page created or changed, in batches.
+    The ingest path announces those parents once they are decided, before their commit, so
+    the children's tasks are queued while the page is stored: a vendor-bound run's budget
+    is busy from its first parent page instead of idling until that page is stored (#16).
+    The chains exist before this page commits, so a crash cannot lose them; a chain is named
+    by its parents, so a replay that announces them again (or in other batches) adds none
+    twice and loses none."""
+
+    def __init__(self, task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps) -> None:
+        self.task, self.ctx, self.deps = task, ctx, deps
+        self.children = [c for c in ctx.connector.children(task.stream) if ctx.selected(c.name)]
+        self.announced: set[str] = set()
+
+    def __call__(self, parents: list[str]) -> None:
+        parents = [key for key in parents if key not in self.announced]
+        if not parents or not self.children:
+            return
+        self.announced.update(parents)
+        task, deps = self.task, self.deps
+        for child in self.children:
+            state.ensure_stream(deps.db, task.connection_id, task.run_id, child.name, "incremental")
+            size = budgets.parents_per_task(self.ctx.connector, child)
+            batches = [tuple(parents[i:i + size]) for i in range(0, len(parents), size)]
+            chains = [state.PlannedChain(child.name, f"p.{task.partition}.{task.page}.{_batch_name(batch)}",
+                                         "incremental", parent_ids=batch) for batch in batches]
+            state.add_chains(deps.db, task.connection_id, task.run_id, chains)
+            # enqueue even if an earlier attempt added them: names dedupe
+            _enqueue_all(deps, [ChunkTask(connection_id=task.connection_id, run_id=task.run_id, stream=child.name,
+                                          partition=chain.partition, page=0) for chain in chains])
+
+
+def _batch_name(parents: tuple[str, ...]) -> str:
+    """A batch of parents' chain name: the same parents, the same chain, however announced."""
+    import hashlib
+
+    return hashlib.sha256("\x00".join(parents).encode()).hexdigest()[:16]
 
 
 #: enqueue calls in flight at once when a page fans out many child tasks

@@ -527,6 +527,65 @@ def test_a_child_stream_is_fetched_only_for_changed_parents_in_batches(db: Any) 
     assert not [r for r in w.requests if r.url.path.endswith("/notes")]  # nothing changed: no child fetch
 
 
+def test_children_are_queued_while_their_parents_page_is_stored_not_after(db: Any) -> None:
+    """#16: a vendor-bound run's budget idled for its first seconds while the first parent
+    pages were stored, because their children were queued only after. The parents this page
+    creates or changes are announced once decided, before their commit."""
+    vendor = PagedThings([item(i, 1_700_000_000 + i, name=f"thing-{i}") for i in range(3)])
+    vendor.notes = {str(i): [item(f"n{i}", 1_700_000_000)] for i in range(3)}
+    w = world(db, vendor, THINGS, NOTES)
+    queue = w.enqueue
+    stored_when_queued: list[Any] = []
+
+    def enqueue(task: ChunkTask) -> bool:
+        if task.stream == "notes":
+            chain = state.chain_ref(db, w.connection_id, task.run_id, task.chain_id).get().to_dict() or {}
+            things = w.docs("things")
+            stored_when_queued.extend((things.get(p) or {}).get("name") for p in chain["parent_ids"])
+        return queue(task)
+
+    w.enqueue = enqueue  # type: ignore[method-assign]
+    run = w.sync()
+    assert run.status.value == "succeeded" and sorted(w.docs("notes")) == ["0:n0", "1:n1", "2:n2"]
+    assert stored_when_queued == [None, None, None]  # not stored yet when their children were queued
+    stored_when_queued.clear()
+    vendor.items[1] = item(1, 1_700_000_500, name="changed")
+    w.sync()
+    assert stored_when_queued == ["thing-1"]  # its old version was still the stored one
+    assert w.docs("things")["1"]["name"] == "changed"
+
+
+def test_a_replay_whose_page_changed_still_reads_the_children_of_every_parent(db: Any, monkeypatch: Any) -> None:
+    """A page that died after queueing its children and before its checkpoint is fetched
+    again, and the vendor's listing may have moved meanwhile. Child chains were named by
+    their place on the page, so the replay's new parent took the name of one queued before
+    and its children were never read; a chain is now named by its parents."""
+    vendor = PagedThings([item(i, 1_700_000_000 + i) for i in range(2)])
+    vendor.notes = {str(i): [item(f"n{i}", 1_700_000_000)] for i in range(3)}
+    w = world(db, vendor, THINGS, NOTES)
+    run = w.plan()
+    first = w.enqueued.pop(0)
+    real = state.commit_page
+    died: list[bool] = []
+
+    def die_once(*args: Any, **kwargs: Any) -> Any:
+        if not died:
+            died.append(True)
+            raise RuntimeError("the worker died before the checkpoint")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(state, "commit_page", die_once)
+    with pytest.raises(RuntimeError):
+        w.run(first)
+    vendor.items = [item(2, 1_700_000_002), *vendor.items]  # a new thing tops the listing
+    w.run(first)  # Cloud Tasks' retry
+    w.drain()
+    final = state.get_run(db, w.connection_id, run.run_id)
+    assert final.status.value == "succeeded"
+    assert sorted(w.docs("notes")) == ["0:n0", "1:n1", "2:n2"]
+    assert final.streams["notes"].chains_total == 3  # one per parent: none twice
+
+
 def test_a_run_whose_parents_all_failed_is_failed_not_partial_for_an_idle_child(db: Any) -> None:
     vendor = PagedThings([item(i) for i in range(3)])
     vendor.fail_paths = {"/things"}
