@@ -8,8 +8,9 @@ Pylon's budgets are per endpoint and tens of requests a minute, so `--scale` run
 rate-limit clock faster on both sides (TRIBUTARY_RATE_TIME_SCALE: the connector's budgets
 and the sandbox's windows). Endpoints are budgeted separately and run in parallel, so the
 floor is the largest of (requests to an endpoint / its rate): at Pylon's stated rates, and
-at the share of them the connector books (`pylon.connector.SHARE`). Prints requests, rates,
-both floors, wall, the ratios and 429s.
+at the rates the connector books (`EndpointLimit.booked_per_second`: the stated rate less room
+in each window for a request that arrives late). Prints requests, rates, both floors, wall,
+the ratios, 429s and the vendor's timeline.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def main() -> None:
 
 
 def pylon_floor(args: argparse.Namespace) -> dict[str, Any]:
-    from shared.vendors.pylon.connector import CONNECTOR, SHARE
+    from shared.vendors.pylon.connector import CONNECTOR
 
     # every registered sandbox starts: keep the others small
     size = {"issues": args.issues, "accounts": args.accounts, "contacts": 10, "companies": 5, "admins": 2,
@@ -56,14 +57,16 @@ def pylon_floor(args: argparse.Namespace) -> dict[str, Any]:
             if e.matches(method, concrete):
                 by_endpoint[e.key] = by_endpoint.get(e.key, 0) + n
     refused = int(stats["rate_limited"]) + sum(limits["refused"].values())
-    stated = {e.key: e.requests / 60 * args.scale for e in CONNECTOR.rate_limit.endpoints}
-    floor = max(n / stated[k] for k, n in by_endpoint.items())
-    booked_floor = floor / SHARE
+    stated = {e.key: e.per_second * args.scale for e in CONNECTOR.rate_limit.endpoints}
+    booked = {e.key: e.booked_per_second(args.scale) for e in CONNECTOR.rate_limit.endpoints}
+    busiest = max(by_endpoint, key=lambda k: by_endpoint[k] / stated[k])
+    floor = by_endpoint[busiest] / stated[busiest]
+    booked_floor = max(n / booked[k] for k, n in by_endpoint.items())
     return {
         "vendor": "pylon",
         "status": run["status"],
         "scale": args.scale,
-        "booked_share": SHARE,
+        "booked_share": round(booked[busiest] / stated[busiest], 4),
         "requests": sum(by_endpoint.values()),
         "requests_by_endpoint": by_endpoint,
         "rate_per_s": {k: round(v, 2) for k, v in stated.items() if k in by_endpoint},

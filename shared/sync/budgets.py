@@ -92,7 +92,7 @@ class StoreGate:
             budgets.append((live_key(self.connector, self.connection_id), limit.per_second * self.scale))
         for endpoint in limit.endpoints:
             if endpoint.matches(request.method, request.path):
-                budgets.append((f"{base}:{endpoint.key}", endpoint.per_second * self.scale))
+                budgets.append((f"{base}:{endpoint.key}", endpoint.booked_per_second(self.scale)))
         return budgets
 
     @property

@@ -341,6 +341,11 @@ def _split_if_capped(stream: Stream[Any], chain: dict[str, Any], response: dict[
     ]
 
 
+#: child tasks queued before the rest of a page's: a page of 150 changed parents has its
+#: first children running while the other 140 chains are committed and queued
+FIRST_WAVE = 10
+
+
 class _ChildFanOut:
     """Child streams are fetched for the parents this page created or changed, in batches.
     The ingest path announces those parents once they are decided, before their commit, so
@@ -367,10 +372,14 @@ class _ChildFanOut:
             batches = [tuple(parents[i:i + size]) for i in range(0, len(parents), size)]
             chains = [state.PlannedChain(child.name, f"p.{task.partition}.{task.page}.{_batch_name(batch)}",
                                          "incremental", parent_ids=batch) for batch in batches]
-            state.add_chains(deps.db, task.connection_id, task.run_id, chains)
-            # enqueue even if an earlier attempt added them: names dedupe
-            _enqueue_all(deps, [ChunkTask(connection_id=task.connection_id, run_id=task.run_id, stream=child.name,
-                                          partition=chain.partition, page=0) for chain in chains])
+            # a first wave the queue can dispatch at once, then the rest (one commit each)
+            for wave in (chains[:FIRST_WAVE], chains[FIRST_WAVE:]):
+                if wave:
+                    state.add_chains(deps.db, task.connection_id, task.run_id, wave)
+                    # enqueue even if an earlier attempt added them: names dedupe
+                    _enqueue_all(deps, [ChunkTask(connection_id=task.connection_id, run_id=task.run_id,
+                                                  stream=child.name, partition=chain.partition, page=0)
+                                        for chain in wave])
 
 
 def _batch_name(parents: tuple[str, ...]) -> str:

@@ -82,13 +82,21 @@ def test_precomputed_buckets_hold_exactly_the_hand_counted_values() -> None:
 def test_the_engine_books_less_than_each_budget_pylon_states() -> None:
     """Pylon counts each endpoint in fixed one-minute windows: a request booked at the end of
     one window can land in the next after its latency, so booking the whole stated budget
-    met a 429 (bench.pylon_backfill, one in 3,053). Each booked rate stays below it."""
+    met a 429 (bench.pylon_backfill, one in 3,053). Each window keeps room for the requests
+    of the last second before it: at Pylon's rates one request (at most 0.9 of ten a
+    minute, as before), and a hundredth of it when the clock runs 30 times faster (#16: the
+    benchmark's floor at full share, which a fixed 0.9 share could not reach)."""
     from devtools.sandboxes.pylon.routes import ENDPOINT_LIMITS as STATED
     from shared.vendors.pylon.connector import CONNECTOR
 
-    booked = {e.key: e.per_second * 60 for e in CONNECTOR.rate_limit.endpoints}
+    endpoints = {e.key: e for e in CONNECTOR.rate_limit.endpoints}
     stated = {"GET:/issues": STATED["issues"], "POST:/issues/search": STATED["search"],
               "GET:/issues/[^/]+/messages": STATED["messages"], "GET:/accounts": STATED["accounts"],
               "GET:/users": STATED["users"], "GET:/teams": STATED["teams"]}
-    assert set(booked) == set(stated)
-    assert all(booked[k] <= 0.9 * stated[k] + 1e-9 for k in stated), booked
+    assert set(endpoints) == set(stated)
+    for key, per_minute in stated.items():
+        booked = endpoints[key].booked_per_second() * 60
+        assert booked == per_minute - 1, (key, booked)  # room for one late request a window
+        fast = endpoints[key].booked_per_second(30) * 60
+        assert 0.98 * per_minute * 30 <= fast <= per_minute * 30 - 1, (key, fast)
+    assert endpoints["GET:/issues"].booked_per_second() * 60 <= 0.9 * 10
