@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=int, default=1_000, help="sandbox requests per minute")
     parser.add_argument("--queue-share", type=float, default=None,
                         help="the queue's share of the rate (default: the connector's declared queue_share)")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="the queue's max_concurrent_dispatches (default: the connector's declared max_concurrency)")
     parser.add_argument("--noop-runs", type=int, default=3, help="incremental runs with no change after the full sync")
     parser.add_argument("--json", action="store_true", help="one line of JSON (bench.table reads it)")
     args = parser.parse_args()
@@ -63,6 +65,8 @@ def full_sync(args: argparse.Namespace) -> dict[str, Any]:
     queue: dict[str, Any] = {}
     if args.queue_share is not None:
         queue["max_dispatches_per_second"] = round(args.rate_limit / 60 * args.queue_share, 3)
+    if args.concurrency:
+        queue["max_concurrent_dispatches"] = args.concurrency
     with bench_stack(size, rate_limit=args.rate_limit, **queue) as stack:
         share = args.queue_share if args.queue_share is not None else stack.connector("intercom").rate_limit.queue_share
         stack.connect()  # the connection exists before the clock starts: the run is timed, not its setup
@@ -80,6 +84,7 @@ def full_sync(args: argparse.Namespace) -> dict[str, Any]:
             "records": sum(size.values()),
             "status": run["status"],
             "queue_share": share,
+            "concurrency": args.concurrency or stack.connector("intercom").rate_limit.max_concurrency,
             "rate_per_s": round(rate_per_s, 2),
             "wall_s": round(wall, 1),
             "vendor_requests": api_requests,

@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("--issues", type=int, default=600)
     parser.add_argument("--accounts", type=int, default=40)
     parser.add_argument("--scale", type=float, default=30.0)
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="the queue's max_concurrent_dispatches (default: the connector's declared max_concurrency)")
     parser.add_argument("--json", action="store_true", help="one line of JSON (bench.table reads it)")
     args = parser.parse_args()
     print(json.dumps(pylon_floor(args), indent=None if args.json else 1))
@@ -41,7 +43,8 @@ def pylon_floor(args: argparse.Namespace) -> dict[str, Any]:
     size = {"issues": args.issues, "accounts": args.accounts, "contacts": 10, "companies": 5, "admins": 2,
             "conversations": 5}
     with bench_stack(size, rate_limit=100_000, extra_env={"TRIBUTARY_RATE_TIME_SCALE": f"{args.scale:g}"}) as stack:
-        stack.create_queue("pylon", min_backoff_seconds=2.0, max_backoff_seconds=300.0)
+        queue = {"max_concurrent_dispatches": args.concurrency} if args.concurrency else {}
+        stack.create_queue("pylon", min_backoff_seconds=2.0, max_backoff_seconds=300.0, **queue)
         stack.connect(vendor="pylon")
         t0, started = time.monotonic(), time.time()
         run = stack.sync(timeout_s=3600)
@@ -66,6 +69,7 @@ def pylon_floor(args: argparse.Namespace) -> dict[str, Any]:
         "vendor": "pylon",
         "status": run["status"],
         "scale": args.scale,
+        "concurrency": args.concurrency or CONNECTOR.rate_limit.max_concurrency,
         "booked_share": round(booked[busiest] / stated[busiest], 4),
         "requests": sum(by_endpoint.values()),
         "requests_by_endpoint": by_endpoint,

@@ -269,6 +269,8 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
                                   "fetch_ms": round((fetched - started) * 1000, 1),
                                   "store_ms": round((stored - fetched) * 1000, 1),
                                   "fan_out_ms": round((fanned - stored) * 1000, 1),
+                                  **({"children_queued_ms": round((fan_out.first_queued - began) * 1000, 1)}
+                                     if fan_out.first_queued else {}),
                                   "prelude_ms": round((started - began) * 1000, 1),
                                   "total_ms": round((time.monotonic() - began) * 1000, 1), **saved.counts.model_dump()})
     return ChunkOutcome("done" if committed else "replay", saved.counts, task.page + 1 if next_cursor else None)
@@ -359,6 +361,8 @@ class _ChildFanOut:
         self.task, self.ctx, self.deps = task, ctx, deps
         self.children = [c for c in ctx.connector.children(task.stream) if ctx.selected(c.name)]
         self.announced: set[str] = set()
+        #: when the first child task was queued (time.monotonic()), for the chunk's log
+        self.first_queued: float | None = None
 
     def __call__(self, parents: list[str]) -> None:
         parents = [key for key in parents if key not in self.announced]
@@ -380,6 +384,7 @@ class _ChildFanOut:
                     _enqueue_all(deps, [ChunkTask(connection_id=task.connection_id, run_id=task.run_id,
                                                   stream=child.name, partition=chain.partition, page=0)
                                         for chain in wave])
+                    self.first_queued = self.first_queued or time.monotonic()
 
 
 def _batch_name(parents: tuple[str, ...]) -> str:

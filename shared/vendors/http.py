@@ -56,16 +56,21 @@ class PacingState:
 
     It also keeps a ledger of the vendor's fixed window (Intercom: X-RateLimit-Remaining of
     the 10 s window that ends at X-RateLimit-Reset): a request goes only while the window,
-    as its newest answer reported it, less the requests sent since, has room; otherwise it
-    waits for the next window. The queue's dispatch rate alone cannot promise that at full
-    share: its token bucket spends the burst it saved while idle (a second's worth), and a
-    window that already had its share took it as 429s (#16)."""
+    as its newest answer reported it, less the requests sent or about to be sent since, has
+    room; otherwise it waits for the next window. The queue's dispatch rate alone cannot
+    promise that at full share: its token bucket spends the burst it saved while idle (a
+    second's worth), and a window that already had its share took it as 429s (#16)."""
+
+    #: a request sent this long before the one whose answer reports the window may reach
+    #: the vendor after it (a busy process's threads), so the report may not count it yet
+    REORDER_S = 0.05
 
     def __init__(self) -> None:
         self._until = 0.0
         self._lock = threading.Lock()
-        self._sent = 0  # tickets handed out: the order requests were sent in
-        self._in_flight: set[int] = set()
+        self._sent = 0  # tickets of requests on the wire
+        self._in_flight: dict[int, float] = {}  # ticket -> when it was sent (time.monotonic())
+        self._pending = 0  # requests given their turn but not sent yet
         self._window_end = 0.0  # unix time the reported window ends
         self._left = 0  # room left in it: reported remaining, less what was sent since
         self._reported_by = 0  # the ticket whose answer set `_left`
@@ -78,10 +83,10 @@ class PacingState:
         with self._lock:
             return max(0.0, self._until - time.monotonic())
 
-    def take(self) -> tuple[int, float]:
-        """A ticket for one request and how long to wait before sending it; the request is
-        counted against the reported window now (a window that has ended is the vendor's
-        new one, whose room the next answer reports)."""
+    def take(self) -> float:
+        """This request's turn: how long to wait before sending it. It is counted against
+        the reported window now (a window that has ended is the vendor's new one, whose
+        room the next answer reports); `sending` or `abandon` must follow."""
         with self._lock:
             wait = max(0.0, self._until - time.monotonic())
             now = time.time()
@@ -90,22 +95,35 @@ class PacingState:
                     self._left -= 1
                 else:
                     wait = self._window_end - now
+            self._pending += 1
+            return wait
+
+    def abandon(self) -> None:
+        """The request given its turn is not sent after all."""
+        with self._lock:
+            self._pending -= 1
+
+    def sending(self) -> int:
+        """The request is going on the wire now: its ticket, for `settle`."""
+        with self._lock:
+            self._pending -= 1
             self._sent += 1
-            self._in_flight.add(self._sent)
-            return self._sent, wait
+            self._in_flight[self._sent] = time.monotonic()
+            return self._sent
 
     def settle(self, ticket: int, remaining: int | None = None, window_end: float | None = None) -> None:
         """The request `ticket` was answered (or failed: no report). A report from a newer
-        window, or a later-sent request of the same one, sets the room left: what the
-        vendor reported less the requests sent after this one and still unanswered (those
-        sent before it reached the vendor first, so the report counts them)."""
+        window, or from a later-sent request of the same one, sets the room left: what the
+        vendor reported, less the requests not sent yet and those on the wire that it may
+        not have counted (sent after this one, or just before it)."""
         with self._lock:
-            self._in_flight.discard(ticket)
-            if remaining is None or window_end is None:
+            sent_at = self._in_flight.pop(ticket, None)
+            if remaining is None or window_end is None or sent_at is None:
                 return
             if window_end > self._window_end or (window_end == self._window_end and ticket > self._reported_by):
+                uncounted = sum(1 for at in self._in_flight.values() if at >= sent_at - self.REORDER_S)
                 self._window_end, self._reported_by = window_end, ticket
-                self._left = remaining - sum(1 for sent in self._in_flight if sent > ticket)
+                self._left = remaining - uncounted - self._pending
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -232,10 +250,15 @@ class VendorClient:
         refreshed = False
         while True:
             attempt += 1
-            ticket = self._wait_for_pace()
+            self._wait_for_pace()
             try:
                 self._wait_for_gate(request)
-                self.stats.requests += 1
+            except BaseException:
+                self._pacing.abandon()
+                raise
+            self.stats.requests += 1
+            ticket = self._pacing.sending()
+            try:
                 response = self._send(request)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
                 self._pacing.settle(ticket)
@@ -300,16 +323,15 @@ class VendorClient:
             return retry_after if retry_after is not None else state.reset_in_s
         return retry_after
 
-    def _wait_for_pace(self) -> int:
-        """Wait for this request's turn (pacing, and room in the vendor's window); its ticket."""
-        ticket, wait = self._pacing.take()
+    def _wait_for_pace(self) -> None:
+        """Wait for this request's turn: pacing, and room in the vendor's window."""
+        wait = self._pacing.take()
         if wait > 0:
             if self.deadline is not None and time.monotonic() + wait + self.config.timeout_s > self.deadline:
-                self._pacing.settle(ticket)
+                self._pacing.abandon()
                 raise VendorRateLimited(wait, message=f"{self.connector.title}: paced past the time budget.")
             self.stats.waited_s += wait
             self.sleep(wait)
-        return ticket
 
     def _wait_for_gate(self, request: PageRequest) -> None:
         if self.gate is None:

@@ -201,3 +201,20 @@ def test_a_spent_window_waits_for_the_next_instead_of_meeting_a_429() -> None:
         thread.join()
     assert refused == []
     assert sum(counted.values()) == 9 and max(counted.values()) == limit
+
+
+def test_the_window_ledger_counts_a_request_given_its_turn_but_sent_late() -> None:
+    """A busy process's thread may send its request after one that took its turn later; an
+    answer to the later one does not count it, so the room it reports is one too many."""
+    import time
+
+    from shared.vendors.http import PacingState
+
+    pacing = PacingState()
+    end = time.time() + 60
+    pacing.take()
+    pacing.settle(pacing.sending(), remaining=2, window_end=end)  # 2 left in this window
+    assert pacing.take() == 0  # A's turn: it is not sent yet
+    assert pacing.take() == 0  # B's turn
+    pacing.settle(pacing.sending(), remaining=1, window_end=end)  # B went first: 1 left, A's
+    assert pacing.take() > 50  # C waits for the next window; A takes the last slot
