@@ -14,10 +14,11 @@ import httpx
 
 from shared.vendors.auth import RequestAuth
 from shared.vendors.connector import ConnectionConfig, Connector
-from shared.vendors.http import PacingState, RateGate, VendorClient, build_http
+from shared.vendors.http import PacingState, RateGate, VendorClient, WindowLedger, build_http
 
 _pools: dict[tuple[str, str], httpx.Client] = {}
 _pacing: dict[str, PacingState] = {}
+_windows: dict[str, WindowLedger] = {}
 _lock = threading.Lock()
 
 
@@ -45,6 +46,17 @@ def pacing_for(key: str) -> PacingState:
         return state
 
 
+def window_for(connector: Connector, connection_id: str) -> WindowLedger:
+    """The connection's vendor window: each connection's answers report its own (one
+    Intercom workspace's are not another's), whatever budget its pacing shares."""
+    key = f"{connector.vendor}:{connection_id}"
+    with _lock:
+        window = _windows.get(key)
+        if window is None:
+            window = _windows[key] = WindowLedger()
+        return window
+
+
 def vendor_client(
     connector: Connector, config: ConnectionConfig, auth: RequestAuth, connection_id: str, gate: RateGate | None = None
 ) -> VendorClient:
@@ -55,5 +67,6 @@ def vendor_client(
         auth=auth,
         http=pooled_http(connector, config.base_url),
         pacing=pacing_for(budget_key(connector, connection_id)),
+        window=window_for(connector, connection_id),
         gate=gate,
     )

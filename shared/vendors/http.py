@@ -52,28 +52,11 @@ class RateGate(Protocol):
 class PacingState:
     """When the next request may go, as learned from rate-limit headers. Shared by every
     client of one budget in a process (see shared.vendors.clients), so pacing outlives a
-    unit of work; thread-safe.
-
-    It also keeps a ledger of the vendor's fixed window (Intercom: X-RateLimit-Remaining of
-    the 10 s window that ends at X-RateLimit-Reset): a request goes only while the window,
-    as its newest answer reported it, less the requests sent or about to be sent since, has
-    room; otherwise it waits for the next window. The queue's dispatch rate alone cannot
-    promise that at full share: its token bucket spends the burst it saved while idle (a
-    second's worth), and a window that already had its share took it as 429s (#16)."""
-
-    #: a request sent this long before the one whose answer reports the window may reach
-    #: the vendor after it (a busy process's threads), so the report may not count it yet
-    REORDER_S = 0.05
+    unit of work; thread-safe."""
 
     def __init__(self) -> None:
         self._until = 0.0
         self._lock = threading.Lock()
-        self._sent = 0  # tickets of requests on the wire
-        self._in_flight: dict[int, float] = {}  # ticket -> when it was sent (time.monotonic())
-        self._pending = 0  # requests given their turn but not sent yet
-        self._window_end = 0.0  # unix time the reported window ends
-        self._left = 0  # room left in it: reported remaining, less what was sent since
-        self._reported_by = 0  # the ticket whose answer set `_left`
 
     def hold(self, delay_s: float) -> None:
         with self._lock:
@@ -83,20 +66,44 @@ class PacingState:
         with self._lock:
             return max(0.0, self._until - time.monotonic())
 
-    def take(self) -> float:
-        """This request's turn: how long to wait before sending it. It is counted against
-        the reported window now (a window that has ended is the vendor's new one, whose
-        room the next answer reports); `sending` or `abandon` must follow."""
+
+class WindowLedger:
+    """The vendor's fixed window as one connection's answers report it (Intercom:
+    X-RateLimit-Remaining of the 10 s window that ends at X-RateLimit-Reset), kept by every
+    client of the connection in a process; thread-safe. A request goes only while the
+    window, as its newest answer reported it, less the requests sent or given their turn
+    since, has room; otherwise it waits for the next window. The queue's dispatch rate alone
+    cannot promise that at full share: its token bucket spends the burst it saved while idle
+    (a second's worth), and a window that already had its share took it as 429s (#16).
+    Per connection: each workspace's answers report its own window."""
+
+    #: a request sent this long before the one whose answer reports the window may reach
+    #: the vendor after it (a busy process's threads), so the report may not count it yet
+    REORDER_S = 0.05
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent = 0  # tickets of requests on the wire
+        self._in_flight: dict[int, float] = {}  # ticket -> when it was sent (time.monotonic())
+        self._pending = 0  # requests given their turn but not sent yet
+        self._window_end = 0.0  # unix time the reported window ends
+        self._left = 0  # room left in it: reported remaining, less what was sent since
+        self._reported_by = 0  # the ticket whose answer set `_left`
+
+    def take(self, wait_s: float = 0.0) -> float:
+        """This request's turn, `wait_s` from now at the earliest: how long to wait before
+        sending it. It is counted against the reported window now (a window that has ended
+        is the vendor's new one, whose room the next answer reports); `sending` or
+        `abandon` must follow."""
         with self._lock:
-            wait = max(0.0, self._until - time.monotonic())
             now = time.time()
-            if now + wait < self._window_end:
+            if now + wait_s < self._window_end:
                 if self._left > 0:
                     self._left -= 1
                 else:
-                    wait = self._window_end - now
+                    wait_s = self._window_end - now
             self._pending += 1
-            return wait
+            return wait_s
 
     def abandon(self) -> None:
         """The request given its turn is not sent after all."""
@@ -203,6 +210,8 @@ class VendorClient:
     http: httpx.Client | None = None
     #: where pacing learned from rate-limit headers is kept between units of work
     pacing: PacingState | None = None
+    #: the connection's vendor window, kept between units of work (see WindowLedger)
+    window: WindowLedger | None = None
     #: the connection's own budgets (per-token and per-endpoint vendors); None: the queue paces
     gate: RateGate | None = None
 
@@ -212,6 +221,9 @@ class VendorClient:
         if self.pacing is None:
             self.pacing = PacingState()
         self._pacing: PacingState = self.pacing
+        if self.window is None:
+            self.window = WindowLedger()
+        self._window: WindowLedger = self.window
         self._base = str(self._http.base_url).rstrip("/")
         self._timeout = httpx.Timeout(self.config.timeout_s, connect=10.0).as_dict()
 
@@ -254,14 +266,14 @@ class VendorClient:
                 self._wait_for_gate(request)
                 outgoing = self._build(request)
             except BaseException:
-                self._pacing.abandon()
+                self._window.abandon()
                 raise
             self.stats.requests += 1
-            ticket = self._pacing.sending()  # as near the wire as the client gets: the window's ledger orders by it
+            ticket = self._window.sending()  # as near the wire as the client gets: the window's ledger orders by it
             try:
                 response = self._http.send(outgoing)
             except (httpx.TransportError, httpx.TimeoutException) as exc:
-                self._pacing.settle(ticket)
+                self._window.settle(ticket)
                 self.stats.network_errors += 1
                 decision = decide(policy, attempt, network_error=True)
                 if not decision.retry:
@@ -269,7 +281,7 @@ class VendorClient:
                 self._backoff(decision.wait_s, decision.reason, request)
                 continue
             except BaseException:
-                self._pacing.settle(ticket)
+                self._window.settle(ticket)
                 raise
             server_wait = self._observe_rate_limit(response, ticket)
             if response.status_code < 400 or response.status_code in passthrough:
@@ -299,7 +311,7 @@ class VendorClient:
         """Remember how long to pace; return the wait the vendor asked for, if any."""
         spec = self.connector.rate_limit.headers
         state = read_state(response.headers, spec)
-        self._pacing.settle(ticket, state.remaining, state.window_end)
+        self._window.settle(ticket, state.remaining, state.window_end)
         delay = pacing_delay_s(state, self.connector.rate_limit)
         daily = self.connector.rate_limit.daily
         if daily is not None:
@@ -325,10 +337,10 @@ class VendorClient:
 
     def _wait_for_pace(self) -> None:
         """Wait for this request's turn: pacing, and room in the vendor's window."""
-        wait = self._pacing.take()
+        wait = self._window.take(self._pacing.wait_s())
         if wait > 0:
             if self.deadline is not None and time.monotonic() + wait + self.config.timeout_s > self.deadline:
-                self._pacing.abandon()
+                self._window.abandon()
                 raise VendorRateLimited(wait, message=f"{self.connector.title}: paced past the time budget.")
             self.stats.waited_s += wait
             self.sleep(wait)

@@ -162,7 +162,7 @@ def test_a_spent_window_waits_for_the_next_instead_of_meeting_a_429() -> None:
     import threading
     import time
 
-    from shared.vendors.http import PacingState
+    from shared.vendors.http import WindowLedger
 
     length, limit = 2, 5
     lock = threading.Lock()
@@ -183,13 +183,13 @@ def test_a_spent_window_waits_for_the_next_instead_of_meeting_a_429() -> None:
             return httpx.Response(429, headers=headers, json={"type": "error.list"})
         return httpx.Response(200, headers=headers, json={})
 
-    pacing = PacingState()
+    window = WindowLedger()
     transport = httpx.MockTransport(handler)
 
     def one() -> None:
         client = VendorClient(CONNECTOR, IntercomConfig(base_url="https://intercom.test"),
                               auth=StaticAuth(BearerToken().wire({"access_token": "tok"})), transport=transport,
-                              pacing=pacing)
+                              window=window)
         client.fetch(PageRequest(path="/contacts"))
 
     time.sleep(length - time.time() % length + 0.05)  # the start of a window: the burst below falls in it
@@ -208,9 +208,9 @@ def test_the_window_ledger_counts_a_request_given_its_turn_but_sent_late() -> No
     answer to the later one does not count it, so the room it reports is one too many."""
     import time
 
-    from shared.vendors.http import PacingState
+    from shared.vendors.http import WindowLedger
 
-    pacing = PacingState()
+    pacing = WindowLedger()
     end = time.time() + 60
     pacing.take()
     pacing.settle(pacing.sending(), remaining=2, window_end=end)  # 2 left in this window
