@@ -218,3 +218,15 @@ def test_the_window_ledger_counts_a_request_given_its_turn_but_sent_late() -> No
     assert pacing.take() == 0  # B's turn
     pacing.settle(pacing.sending(), remaining=1, window_end=end)  # B went first: 1 left, A's
     assert pacing.take() > 50  # C waits for the next window; A takes the last slot
+
+
+def test_each_connection_keeps_its_own_window_and_an_app_budget_shares_its_pacing() -> None:
+    """Two Intercom workspaces' answers report two windows: one spent workspace must not
+    hold the other's requests (the ledger mixed them when it was kept per app)."""
+    from shared.vendors.clients import vendor_client
+
+    auth = StaticAuth(BearerToken().wire({"access_token": "tok"}))
+    config = IntercomConfig(base_url="https://intercom.test")
+    one, two = (vendor_client(CONNECTOR, config, auth, connection) for connection in ("ws-1", "ws-2"))
+    assert one.window is not two.window and one.pacing is two.pacing
+    assert vendor_client(CONNECTOR, config, auth, "ws-1").window is one.window
