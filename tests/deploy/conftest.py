@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from devtools.bundles import PYTHON_CANDIDATES
+
 REPO = Path(__file__).resolve().parents[2]
 TF_DIR = REPO / "infra" / "terraform"
 MANIFEST = TF_DIR / "manifest.json"
@@ -22,11 +24,7 @@ RUNTIME_REQUIREMENTS = REPO / "requirements" / "runtime.txt"
 CHECKOV_VENV = REPO / ".venv-checkov"
 
 # Cloud Functions runs python312; use it for the bundle venv when this machine has it.
-BUNDLE_PYTHON_CANDIDATES = (
-    os.environ.get("TRIBUTARY_BUNDLE_PYTHON", ""),
-    "python3.12",
-    str(Path.home() / ".pyenv" / "versions" / "3.12.1" / "bin" / "python3.12"),
-)
+BUNDLE_PYTHON_CANDIDATES = PYTHON_CANDIDATES
 
 
 def tf_files() -> list[Path]:
