@@ -187,14 +187,15 @@ def tree_cpu_s(pid: int) -> float:
         return 0.0
 
 
-def heavy_imports(directory: Path) -> list[str]:
+def heavy_imports(directory: Path, source: Path = REPO) -> list[str]:
+    """The HEAVY packages importing `directory`'s main.py loads (`source`: where shared/ is)."""
     code = (
         "import importlib.util, sys\n"
         f"spec = importlib.util.spec_from_file_location('main', {str(directory / 'main.py')!r})\n"
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
         f"print(','.join(h for h in {HEAVY!r} if h in sys.modules))"
     )
-    out = subprocess.run([PYTHON, "-c", code], env=env_for(1, directory), capture_output=True, text=True, check=True)
+    out = subprocess.run([PYTHON, "-c", code], env=env_for(1, source), capture_output=True, text=True, check=True)
     return [x for x in out.stdout.strip().split(",") if x]
 
 
@@ -286,7 +287,7 @@ def table(bundles: dict[str, Path], measure: Callable[..., dict[str, float]], ba
         make = lambda port, n=name: signed_in(n, endpoints[n], f"http://127.0.0.1:{port}")  # noqa: E731
         real = measure(directory, make)
         shown = make(0)
-        heavy = heavy_imports(directory)
+        heavy = heavy_imports(directory, directory)
         worst = max(bare["cpu_ms"], real["cpu_ms"])
         rows.append({"function": name, "no_token": bare, "signed_in": {**real, "request": f"{shown.method} {shown.path}"},
                      "cpu_ms": worst, "ratio": round(worst / base["cpu_ms"], 2), "heavy": heavy})
