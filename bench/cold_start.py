@@ -1,6 +1,6 @@
 """Cold start per function: process start -> first answered request, and what it imported.
 
-    python -m bench.cold_start [--json] [--only NAME ...] [--python PATH]
+    python -m bench.cold_start [--json] [--only NAME ...] [--python PATH] [--no-bytecode]
 
 `--python` runs the functions on another interpreter, e.g. a clean virtualenv of
 requirements/runtime.txt on production's Python (python312): the dev virtualenv also holds
@@ -27,7 +27,8 @@ What is counted, and why:
   built and extracted as Cloud Functions does, with our code's precompiled 3.12 bytecode
   (used when --python is a 3.12, as production's; PYTHONDONTWRITEBYTECODE=1, so nothing
   compiled during a run is kept for the next); the dependencies' .pyc are there, as the
-  buildpack leaves them.
+  buildpack leaves them. `--no-bytecode` strips our .pyc from the extracted bundles (what
+  was deployed before they shipped), for a before/after.
 
 `--json` prints one JSON object last (bench/table.py reads it). Run: make bench
 """
@@ -62,6 +63,15 @@ HEAVY = ("google.cloud.firestore", "firebase_admin", "google.cloud.tasks_v2", "g
 RUNS = int(os.environ.get("COLD_START_RUNS", "3"))
 #: the interpreter that serves the functions (--python)
 PYTHON = sys.executable
+#: serve the bundles with the bytecode they ship (--no-bytecode: without)
+BYTECODE = True
+
+
+def default_python() -> str:
+    """The clean 3.12 virtualenv of requirements/runtime.txt that tests/deploy builds (the
+    runtime's Python, so the bundles' bytecode is used), else this interpreter."""
+    venvs = sorted((REPO / "build" / "test-venvs").glob("runtime-py3.12-*/bin/python"), key=lambda p: p.stat().st_mtime)
+    return str(venvs[-1]) if venvs else sys.executable
 
 
 def env_for(port: int, source: Path = REPO) -> dict[str, str]:
@@ -203,10 +213,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="these functions (deployed names) only")
-    parser.add_argument("--python", default=sys.executable, help="the interpreter that serves the functions")
+    parser.add_argument("--python", default=default_python(),
+                        help="the interpreter that serves the functions (default: the runtime venv tests/deploy "
+                             "builds under build/test-venvs, Python 3.12 as deployed, when there is one)")
+    parser.add_argument("--no-bytecode", action="store_true", help="strip our .pyc from the bundles (the before)")
     args = parser.parse_args()
-    global PYTHON
-    PYTHON = args.python
+    global PYTHON, BYTECODE
+    PYTHON, BYTECODE = args.python, not args.no_bytecode
     if not os.environ.get("FIRESTORE_EMULATOR_HOST"):
         from devtools.emulators import firestore_emulator
 
@@ -232,8 +245,9 @@ def report(only: list[str] | None, as_json: bool) -> None:
         IDENTITY.stop()
 
 
-def deployed(names: list[str], out: Path) -> dict[str, Path]:
-    """{deployed name: its bundle extracted under `out`}, built as `make bundles` builds it."""
+def deployed(names: list[str], out: Path, bytecode: bool = True) -> dict[str, Path]:
+    """{deployed name: its bundle extracted under `out`}, built as `make bundles` builds it
+    (without our .pyc when not `bytecode`)."""
     import zipfile
 
     from devtools.bundles import build_all
@@ -242,6 +256,9 @@ def deployed(names: list[str], out: Path) -> dict[str, Path]:
     for bundle in build_all(out / "zips", names):
         with zipfile.ZipFile(bundle.path) as archive:
             archive.extractall(out / bundle.name)
+        if not bytecode:
+            for cache in list((out / bundle.name).rglob("__pycache__")):
+                shutil.rmtree(cache)
         found[bundle.name] = out / bundle.name
     return found
 
@@ -255,7 +272,8 @@ def measure_all(only: list[str] | None, as_json: bool) -> None:
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     print("CPU ms: the function's processes (gunicorn master and worker), what an idle machine would take; wall ms")
     print("also wait for a busy machine's cores (contention inflates CPU ms too, less: compare ratios to the baseline).")
-    print("Each function runs from its deploy bundle, with our code's 3.12 bytecode as deployed")
+    print("Each function runs from its deploy bundle, " + ("with our code's 3.12 bytecode as deployed" if BYTECODE
+          else "our .pyc stripped (--no-bytecode: compiled from source, as before bundles shipped them)"))
 
     def measure(directory: Path, first: Callable[[int], FirstRequest] = lambda port: FirstRequest()) -> dict[str, float]:
         samples = [time_first_request(directory, first) for _ in range(RUNS)]
@@ -267,7 +285,7 @@ def measure_all(only: list[str] | None, as_json: bool) -> None:
         (Path(tmp) / "main.py").write_text(TRIVIAL)
         base = measure(Path(tmp))
     names = [deployed_name(d) for d in function_dirs() if not only or deployed_name(d) in only]
-    bundles = deployed(names, Path(tempfile.mkdtemp(prefix="cold-start-")))
+    bundles = deployed(names, Path(tempfile.mkdtemp(prefix="cold-start-")), BYTECODE)
     try:
         table(bundles, measure, base, version, as_json)
     finally:
@@ -294,12 +312,18 @@ def table(bundles: dict[str, Path], measure: Callable[..., dict[str, float]], ba
         print(f"{name:32} {bare['status']:6} {bare['wall_ms']:8} {bare['cpu_ms']:7}  "
               f"{(shown.method + ' ' + shown.path)[:18]:18} {real['status']:6} {real['wall_ms']:8} {real['cpu_ms']:7} "
               f"{real['cpu_ms'] / base['cpu_ms']:6.2f}  {', '.join(heavy) or '-'}", flush=True)
+    for key, what in (("no_token", "no token"), ("signed_in", "signed in")):
+        cpu = sorted(r[key]["cpu_ms"] for r in rows)
+        within = [r["function"] for r in rows if r[key]["cpu_ms"] <= BUDGET_MS]
+        print(f"{what}: CPU median {statistics.median(cpu):.0f} / max {cpu[-1]} ms "
+              f"({statistics.median(cpu) / base['cpu_ms']:.2f} / {cpu[-1] / base['cpu_ms']:.2f} x the baseline's "
+              f"{base['cpu_ms']}); {len(within)} of {len(rows)} within {BUDGET_MS} ms")
     slowest = max(rows, key=lambda r: r["cpu_ms"])
     print(f"slowest: {slowest['function']} {slowest['cpu_ms']} CPU ms ({slowest['ratio']} x the baseline's "
           f"{base['cpu_ms']}); budget {BUDGET_MS} ms: {'met' if slowest['cpu_ms'] <= BUDGET_MS else 'NOT met'}")
     if as_json:
         print(json.dumps({"max_ms": slowest["cpu_ms"], "function": slowest["function"], "budget_ms": BUDGET_MS,
-                          "baseline": base, "max_ratio": slowest["ratio"], "runs": RUNS,
+                          "baseline": base, "max_ratio": slowest["ratio"], "runs": RUNS, "bytecode": BYTECODE,
                           "python": version, "load_average": round(os.getloadavg()[0], 1), "functions": rows}))
 
 

@@ -102,7 +102,7 @@ def runtime_venv() -> Path:
     version = subprocess.run(
         [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], check=True, capture_output=True, text=True
     ).stdout.strip()
-    key = hashlib.sha256(RUNTIME_REQUIREMENTS.read_bytes() + version.encode()).hexdigest()[:12]
+    key = hashlib.sha256(RUNTIME_REQUIREMENTS.read_bytes() + version.encode() + b"pyc:unchecked-hash").hexdigest()[:12]
     target = REPO / "build" / "test-venvs" / f"runtime-py{version}-{key}"
     stamp = target / ".tributary-installed"
     if stamp.exists() and not os.environ.get("TRIBUTARY_FRESH_VENV"):
@@ -117,6 +117,16 @@ def runtime_venv() -> Path:
     )
     if result.returncode != 0:
         pytest.fail(f"could not install requirements/runtime.txt into a clean venv:\n{result.stderr[-4000:]}")
+    # as Google's Python buildpack leaves the dependencies: unchecked-hash .pyc (bench.cold_start
+    # serves the bundles from this venv, and would otherwise compile every dependency per start)
+    site = subprocess.run(
+        [str(bin_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    subprocess.run(
+        [str(bin_python), "-m", "compileall", "-qq", "--invalidation-mode", "unchecked-hash", site],
+        capture_output=True, timeout=900,
+    )
     check = subprocess.run([*pip, "check"], capture_output=True, text=True)
     if check.returncode != 0:
         pytest.fail(f"pip check failed in the runtime venv:\n{check.stdout}{check.stderr}")
