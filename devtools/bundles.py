@@ -110,15 +110,16 @@ def runtime_python() -> str:
 
 def compile_sources(sources: dict[Path, str], python: str | None = None) -> dict[Path, bytes]:
     """{.py file: the name its tracebacks show (its archive name)} -> {.py file: .pyc bytes},
-    compiled in one run of the runtime's Python (PYTHONHASHSEED fixed: set constants are
-    marshalled in hash order)."""
+    compiled in one run of the runtime's Python, with no PYTHON* variable of this machine's
+    but PYTHONHASHSEED=0 (not -I, which would ignore it): no environment or hash seed can
+    change the bytes."""
     python = python or runtime_python()
     files = sorted(sources)
     with tempfile.TemporaryDirectory() as tmp:
         jobs = [[str(path), sources[path], str(Path(tmp) / f"{i}.pyc")] for i, path in enumerate(files)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         result = subprocess.run(
-            [python, "-I", "-c", _COMPILE], input=json.dumps(jobs), capture_output=True, text=True,
+            [python, "-s", "-c", _COMPILE], input=json.dumps(jobs), capture_output=True, text=True,
             env={**env, "PYTHONHASHSEED": "0"}, timeout=300,
         )
         if result.returncode != 0:
