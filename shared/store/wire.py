@@ -145,21 +145,25 @@ class Stored:
         return self.data
 
 
-def read(db: Client, refs: list[DocumentReference], field_paths: list[str]) -> dict[str, Stored]:
-    """`db.get_all(refs, field_paths)` by document id, decoded from the raw protobuf answer
-    (the library's snapshots cost more than the read itself for a page of records)."""
+def read(db: Client, refs: list[DocumentReference], field_paths: list[str] | None, *,
+         by_path: bool = False) -> dict[str, Stored]:
+    """`db.get_all(refs, field_paths)` by document id (`by_path`: by the path relative to the
+    database, `ref.path`, for documents of different collections), decoded from the raw
+    protobuf answer (the library's snapshots deep-copy every document twice: they cost more
+    than the read itself for a page of records, and for a task's few state documents)."""
     request, _, kwargs = db._prep_get_all(refs, field_paths)
+    prefix = len(db._database_string) + len("/documents/")
     found: dict[str, Stored] = {}
     for response in db._firestore_api.batch_get_documents(request=request, metadata=db._rpc_metadata, **kwargs):
         pb = response._pb
         if pb.WhichOneof("result") == "found":
             doc = pb.found
             doc_id = doc.name.rsplit("/", 1)[1]
-            found[doc_id] = Stored(doc_id, True, _timestamp(doc.update_time),
-                                   {key: _decode(value) for key, value in doc.fields.items()})
+            found[doc.name[prefix:] if by_path else doc_id] = Stored(
+                doc_id, True, _timestamp(doc.update_time), {key: _decode(value) for key, value in doc.fields.items()})
         elif pb.WhichOneof("result") == "missing":
             doc_id = pb.missing.rsplit("/", 1)[1]
-            found[doc_id] = Stored(doc_id, False)
+            found[pb.missing[prefix:] if by_path else doc_id] = Stored(doc_id, False)
     return found
 
 
