@@ -45,6 +45,8 @@ from shared.sync.models import ChunkTask, Counts, Mode, Run, RunError, RunStatus
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, DocumentReference, Transaction
 
+    from shared.store.wire import RawBatch
+
 #: Firestore allows 500 writes per commit
 log = logging.getLogger("tributary.sync.runs")
 #: the log line the failed-syncs alert counts (infra/terraform/monitoring.tf): one per run, when it ends
@@ -394,8 +396,10 @@ def commit_page(db: Client, task: ChunkTask, result: PageResult, now: datetime |
     from google.cloud.firestore import Increment
     from google.cloud.firestore_v1.transforms import Minimum
 
+    from shared.store.wire import RawBatch
+
     now = now or utcnow()
-    batch = db.batch()
+    batch = RawBatch(db)
     batch.create(page_ref(db, task, task.page), _page_document(task, result, now))
     chain_update: dict[str, Any] = {"committed": Increment(1), "updated_at": now}
     for name, value in result.counts.model_dump().items():
@@ -440,15 +444,17 @@ def commit_only_page(db: Client, task: ChunkTask, result: PageResult, chain: Cha
     if task.page != 0 or result.next_cursor is not None or chain.update_time is None or chain.done \
             or int(chain.data.get("committed", 0)) or not lease_safe(chain.lease, task.run_id, now):
         return None
+    from shared.store.wire import RawBatch
+
     counts = Counts.model_validate(chain.data.get("counts") or {}).add(result.counts)
-    batch = db.batch()
+    batch = RawBatch(db)
     batch.create(page_ref(db, task, task.page), _page_document(task, result, now))
     chain_update: dict[str, Any] = {"committed": Increment(1), "last_page": Minimum(task.page), "updated_at": now,
                                     "done": True, "failed": False, "split": False, "max_cursor": result.max_cursor}
     for name, value in result.counts.model_dump().items():
         chain_update[f"counts.{name}"] = Increment(value)
     batch.update(chain_ref(db, task.connection_id, task.run_id, task.chain_id), chain_update,
-                 option=db.write_option(last_update_time=chain.update_time))
+                 last_update_time=chain.update_time)
     _close_updates(db, batch, task, {**chain.data, "counts": counts.model_dump()}, failed=False, pages=1,
                    max_cursor=result.max_cursor, lookback_s=lookback_s, run_created=chain.run_created, now=now,
                    error=None, split=False)
@@ -574,6 +580,7 @@ def _end_chain(
     from google.api_core.exceptions import Aborted, FailedPrecondition
 
     from shared.store.txn import Contention
+    from shared.store.wire import RawBatch
 
     cref = chain_ref(db, task.connection_id, task.run_id, task.chain_id)
     # A plain read: a transaction that read the connection would hold every write to it
@@ -586,9 +593,9 @@ def _end_chain(
         chain = snap.to_dict()
         if not chain or chain.get("done"):
             return False  # already ended
-        batch = db.batch()
+        batch = RawBatch(db)
         batch.update(cref, {"done": True, "failed": failed, "split": split, "max_cursor": max_cursor, "updated_at": now},
-                     option=db.write_option(last_update_time=snap.update_time))
+                     last_update_time=snap.update_time)
         _close_updates(db, batch, task, chain, failed=failed, pages=pages, max_cursor=max_cursor, lookback_s=lookback_s,
                        run_created=run_created, now=now, error=error, split=split)
         try:
@@ -605,7 +612,7 @@ def _end_chain(
 CLOSE_ATTEMPTS = 20
 
 
-def _close_updates(db: Client, batch: Any, task: ChunkTask, chain: dict[str, Any], *, failed: bool, pages: int | None,
+def _close_updates(db: Client, batch: RawBatch, task: ChunkTask, chain: dict[str, Any], *, failed: bool, pages: int | None,
                    max_cursor: float | None, lookback_s: int, run_created: datetime | None, now: datetime,
                    error: RunError | None, split: bool) -> None:
     """The blind writes of a chain close: its stream's and the run's counters, its window's
