@@ -199,18 +199,20 @@ class RawBatch:
             raise TypeError("RawBatch.set merges top-level fields only")
         self.writes.append(fields_write(ref._document_path, doc))
 
-    def commit(self) -> None:
-        commit(self.db, self.writes)
+    def commit(self) -> list[Any]:
+        return commit(self.db, self.writes)
 
 
-def commit(db: Client, writes: list[Any]) -> None:
+def commit(db: Client, writes: list[Any]) -> list[Any]:
     """Commit raw `Write`s atomically, as `WriteBatch.commit()` would, without proto-plus
     copying them into its request and wrapping each write result (a third of a commit's
-    CPU; the results are not needed: a failed precondition fails the whole commit)."""
+    CPU; a failed precondition fails the whole commit). Returns the raw `WriteResult`s,
+    one per write: a transform's `transform_results` are the field's values after it."""
     from google.cloud.firestore_v1.types import firestore
 
     request = firestore.CommitRequest.pb()(database=db._database_string, writes=writes)
-    db._firestore_api.commit(request=firestore.CommitRequest.wrap(request), metadata=db._rpc_metadata)
+    response = db._firestore_api.commit(request=firestore.CommitRequest.wrap(request), metadata=db._rpc_metadata)
+    return list(response._pb.write_results)
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,11 @@ def _timestamp(pb: Any) -> Any:
     from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 
     return DatetimeWithNanoseconds.from_timestamp_pb(pb)
+
+
+def decode(pb: Any) -> Any:
+    """A raw `Value` as the library's decode_value gives it."""
+    return _decode(pb)
 
 
 def _decode(pb: Any) -> Any:

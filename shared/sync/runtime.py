@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from shared.config import Settings
@@ -117,14 +118,14 @@ def context_reader(database: Client, settings: Settings) -> ContextReader:
     connection nor decrypts its credentials again (one decryption per connection and
     credentials version per process). An OAuth connection's tokens are read by its own
     refreshing auth per unit of work, as before."""
-    from shared.connections.store import connection_ref, credentials_ref
+    from shared.sync.state import connection_ref
 
     def refs(connection_id: str) -> list[Any]:
-        return [credentials_ref(database, connection_id)]
+        return [_credentials_ref(database, connection_id)]
 
     def build(connection_id: str, docs: dict[str, Any]) -> ConnectionContext:
         conn = docs.get(connection_ref(database, connection_id).path)
-        creds = docs.get(credentials_ref(database, connection_id).path)
+        creds = docs.get(_credentials_ref(database, connection_id).path)
         cached = _contexts.get(connection_id)
         versions = (getattr(conn, "update_time", None), getattr(creds, "update_time", None))
         if cached is not None and versions[0] is not None and cached[:2] == versions:
@@ -136,6 +137,13 @@ def context_reader(database: Client, settings: Settings) -> ContextReader:
         return context
 
     return ContextReader(refs, build)
+
+
+@lru_cache(maxsize=4_096)
+def _credentials_ref(database: Client, connection_id: str) -> Any:
+    from shared.connections.store import credentials_ref
+
+    return credentials_ref(database, connection_id)
 
 
 def _context_of(database: Client, settings: Settings, connection_id: str, conn: Any, creds: Any) -> ConnectionContext:

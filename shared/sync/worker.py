@@ -199,14 +199,17 @@ def _give_up(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, code: st
     return ChunkOutcome("failed")
 
 
-def _after_close(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, closed: bool) -> None:
+def _after_close(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, closed: bool, *,
+                 run_may_be_complete: bool = True) -> None:
     """After a chain may have closed: enqueue its stream's sweep when the stream's other
-    chains are all closed, and finalize the run when every chain is."""
+    chains are all closed, and finalize the run when every chain is (False: the close's own
+    commit showed other chains still open)."""
     if closed and _may_sweep(ctx.connector, task.stream):
         sweep = state.stream_ready_to_sweep(deps.db, task.connection_id, task.run_id, task.stream)
         if sweep is not None:
             deps.enqueue(sweep)
-    finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+    if run_may_be_complete:
+        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
 
 
 def _may_sweep(connector: Connector, name: str) -> bool:
@@ -299,9 +302,9 @@ def _commit(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, stream: S
     complete; False for a replay. A chain that is this one page closes in the same commit."""
     folded = state.commit_only_page(deps.db, task, result, chain, lookback_s=stream.lookback_s)
     if folded is not None:
-        if folded:
-            _after_close(task, ctx, deps, True)
-        return folded
+        if folded.committed:
+            _after_close(task, ctx, deps, True, run_may_be_complete=folded.run_may_be_complete)
+        return folded.committed
     if not state.commit_page(deps.db, task, result):
         return False
     closed = state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s, run_created=chain.run_created,

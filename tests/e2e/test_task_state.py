@@ -56,7 +56,9 @@ def test_a_one_page_chain_closes_with_its_checkpoint_in_one_commit_and_a_replay_
     chain = state.load_chain(db, task)
     assert chain is not None
     page = state.PageResult(Counts(fetched=1, written=1), None, 1_700_000_001.0)
-    assert state.commit_only_page(db, task, page, chain, lookback_s=0) is True
+    folded = state.commit_only_page(db, task, page, chain, lookback_s=0)
+    assert folded is not None and folded.committed
+    assert not folded.run_may_be_complete  # the stream's sweep chain is still open: no run read
     stored = state.chain_ref(db, w.connection_id, run.run_id, task.chain_id).get().to_dict() or {}
     assert stored["done"] and stored["committed"] == 1 and stored["last_page"] == 0
     assert stored["counts"]["written"] == 1 and stored["max_cursor"] == 1_700_000_001.0
@@ -64,7 +66,8 @@ def test_a_one_page_chain_closes_with_its_checkpoint_in_one_commit_and_a_replay_
     assert stream["chains_closed"] == 1 and stream["counts"]["written"] == 1 and stream["pages"] == 1
     assert state.hwms(db, w.connection_id)["things"] == 1_700_000_001.0
     # the same commit again (a retry of the task that did it): nothing changes
-    assert not state.commit_only_page(db, task, page, chain, lookback_s=0)
+    again = state.commit_only_page(db, task, page, chain, lookback_s=0)
+    assert again is None or not again.committed
     assert not state.commit_page(db, task, page)
     assert _stream(db, w, run)["chains_closed"] == 1
     assert (state.run_ref(db, w.connection_id, run.run_id).get().to_dict() or {})["chains_closed"] == 1
@@ -144,3 +147,17 @@ def test_the_context_reader_decrypts_once_per_credentials_version(db: Any, setti
     state.connection_ref(db, "ctx-1").update({"status": "deleting"})
     with pytest.raises(NotFound):
         build()
+
+
+def test_the_commit_that_closes_the_last_chain_knows_the_run_may_be_complete(db: Any) -> None:
+    from tests.e2e.test_run_contention import OTHERS
+
+    w = world(db, PagedThings([item(1)]), OTHERS)
+    run = w.plan(mode="full")
+    (task,) = w.enqueued
+    chain = state.load_chain(db, task)
+    assert chain is not None
+    folded = state.commit_only_page(db, task, state.PageResult(Counts(fetched=1), None, None), chain, lookback_s=0)
+    assert folded is not None and folded.committed and folded.run_may_be_complete
+    assert w.run(task).status == "replay"  # finishes what the first attempt began
+    assert state.get_run(db, w.connection_id, run.run_id).status.value == "succeeded"
