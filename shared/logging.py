@@ -62,13 +62,17 @@ _configured = False
 
 
 def configure(level: str = "INFO") -> None:
-    """Route the root logger to stdout as JSON, once per process."""
+    """Route the root logger to stdout as JSON, once per process. Every request calls this:
+    levels are set only when they differ (setLevel clears every logger's cache under the
+    logging lock: a fiftieth of a sync task's CPU, #16)."""
     global _configured
     root = logging.getLogger()
-    root.setLevel(level)
+    if root.level != logging.getLevelName(level):
+        root.setLevel(level)
     # httpx logs every request at INFO: a line per vendor page (a tenth of a small request's
     # CPU, and log volume); the vendor client logs its retries and pauses itself
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if logging.getLogger("httpx").level != logging.WARNING:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     if _configured:
         return
     handler = logging.StreamHandler(sys.stdout)

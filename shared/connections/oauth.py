@@ -52,10 +52,11 @@ from shared.vendors.errors import VendorAuthFailed, VendorRejected, VendorUnavai
 
 if TYPE_CHECKING:
     import httpx
-    from google.cloud.firestore import Client, DocumentReference, Transaction
+    from google.cloud.firestore import Client, DocumentReference, DocumentSnapshot, Transaction
 
     from shared.config import Settings
     from shared.crypto import Keyring
+    from shared.store.wire import Stored
     from shared.vendors.connector import Connector
 
 STATES = "oauth_states"
@@ -561,11 +562,13 @@ class ConnectionAuth:
 
 
 def request_auth(
-    db: Client, keyring: Keyring, connection: Connection, connector: Connector, http_client: httpx.Client
+    db: Client, keyring: Keyring, connection: Connection, connector: Connector, http_client: httpx.Client,
+    stored: DocumentSnapshot | Stored | None = None,
 ) -> RequestAuth:
     """How the engine authenticates one connection's requests: a refreshing ConnectionAuth
-    for OAuth connectors, StaticAuth of the stored credentials otherwise. `http_client` is
-    used for token endpoint calls only (any default Authorization header it has is dropped)."""
+    for OAuth connectors, StaticAuth of the stored credentials otherwise (`stored`: their
+    document, already read). `http_client` is used for token endpoint calls only (any
+    default Authorization header it has is dropped)."""
     if connection.status in (ConnectionStatus.pending, ConnectionStatus.needs_reauth):
         raise ReauthRequired(
             f"Connection {connection.id} is {connection.status.value}: a person must connect it.",
@@ -573,4 +576,6 @@ def request_auth(
         )
     if isinstance(connector.auth, OAuth2):
         return ConnectionAuth(db, keyring, connection.id, connector.auth, connection.config, http_client)
-    return StaticAuth(connector.auth.wire(store.load_credentials(db, keyring, connection.id)))
+    creds = store.load_credentials(db, keyring, connection.id) if stored is None else \
+        store.decrypt_snapshot(keyring, connection.id, stored)
+    return StaticAuth(connector.auth.wire(creds))

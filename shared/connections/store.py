@@ -44,6 +44,7 @@ from shared.store.txn import Contention, run_transaction
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, DocumentReference, DocumentSnapshot, Transaction
 
+    from shared.store.wire import Stored
     from shared.vendors.connector import Connector
 
 T = TypeVar("T")
@@ -139,7 +140,7 @@ def save_credentials(
 
 
 def decrypt_snapshot(
-    keyring: crypto.Keyring, connection_id: str, snapshot: DocumentSnapshot
+    keyring: crypto.Keyring, connection_id: str, snapshot: DocumentSnapshot | Stored
 ) -> dict[str, Any]:
     data = snapshot.to_dict() if snapshot.exists else None
     if not data:

@@ -121,14 +121,98 @@ def update_write(path: str, doc: Mapping[str, Any], last_update_time: datetime,
     return write
 
 
-def commit(db: Client, writes: list[Any]) -> None:
+@cache
+def _field_path(key: str) -> tuple[tuple[str, ...], str]:
+    """A dotted field path as `batch.update` takes it (backquotes for odd names): its
+    parts, and the form Firestore's masks and transforms name it by."""
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    parts = FieldPath.from_string(key).parts
+    return parts, FieldPath(*parts).to_api_repr()
+
+
+@cache
+def _transforms() -> dict[type, str]:
+    from google.cloud.firestore_v1 import transforms
+
+    return {transforms.Increment: "increment", transforms.Maximum: "maximum", transforms.Minimum: "minimum",
+            transforms.ArrayUnion: "append_missing_elements", transforms.ArrayRemove: "remove_all_from_array"}
+
+
+def fields_write(path: str, fields: Mapping[str, Any]) -> Any:
+    """`batch.update(ref, fields)`'s write without its precondition: each key is a dotted
+    field path set to its value, or changed by its transform (Increment, Maximum, Minimum,
+    ArrayUnion, ArrayRemove); every other field of the document is kept."""
+    write = _pb()()
+    write.update.name = path
+    write.update_mask.SetInParent()  # present, even when only transforms change the document
+    kinds = _transforms()
+    for key, value in fields.items():
+        parts, api_path = _field_path(key)
+        kind = kinds.get(type(value))
+        if kind is None:
+            write.update_mask.field_paths.append(api_path)
+            target = write.update.fields
+            for part in parts[:-1]:
+                holder = target[part].map_value
+                holder.SetInParent()
+                target = holder.fields
+            _encode(value, target[parts[-1]])
+            continue
+        transform = write.update_transforms.add()
+        transform.field_path = api_path
+        if kind in ("append_missing_elements", "remove_all_from_array"):
+            array = getattr(transform, kind)
+            array.SetInParent()
+            for item in value.values:
+                _encode(item, array.values.add())
+        else:
+            _encode(value.value, getattr(transform, kind))
+    return write
+
+
+class RawBatch:
+    """The few `WriteBatch` calls the run state makes (create, update, set with merge), as
+    raw writes committed by `commit`: the library's update of a chain's and a stream's
+    counters cost more CPU than the round trip of their commit (#16)."""
+
+    def __init__(self, db: Client) -> None:
+        self.db = db
+        self.writes: list[Any] = []
+
+    def create(self, ref: DocumentReference, doc: Mapping[str, Any]) -> None:
+        self.writes.append(create_write(ref._document_path, doc))
+
+    def update(self, ref: DocumentReference, fields: Mapping[str, Any], *, last_update_time: datetime | None = None) -> None:
+        """`batch.update`: the document must exist (or be unchanged since `last_update_time`)."""
+        write = fields_write(ref._document_path, fields)
+        if last_update_time is None:
+            write.current_document.exists = True
+        else:
+            write.current_document.update_time.FromDatetime(last_update_time)
+        self.writes.append(write)
+
+    def set(self, ref: DocumentReference, doc: Mapping[str, Any], merge: bool = False) -> None:
+        """`batch.set(ref, doc, merge=True)` of top-level fields (a nested map would be merged
+        field by field by the library: not supported here)."""
+        if not merge or any(type(value) is dict for value in doc.values()):
+            raise TypeError("RawBatch.set merges top-level fields only")
+        self.writes.append(fields_write(ref._document_path, doc))
+
+    def commit(self) -> list[Any]:
+        return commit(self.db, self.writes)
+
+
+def commit(db: Client, writes: list[Any]) -> list[Any]:
     """Commit raw `Write`s atomically, as `WriteBatch.commit()` would, without proto-plus
     copying them into its request and wrapping each write result (a third of a commit's
-    CPU; the results are not needed: a failed precondition fails the whole commit)."""
+    CPU; a failed precondition fails the whole commit). Returns the raw `WriteResult`s,
+    one per write: a transform's `transform_results` are the field's values after it."""
     from google.cloud.firestore_v1.types import firestore
 
     request = firestore.CommitRequest.pb()(database=db._database_string, writes=writes)
-    db._firestore_api.commit(request=firestore.CommitRequest.wrap(request), metadata=db._rpc_metadata)
+    response = db._firestore_api.commit(request=firestore.CommitRequest.wrap(request), metadata=db._rpc_metadata)
+    return list(response._pb.write_results)
 
 
 @dataclass(frozen=True)
@@ -145,21 +229,25 @@ class Stored:
         return self.data
 
 
-def read(db: Client, refs: list[DocumentReference], field_paths: list[str]) -> dict[str, Stored]:
-    """`db.get_all(refs, field_paths)` by document id, decoded from the raw protobuf answer
-    (the library's snapshots cost more than the read itself for a page of records)."""
+def read(db: Client, refs: list[DocumentReference], field_paths: list[str] | None, *,
+         by_path: bool = False) -> dict[str, Stored]:
+    """`db.get_all(refs, field_paths)` by document id (`by_path`: by the path relative to the
+    database, `ref.path`, for documents of different collections), decoded from the raw
+    protobuf answer (the library's snapshots deep-copy every document twice: they cost more
+    than the read itself for a page of records, and for a task's few state documents)."""
     request, _, kwargs = db._prep_get_all(refs, field_paths)
+    prefix = len(db._database_string) + len("/documents/")
     found: dict[str, Stored] = {}
     for response in db._firestore_api.batch_get_documents(request=request, metadata=db._rpc_metadata, **kwargs):
         pb = response._pb
         if pb.WhichOneof("result") == "found":
             doc = pb.found
             doc_id = doc.name.rsplit("/", 1)[1]
-            found[doc_id] = Stored(doc_id, True, _timestamp(doc.update_time),
-                                   {key: _decode(value) for key, value in doc.fields.items()})
+            found[doc.name[prefix:] if by_path else doc_id] = Stored(
+                doc_id, True, _timestamp(doc.update_time), {key: _decode(value) for key, value in doc.fields.items()})
         elif pb.WhichOneof("result") == "missing":
             doc_id = pb.missing.rsplit("/", 1)[1]
-            found[doc_id] = Stored(doc_id, False)
+            found[pb.missing[prefix:] if by_path else doc_id] = Stored(doc_id, False)
     return found
 
 
@@ -167,6 +255,11 @@ def _timestamp(pb: Any) -> Any:
     from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 
     return DatetimeWithNanoseconds.from_timestamp_pb(pb)
+
+
+def decode(pb: Any) -> Any:
+    """A raw `Value` as the library's decode_value gives it."""
+    return _decode(pb)
 
 
 def _decode(pb: Any) -> Any:

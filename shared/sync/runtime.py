@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from shared.config import Settings
 from shared.connections.breaker import BreakerPolicy, BreakerState
@@ -15,12 +16,13 @@ from shared.sync.api import ChunkResult
 from shared.sync.models import ChunkTask, Run, Trigger
 from shared.sync.planner import LEASE_TTL_S
 from shared.sync.queues import queue_name
-from shared.sync.worker import ConnectionContext, WorkerDeps
+from shared.sync.worker import ConnectionContext, ContextReader, WorkerDeps
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
 
     from shared.connections.models import Connection
+    from shared.vendors.auth import RequestAuth
     from shared.vendors.connector import Connector
     from shared.vendors.http import VendorClient
 
@@ -61,12 +63,14 @@ def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Ch
 
 
 def open_vendor_client(database: Client, settings: Settings, connection: Connection,
-                       connector: Connector | None = None, *, live: bool = False) -> VendorClient:
+                       connector: Connector | None = None, *, live: bool = False,
+                       auth: RequestAuth | None = None) -> VendorClient:
     """A vendor client for one unit of work of a connection: its host, its credentials
     (refreshed when they are OAuth tokens), its rate budget's pacing. `connector`: the
     registry's as a caller adjusted it (the outbox: no inline retries). `live`: a call made
     for a person (proxy, actions, live reads, a push, a webhook's fetch), booked where the
-    sync can see it and allowed to spend the daily reserve a sync leaves."""
+    sync can see it and allowed to spend the daily reserve a sync leaves. `auth`: the
+    connection's, already opened (`context_reader`'s cache); read and decrypted otherwise."""
     from shared.connections.oauth import request_auth
     from shared.crypto import keyring_from_settings
     from shared.sync.budgets import gate_for
@@ -75,8 +79,8 @@ def open_vendor_client(database: Client, settings: Settings, connection: Connect
 
     connector = connector or connector_for(connection.vendor)
     config = connector.validate_config(connection.config, environment=settings.environment)
-    auth = request_auth(database, keyring_from_settings(settings), connection, connector,
-                        pooled_http(connector, config.base_url))
+    auth = auth or request_auth(database, keyring_from_settings(settings), connection, connector,
+                                pooled_http(connector, config.base_url))
     return vendor_client(connector, config, auth, connection.id,
                          gate_for(database, connector, connection.id, settings.rate_time_scale, live=live))
 
@@ -97,6 +101,83 @@ def connection_context(database: Client, settings: Settings, connection_id: str)
         connector=connector,
         config=connector.validate_config(connection.config, environment=settings.environment),
         open_client=lambda: open_vendor_client(database, settings, connection, live=False),
+        selected=connection.selection.includes,
+        breaker=connection.breaker or BreakerState(),
+    )
+
+
+#: connection id -> (its document's update time, its credentials' update time, the context)
+_contexts: dict[str, tuple[Any, Any, ConnectionContext]] = {}
+_CONTEXTS_LIMIT = 1_000
+
+
+def context_reader(database: Client, settings: Settings) -> ContextReader:
+    """Connection contexts from the task's one batch get (the connection document is read
+    for the lease anyway; the credentials document is read with it), reused while both
+    documents are unchanged: their update times are the check, so a task neither parses the
+    connection nor decrypts its credentials again (one decryption per connection and
+    credentials version per process). An OAuth connection's tokens are read by its own
+    refreshing auth per unit of work, as before."""
+    from shared.sync.state import connection_ref
+
+    def refs(connection_id: str) -> list[Any]:
+        return [_credentials_ref(database, connection_id)]
+
+    def build(connection_id: str, docs: dict[str, Any]) -> ConnectionContext:
+        conn = docs.get(connection_ref(database, connection_id).path)
+        creds = docs.get(_credentials_ref(database, connection_id).path)
+        cached = _contexts.get(connection_id)
+        versions = (getattr(conn, "update_time", None), getattr(creds, "update_time", None))
+        if cached is not None and versions[0] is not None and cached[:2] == versions:
+            return cached[2]
+        context = _context_of(database, settings, connection_id, conn, creds)
+        if len(_contexts) >= _CONTEXTS_LIMIT:
+            _contexts.clear()
+        _contexts[connection_id] = (*versions, context)
+        return context
+
+    return ContextReader(refs, build)
+
+
+@lru_cache(maxsize=4_096)
+def _credentials_ref(database: Client, connection_id: str) -> Any:
+    from shared.connections.store import credentials_ref
+
+    return credentials_ref(database, connection_id)
+
+
+def _context_of(database: Client, settings: Settings, connection_id: str, conn: Any, creds: Any) -> ConnectionContext:
+    from shared.connections.models import Connection
+    from shared.connections.oauth import request_auth
+    from shared.crypto import keyring_from_settings
+    from shared.errors import NotFound
+    from shared.sync.registry import connector as connector_for
+    from shared.vendors.auth import OAuth2
+    from shared.vendors.clients import pooled_http
+
+    data = conn.to_dict() if conn is not None and conn.exists else None
+    if not data or "vendor" not in data or "owner" not in data:
+        raise NotFound(f"No connection {connection_id!r}.", code="connection_not_found")
+    connection = Connection.model_validate({**data, "id": connection_id})
+    if connection.status.value == "deleting":
+        raise NotFound("The connection is being deleted.", code="connection_not_found")
+    connector = connector_for(connection.vendor)
+    opened: list[RequestAuth] = []
+
+    def open_client() -> VendorClient:
+        # decrypted on the first use, as open_vendor_client would (a pending or revoked
+        # connection still fails there), then kept with the context
+        if not opened and not isinstance(connector.auth, OAuth2):
+            config = connector.validate_config(connection.config, environment=settings.environment)
+            opened.append(request_auth(database, keyring_from_settings(settings), connection, connector,
+                                       pooled_http(connector, config.base_url), stored=creds))
+        return open_vendor_client(database, settings, connection, live=False, auth=opened[0] if opened else None)
+
+    return ConnectionContext(
+        connection_id=connection.id,
+        connector=connector,
+        config=connector.validate_config(connection.config, environment=settings.environment),
+        open_client=open_client,
         selected=connection.selection.includes,
         breaker=connection.breaker or BreakerState(),
     )
@@ -124,6 +205,7 @@ def worker_deps(settings: Settings) -> WorkerDeps:
         breaker_policy=BreakerPolicy(threshold=settings.breaker_threshold, base_cooldown_s=settings.breaker_cooldown_s,
                                      max_cooldown_s=settings.breaker_max_cooldown_s),
         context=lambda connection_id: connection_context(database, settings, connection_id),
+        context_reader=context_reader(database, settings),
         lease_ttl_s=LEASE_TTL_S,
         time_budget_s=WORKER_TIME_BUDGET_S,
     )

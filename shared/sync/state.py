@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, NotFound
@@ -44,6 +45,8 @@ from shared.sync.models import ChunkTask, Counts, Mode, Run, RunError, RunStatus
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, DocumentReference, Transaction
+
+    from shared.store.wire import RawBatch
 
 #: Firestore allows 500 writes per commit
 log = logging.getLogger("tributary.sync.runs")
@@ -57,28 +60,43 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: references are built once per process (a DocumentReference checks and splits its path:
+#: a task built about twenty, a tenth of its own CPU, #16)
+_refs = lru_cache(maxsize=16_384)
+
+
+@_refs
 def connection_ref(db: Client, connection_id: str) -> DocumentReference:
     return db.collection("connections").document(connection_id)
 
 
+@_refs
 def cursor_ref(db: Client, connection_id: str, stream: str) -> DocumentReference:
     return connection_ref(db, connection_id).collection("cursors").document(stream)
 
 
+@_refs
 def run_ref(db: Client, connection_id: str, run_id: str) -> DocumentReference:
     return connection_ref(db, connection_id).collection("runs").document(run_id)
 
 
+@_refs
 def stream_ref(db: Client, connection_id: str, run_id: str, stream: str) -> DocumentReference:
     return run_ref(db, connection_id, run_id).collection("streams").document(stream)
 
 
+@_refs
 def chain_ref(db: Client, connection_id: str, run_id: str, chain: str) -> DocumentReference:
     return run_ref(db, connection_id, run_id).collection("chains").document(chain)
 
 
 def page_ref(db: Client, task: ChunkTask, page: int) -> DocumentReference:
-    return chain_ref(db, task.connection_id, task.run_id, task.chain_id).collection("pages").document(f"{page:07d}")
+    return _page_ref(db, task.connection_id, task.run_id, task.chain_id, page)
+
+
+@_refs
+def _page_ref(db: Client, connection_id: str, run_id: str, chain: str, page: int) -> DocumentReference:
+    return chain_ref(db, connection_id, run_id, chain).collection("pages").document(f"{page:07d}")
 
 
 @dataclass(frozen=True)
@@ -255,7 +273,9 @@ def _commit_chains(db: Client, connection_id: str, run_id: str, chains: list[Pla
     """Create `chains` (all of one stream or not) and count them, in one commit."""
     from google.cloud.firestore import Increment
 
-    batch = db.batch()
+    from shared.store.wire import RawBatch
+
+    batch = RawBatch(db)
     per_stream: dict[str, dict[str, Any]] = {}
     for chain in chains:
         batch.create(chain_ref(db, connection_id, run_id, chain.chain_id), {**chain.document(), "updated_at": now})
@@ -292,21 +312,33 @@ class ChainState:
     next_cursor: dict[str, Any] | None
     lease_held: bool
     lease: dict[str, Any] = field(default_factory=dict)
+    #: the chain document's update time as read (a precondition for writing it unchanged)
+    update_time: Any = None
+    #: the run's created_at (the cursor never moves past the run's start)
+    run_created: Any = None
+    #: the other documents read in the same round trip, by path (`load_chain`'s `extra`)
+    docs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
         return bool(self.data.get("done"))
 
 
-def load_chain(db: Client, task: ChunkTask) -> ChainState | None:
-    """The chain, this page's checkpoint and the lease, read in one round trip."""
+def load_chain(db: Client, task: ChunkTask, extra: list[DocumentReference] | None = None) -> ChainState | None:
+    """The chain, this page's checkpoint, the lease, the run's start and the `extra`
+    documents a task needs (its connection's credentials), read in one round trip and
+    decoded from the raw answer (a task used to make four reads of these)."""
+    from shared.store import wire
+
     refs = [
         chain_ref(db, task.connection_id, task.run_id, task.chain_id),
         page_ref(db, task, task.page),
         connection_ref(db, task.connection_id),
+        run_ref(db, task.connection_id, task.run_id),
+        *(extra or []),
     ]
-    snaps = {s.reference.path: s for s in db.get_all(refs, field_paths=None)}
-    chain, page, conn = (snaps[r.path] for r in refs)
+    docs = wire.read(db, refs, None, by_path=True)
+    chain, page, conn, run = (docs[r.path] for r in refs[:4])
     if not chain.exists:
         return None
     page_data = page.to_dict() or {}
@@ -317,6 +349,9 @@ def load_chain(db: Client, task: ChunkTask) -> ChainState | None:
         next_cursor=page_data.get("next_cursor"),
         lease_held=lease.get("run_id") == task.run_id,
         lease=lease,
+        update_time=chain.update_time,
+        run_created=(run.to_dict() or {}).get("created_at"),
+        docs=docs,
     )
 
 
@@ -368,25 +403,22 @@ class PageResult:
     keys: list[str] | None = None
 
 
+def _page_document(task: ChunkTask, result: PageResult, now: datetime) -> dict[str, Any]:
+    return {"index": task.page, "counts": result.counts.model_dump(), "next_cursor": result.next_cursor,
+            "max_cursor": result.max_cursor, "keys": result.keys, "at": now}
+
+
 def commit_page(db: Client, task: ChunkTask, result: PageResult, now: datetime | None = None) -> bool:
     """Record page task.page as saved (after its records are). False for a replay."""
     from google.api_core.exceptions import AlreadyExists
     from google.cloud.firestore import Increment
     from google.cloud.firestore_v1.transforms import Minimum
 
+    from shared.store.wire import RawBatch
+
     now = now or utcnow()
-    batch = db.batch()
-    batch.create(
-        page_ref(db, task, task.page),
-        {
-            "index": task.page,
-            "counts": result.counts.model_dump(),
-            "next_cursor": result.next_cursor,
-            "max_cursor": result.max_cursor,
-            "keys": result.keys,
-            "at": now,
-        },
-    )
+    batch = RawBatch(db)
+    batch.create(page_ref(db, task, task.page), _page_document(task, result, now))
     chain_update: dict[str, Any] = {"committed": Increment(1), "updated_at": now}
     for name, value in result.counts.model_dump().items():
         chain_update[f"counts.{name}"] = Increment(value)
@@ -398,6 +430,83 @@ def commit_page(db: Client, task: ChunkTask, result: PageResult, now: datetime |
     except AlreadyExists:
         return False
     return True
+
+
+#: a lease known to expire later than this cannot be lost before the task ends: a lease is
+#: lost only by expiring (the run doctor fails the run), a task ends within its function's
+#: 300-s timeout, and every task renews the lease when half its 30 minutes are gone
+LEASE_SAFE_S = 600
+
+
+def lease_safe(lease: dict[str, Any], run_id: str, now: datetime) -> bool:
+    """The lease as read at the task's start is this run's and certainly still is."""
+    expires = lease.get("expires_at")
+    return lease.get("run_id") == run_id and expires is not None and (expires - now).total_seconds() > LEASE_SAFE_S
+
+
+@dataclass(frozen=True)
+class Folded:
+    """What `commit_only_page` did."""
+
+    #: False: a replay (the page was committed before); nothing was written
+    committed: bool
+    #: every chain of the run may be closed now: the run's counters as this commit left
+    #: them (its increments' results, atomic with the close) do not rule it out. Only the
+    #: commit that closes the last chain sees chains_closed reach chains_total, so the
+    #: other closers need not read the run to find out (a read per task, #16).
+    run_may_be_complete: bool = True
+
+
+def commit_only_page(db: Client, task: ChunkTask, result: PageResult, chain: ChainState, *, lookback_s: int,
+                     now: datetime | None = None) -> Folded | None:
+    """Page 0 of a chain that ends with it (a child batch, a one-page listing, a small
+    window): its checkpoint and the chain's close in one commit, where they took a commit,
+    five reads and another commit. The chain is written under a precondition on the update
+    time `load_chain` read, so its counts are the ones read plus this page's, and the
+    checkpoint is created once ("must not exist"), so a replay changes nothing. None: not
+    such a page, or the chain changed since it was read, or the lease is not certainly held:
+    the caller commits the page and closes the chain the usual way."""
+    from google.api_core.exceptions import Aborted, AlreadyExists, FailedPrecondition
+    from google.cloud.firestore import Increment
+    from google.cloud.firestore_v1.transforms import Minimum
+
+    now = now or utcnow()
+    if task.page != 0 or result.next_cursor is not None or chain.update_time is None or chain.done \
+            or int(chain.data.get("committed", 0)) or not lease_safe(chain.lease, task.run_id, now):
+        return None
+    from shared.store.wire import RawBatch
+
+    counts = Counts.model_validate(chain.data.get("counts") or {}).add(result.counts)
+    batch = RawBatch(db)
+    batch.create(page_ref(db, task, task.page), _page_document(task, result, now))
+    chain_update: dict[str, Any] = {"committed": Increment(1), "last_page": Minimum(task.page), "updated_at": now,
+                                    "done": True, "failed": False, "split": False, "max_cursor": result.max_cursor}
+    for name, value in result.counts.model_dump().items():
+        chain_update[f"counts.{name}"] = Increment(value)
+    batch.update(chain_ref(db, task.connection_id, task.run_id, task.chain_id), chain_update,
+                 last_update_time=chain.update_time)
+    run_write = _close_updates(db, batch, task, {**chain.data, "counts": counts.model_dump()}, failed=False, pages=1,
+                               max_cursor=result.max_cursor, lookback_s=lookback_s, run_created=chain.run_created,
+                               now=now, error=None, split=False)
+    try:
+        results = batch.commit()
+    except AlreadyExists:
+        return Folded(committed=False)
+    except (FailedPrecondition, Aborted):
+        return None
+    if chain.data.get("window") and chain.run_created is not None:
+        _advance_windowed_cursor(db, task, chain.run_created, now)
+    return Folded(committed=True, run_may_be_complete=_may_be_complete(results[run_write]))
+
+
+def _may_be_complete(result: Any) -> bool:
+    """From the run write's result: chains_closed >= chains_total after it (unknown: True)."""
+    from shared.store.wire import decode
+
+    values = [decode(value) for value in result.transform_results[:2]]
+    if len(values) < 2 or not all(isinstance(v, int) for v in values):
+        return True
+    return bool(values[0] >= values[1])
 
 
 # -- closing chains -------------------------------------------------------------------------------
@@ -450,8 +559,10 @@ def complete_pages(db: Client, task: ChunkTask, last: int) -> tuple[bool, float 
     return len(indexes) == last + 1, newest
 
 
-def close_chain_if_complete(db: Client, task: ChunkTask, *, lookback_s: int, run_created: datetime, now: datetime | None = None) -> bool:
-    """End the chain once its last page is known and every page 0..last is committed."""
+def close_chain_if_complete(db: Client, task: ChunkTask, *, lookback_s: int, run_created: datetime, now: datetime | None = None,
+                            lease: dict[str, Any] | None = None) -> bool:
+    """End the chain once its last page is known and every page 0..last is committed.
+    `lease`: the lease as this task read it (its check is not read again while `lease_safe`)."""
     now = now or utcnow()
     cref = chain_ref(db, task.connection_id, task.run_id, task.chain_id)
     chain = cref.get().to_dict() or {}
@@ -462,7 +573,7 @@ def close_chain_if_complete(db: Client, task: ChunkTask, *, lookback_s: int, run
     if not complete:
         return False
     return _end_chain(db, task, failed=False, pages=int(last) + 1, max_cursor=max_cursor, lookback_s=lookback_s,
-                      run_created=run_created, now=now)
+                      run_created=run_created, now=now, lease=lease)
 
 
 def fail_chain(db: Client, task: ChunkTask, code: str, message: str, *, run_created: datetime | None = None,
@@ -504,24 +615,27 @@ def _end_chain(
     now: datetime,
     error: RunError | None = None,
     split: bool = False,
+    lease: dict[str, Any] | None = None,
 ) -> bool:
     from google.api_core.exceptions import Aborted, FailedPrecondition
 
     from shared.store.txn import Contention
+    from shared.store.wire import RawBatch
 
     cref = chain_ref(db, task.connection_id, task.run_id, task.chain_id)
     # A plain read: a transaction that read the connection would hold every write to it
     # (lease renewals, the finalize) behind each closing chain.
-    if lease_of(connection_ref(db, task.connection_id).get(["lease"]).to_dict() or {}).get("run_id") != task.run_id:
+    if not (lease is not None and lease_safe(lease, task.run_id, now)) and \
+            lease_of(connection_ref(db, task.connection_id).get(["lease"]).to_dict() or {}).get("run_id") != task.run_id:
         return False  # the run is over: a late worker changes nothing
     for _ in range(CLOSE_ATTEMPTS):
         snap = cref.get()
         chain = snap.to_dict()
         if not chain or chain.get("done"):
             return False  # already ended
-        batch = db.batch()
+        batch = RawBatch(db)
         batch.update(cref, {"done": True, "failed": failed, "split": split, "max_cursor": max_cursor, "updated_at": now},
-                     option=db.write_option(last_update_time=snap.update_time))
+                     last_update_time=snap.update_time)
         _close_updates(db, batch, task, chain, failed=failed, pages=pages, max_cursor=max_cursor, lookback_s=lookback_s,
                        run_created=run_created, now=now, error=error, split=split)
         try:
@@ -538,11 +652,12 @@ def _end_chain(
 CLOSE_ATTEMPTS = 20
 
 
-def _close_updates(db: Client, batch: Any, task: ChunkTask, chain: dict[str, Any], *, failed: bool, pages: int | None,
+def _close_updates(db: Client, batch: RawBatch, task: ChunkTask, chain: dict[str, Any], *, failed: bool, pages: int | None,
                    max_cursor: float | None, lookback_s: int, run_created: datetime | None, now: datetime,
-                   error: RunError | None, split: bool) -> None:
+                   error: RunError | None, split: bool) -> int:
     """The blind writes of a chain close: its stream's and the run's counters, its window's
-    status, and the cursor of a stream that is not windowed."""
+    status, and the cursor of a stream that is not windowed. Returns the index of the run's
+    write in the batch (its first two transform results: chains_closed, chains_total)."""
     from google.cloud.firestore import ArrayRemove, ArrayUnion, Increment
 
     counts = Counts.model_validate(chain.get("counts") or {})
@@ -568,10 +683,12 @@ def _close_updates(db: Client, batch: Any, task: ChunkTask, chain: dict[str, Any
         batch.set(cursor_ref(db, task.connection_id, task.stream), {**cursor_update, "run_id": task.run_id, "at": now},
                   merge=True)
     batch.update(stream_ref(db, task.connection_id, task.run_id, task.stream), stream_update)
-    run_update: dict[str, Any] = {"chains_closed": Increment(1)}
+    # chains_total + 0: the commit answers both counters as they are after it (see Folded)
+    run_update: dict[str, Any] = {"chains_closed": Increment(1), "chains_total": Increment(0)}
     if error is not None:
         run_update["errors"] = ArrayUnion([error.model_dump()])
     batch.update(run_ref(db, task.connection_id, task.run_id), run_update)
+    return len(batch.writes) - 1
 
 
 def _advance_windowed_cursor(db: Client, task: ChunkTask, run_created: datetime, now: datetime) -> None:
@@ -627,9 +744,11 @@ def claim_finalize(db: Client, connection_id: str, run_id: str, now: datetime | 
     and the connection's locks; this costs the losers one read."""
     from google.api_core.exceptions import Aborted, FailedPrecondition
 
+    from shared.store import wire
+
     now = now or utcnow()
     ref = run_ref(db, connection_id, run_id)
-    snap = ref.get()
+    snap = wire.read(db, [ref], None)[run_id]  # every chain's close reads it: no snapshot deep copies
     data = snap.to_dict() or {}
     if not data or RunStatus(data.get("status", "failed")).finished or \
             int(data.get("chains_closed", 0)) < int(data.get("chains_total", 0)):

@@ -27,7 +27,7 @@ from shared.store.records import Provenance
 from shared.sync import budgets, finish, state
 from shared.sync.ingest import ingest, ingest_children, tombstone_listed
 from shared.sync.models import ChunkTask, Counts
-from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Slice, Stream
+from shared.vendors.connector import ConnectionConfig, Connector, RequestSpec, Slice, Stream, Sweep
 from shared.vendors.errors import AllowanceSpent, VendorError, VendorUnavailable
 from shared.vendors.http import VendorClient
 from shared.vendors.pagination import PageRequest, dig
@@ -79,6 +79,17 @@ class ConnectionContext:
     breaker: breaker.BreakerState | None = None
 
 
+@dataclass(frozen=True)
+class ContextReader:
+    """A connection's context built from documents the task reads anyway: `refs` are read
+    in the task's one batch get with its chain, page, lease and run (`state.load_chain`),
+    and `build` makes the context of them (NotFound for a deleted connection), so a task
+    reads no connection document of its own."""
+
+    refs: Callable[[str], list[Any]]
+    build: Callable[[str, dict[str, Any]], ConnectionContext]
+
+
 @dataclass
 class WorkerDeps:
     db: Client
@@ -94,6 +105,8 @@ class WorkerDeps:
     #: enqueue a task to run no sooner than the given time (Cloud Tasks' schedule_time);
     #: None: a deferred chunk is handed back to Cloud Tasks' retry with Retry-After instead
     enqueue_at: Callable[[ChunkTask, datetime], bool] | None = None
+    #: build the context from the task's own batch get (None: `context` reads it)
+    context_reader: ContextReader | None = None
 
 
 def first_request(stream: Stream[Any], spec: RequestSpec, chain: dict[str, Any], config: ConnectionConfig,
@@ -111,13 +124,20 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
     from shared.errors import NotFound
     from shared.store.txn import Contention
 
+    loaded: state.ChainState | None = None
     try:
-        ctx = deps.context(task.connection_id)
+        if deps.context_reader is not None:
+            loaded = state.load_chain(deps.db, task, deps.context_reader.refs(task.connection_id))
+            if loaded is None:
+                return ChunkOutcome("stale")
+            ctx = deps.context_reader.build(task.connection_id, loaded.docs)
+        else:
+            ctx = deps.context(task.connection_id)
     except NotFound:
         return ChunkOutcome("stale")  # the connection was deleted: its run is void
     try:
         try:
-            return _run_chunk(task, ctx, deps, last_attempt=last_attempt)
+            return _run_chunk(task, ctx, deps, loaded, last_attempt=last_attempt)
         except BreakerOpen as exc:
             # nested: a deferral that falls back to Cloud Tasks' retry (RetryLater) is handled
             # below like any other, so on the last attempt it ends the chain
@@ -179,25 +199,38 @@ def _give_up(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, code: st
     return ChunkOutcome("failed")
 
 
-def _after_close(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, closed: bool) -> None:
+def _after_close(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, closed: bool, *,
+                 run_may_be_complete: bool = True) -> None:
     """After a chain may have closed: enqueue its stream's sweep when the stream's other
-    chains are all closed, and finalize the run when every chain is."""
-    if closed:
+    chains are all closed, and finalize the run when every chain is (False: the close's own
+    commit showed other chains still open)."""
+    if closed and _may_sweep(ctx.connector, task.stream):
         sweep = state.stream_ready_to_sweep(deps.db, task.connection_id, task.run_id, task.stream)
         if sweep is not None:
             deps.enqueue(sweep)
-    finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
+    if run_may_be_complete:
+        finish.maybe_finish(deps.db, ctx.connector, task.connection_id, task.run_id)
 
 
-def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, last_attempt: bool) -> ChunkOutcome:
+def _may_sweep(connector: Connector, name: str) -> bool:
+    """Only a stream that declares `Sweep` has a sweep chain (the planner adds one to its
+    full pass): the others' closers need not read their stream to look for one."""
+    try:
+        return isinstance(connector.stream(name).deletes, Sweep)
+    except KeyError:
+        return True  # not declared (any more): look, as before
+
+
+def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, loaded: state.ChainState | None = None, *,
+               last_attempt: bool) -> ChunkOutcome:
     began = time.monotonic()
     db = deps.db
-    chain = state.load_chain(db, task)
+    chain = loaded or state.load_chain(db, task)
     if chain is None or not chain.lease_held:
         return ChunkOutcome("stale")
     state.renew_lease(db, task, chain.lease, deps.lease_ttl_s)
     stream = ctx.connector.stream(task.stream)
-    run_created = _run_created(db, task)
+    run_created = chain.run_created
     if chain.committed:
         if not chain.done:
             # The first attempt may have died right after its commit: finish what it began.
@@ -218,7 +251,7 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
     if not admission.call:
         return _defer(task, deps, admission.until)
     if chain.data.get("parent_ids"):
-        return _run_children(task, ctx, deps, stream, chain.data, run_created, admission, last_attempt=last_attempt)
+        return _run_children(task, ctx, deps, stream, chain, admission, last_attempt=last_attempt)
 
     started = time.monotonic()
     spec = stream.incremental if chain.data.get("mode") == "incremental" and stream.incremental else stream.full
@@ -261,10 +294,8 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
     full_pass = chain.data.get("mode") == "full"
     written = set(saved.written)
     not_written = [key for key in saved.seen if key not in written] if full_pass else None
-    committed = state.commit_page(db, task, state.PageResult(saved.counts, next_cursor, saved.max_cursor, not_written))
-    if committed:
-        closed = state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
-        _after_close(task, ctx, deps, closed)
+    committed = _commit(task, ctx, deps, stream, chain,
+                        state.PageResult(saved.counts, next_cursor, saved.max_cursor, not_written))
     log.info("chunk done", extra={"run_id": task.run_id, "chain": task.chain_id, "page": task.page,
                                   "fetch_ms": round((fetched - started) * 1000, 1),
                                   "store_ms": round((stored - fetched) * 1000, 1),
@@ -276,8 +307,21 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, *, las
     return ChunkOutcome("done" if committed else "replay", saved.counts, task.page + 1 if next_cursor else None)
 
 
-def _run_created(db: Client, task: ChunkTask) -> Any:
-    return (state.run_ref(db, task.connection_id, task.run_id).get(["created_at"]).to_dict() or {}).get("created_at")
+def _commit(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, stream: Stream[Any], chain: state.ChainState,
+            result: state.PageResult) -> bool:
+    """Commit the page's checkpoint (its records are saved) and close the chain when it is
+    complete; False for a replay. A chain that is this one page closes in the same commit."""
+    folded = state.commit_only_page(deps.db, task, result, chain, lookback_s=stream.lookback_s)
+    if folded is not None:
+        if folded.committed:
+            _after_close(task, ctx, deps, True, run_may_be_complete=folded.run_may_be_complete)
+        return folded.committed
+    if not state.commit_page(deps.db, task, result):
+        return False
+    closed = state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s, run_created=chain.run_created,
+                                           lease=chain.lease)
+    _after_close(task, ctx, deps, closed)
+    return True
 
 
 def _continuation(task: ChunkTask, cursor: dict[str, Any]) -> ChunkTask:
@@ -412,17 +456,17 @@ def _enqueue_all(deps: WorkerDeps, tasks: list[ChunkTask]) -> None:
         list(pool.map(deps.enqueue, tasks))
 
 
-def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, stream: Stream[Any], chain: dict[str, Any],
-                  run_created: Any, admission: breaker.Admission, *, last_attempt: bool) -> ChunkOutcome:
+def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, stream: Stream[Any], chain: state.ChainState,
+                  admission: breaker.Admission, *, last_attempt: bool) -> ChunkOutcome:
     """One task serves a batch of parents: their children are paged inline, one request per
     parent and page, or for a `batch` stream many parents per request."""
     started = time.monotonic()
     source = Provenance("sync", task.run_id, unit=f"{task.chain_id}/{task.page}")
-    parents = [str(p) for p in chain.get("parent_ids") or []]
+    parents = [str(p) for p in chain.data.get("parent_ids") or []]
     try:
         with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s
-            found, partial = read_children(client, stream, chain, ctx.config, parents)
+            found, partial = read_children(client, stream, chain.data, ctx.config, parents)
     except AllowanceSpent:
         raise  # nothing of this batch is stored yet: it runs again after the reset
     except VendorError as exc:
@@ -435,9 +479,7 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
     counts = ingest_children(deps.db, task.connection_id, stream, found, source).counts
     if partial:  # more pages than one task reads: stored, but not taken for the whole set
         counts = counts.add(ingest_children(deps.db, task.connection_id, stream, partial, source, whole=False).counts)
-    if state.commit_page(deps.db, task, state.PageResult(counts, None, None)):
-        closed = state.close_chain_if_complete(deps.db, task, lookback_s=stream.lookback_s, run_created=run_created)
-        _after_close(task, ctx, deps, closed)
+    _commit(task, ctx, deps, stream, chain, state.PageResult(counts, None, None))
     return ChunkOutcome("done", counts)
 
 

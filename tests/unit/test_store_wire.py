@@ -88,3 +88,46 @@ def test_what_the_library_refuses_is_refused(bad: Any) -> None:
 def test_a_set_is_refused_not_stored_in_an_order_that_changes_between_processes() -> None:
     with pytest.raises(TypeError, match="stable order"):
         wire.create_write(PATH, {"deep": [{"tags": {"a", "b"}}]})
+
+
+def test_raw_batch_writes_are_the_librarys_update_and_merge() -> None:
+    from unittest.mock import MagicMock
+
+    from google.cloud.firestore_v1.base_client import BaseClient
+    from google.cloud.firestore_v1.transforms import ArrayRemove, ArrayUnion, Increment, Maximum, Minimum
+
+    fields = {"counts.fetched": Increment(3), "chains_closed": Increment(1), "last_page": Minimum(0),
+              "done": True, "max_cursor": None, "windows.`w1-2`.status": "done", "windows.`w1-2`.max_cursor": 1.5,
+              "errors": ArrayUnion([{"code": "x", "at": AT}]), "updated_at": AT}
+    (expected,) = _helpers.pbs_for_update(PATH, fields, None)
+    ref = MagicMock(_document_path=PATH)
+    batch = wire.RawBatch(MagicMock())
+    batch.update(ref, fields)
+    assert _sorted(batch.writes[0]) == _sorted(expected._pb)
+    read_at = DatetimeWithNanoseconds(2026, 11, 23, 10, 0, 2, nanosecond=123456000, tzinfo=timezone.utc)
+    option = BaseClient.write_option(last_update_time=read_at)
+    (expected,) = _helpers.pbs_for_update(PATH, {"done": True, "n": Increment(1)}, option)
+    batch.update(ref, {"done": True, "n": Increment(1)}, last_update_time=read_at)
+    assert _sorted(batch.writes[1]) == _sorted(expected._pb)
+    merged = {"hwm": Maximum(5.5), "pending_parents": ArrayRemove(["a", "b"]), "run_id": "r", "at": AT}
+    (expected,) = _helpers.pbs_for_set_with_merge(PATH, merged, merge=True)
+    batch.set(ref, merged, merge=True)
+    assert _sorted(batch.writes[2]) == _sorted(expected._pb)
+    with pytest.raises(TypeError):
+        batch.set(ref, {"nested": {"a": 1}}, merge=True)
+
+
+def _sorted(write: Any) -> Any:
+    """The same write with its mask and transforms in one order (their order means nothing)."""
+    copy = type(write)()
+    copy.CopyFrom(write)
+    paths = sorted(copy.update_mask.field_paths)
+    del copy.update_mask.field_paths[:]
+    copy.update_mask.field_paths.extend(paths)
+    transforms = sorted(copy.update_transforms, key=lambda t: t.field_path)
+    kept = [type(t)() for t in transforms]
+    for new, old in zip(kept, transforms, strict=True):
+        new.CopyFrom(old)
+    del copy.update_transforms[:]
+    copy.update_transforms.extend(kept)
+    return copy
