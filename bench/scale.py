@@ -11,9 +11,10 @@ tests/e2e/read_counter.py) of a records list page, its unchanged poll (304) and 
 The Firestore emulator keeps every document on its JVM heap, about 17 KB a contact (record,
 raw payload, automatic indexes): 1,000,000 contacts need ~17 GB, more than a shared machine
 has. `--emulator-keep N` deletes, behind the sync and from this process (not the worker's),
-every stored contact but the newest N by creation (two threads walking id ranges, 500 a
-batch), so a 1M import runs against a real emulator that holds a few hundred thousand at
-most; the reads are then counted over the N kept.
+the contacts of every creation window the run has finished (by id, known from the same
+deterministic data set the sandbox generated; no query over the records), all but the newest
+N, so a 1M import runs against a real emulator that holds about N plus the windows in
+flight; the reads are then counted over those.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import os
 import threading
 import time
+from bisect import bisect_left
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +32,14 @@ from devtools.emulators import firestore_emulator
 from devtools.identity import IdentityServer, LocalIdentity
 from devtools.processes import free_port
 from devtools.sandboxes.intercom.config import DataConfig
+from devtools.sandboxes.intercom.datagen import generate
 from tests.conftest import PROJECT
 from tests.e2e.read_counter import count_reads
 from tests.e2e.sync_stack import SyncStack
 
 REPO = Path(__file__).resolve().parent.parent
 DAY = 86_400
+SMALL = {"companies": 10, "admins": 5, "conversations": 10}
 
 
 def status_kb(pid: int, field: str) -> int:
@@ -87,40 +91,43 @@ def dashboard_reads(stack: SyncStack, connection_id: str) -> dict[str, int]:
         store_client.firestore_client = original  # type: ignore[assignment]
 
 
-def prune_ranges(size: int, keep: int, threads: int = 2) -> list[tuple[str, str]]:
-    """Doc-id ranges holding the contacts created before the newest `keep` (of `size`), split
-    for `threads` pruners. Contact ids start with their creation time in hex (the sandbox's
-    ObjectId shape), spread evenly over the sandbox's history, so a range of ids is a range
-    of creation days."""
-    data = DataConfig()
-    start = data.epoch - data.history_days * DAY
-    fence = data.epoch - (data.history_days * DAY * keep) // size
-    step = (fence - start) // threads
-    edges = [start + i * step for i in range(threads)] + [fence]
-    return [(f"{lo:08x}", f"{hi:08x}") for lo, hi in zip(edges, edges[1:], strict=False)]
+def contacts_by_creation(size: int) -> tuple[list[int], list[str]]:
+    """created_at and id of the sandbox's contacts at `size`, ascending (the data set the
+    stack resets it to: generation is deterministic)."""
+    data = generate(DataConfig(contacts=size, **SMALL))
+    return [c.created_at for c in data.contacts], [c.id for c in data.contacts]
 
 
-def prune_behind(stop: threading.Event, connection_id: str, ids: tuple[str, str], pruned: list[int]) -> None:
-    """Delete the stored contacts whose ids fall in `ids` (from, before) until `stop`, a batch
-    of 500 at a time (see the module doc); walks the range, then starts over for late writes."""
+def prune_behind(stop: threading.Event, connection_id: str, run_id: str, contacts: tuple[list[int], list[str]],
+                 keep: int, pruned: list[int]) -> None:
+    """Until `stop`: every few seconds, delete (by id, 500 a batch, no query over the records)
+    the stored contacts of each contacts window the run has finished, but the newest `keep`
+    (see the module doc)."""
     from google.cloud import firestore
+    from google.cloud.firestore_v1.base_query import FieldFilter
 
+    created, ids = contacts
     client = firestore.Client(project=PROJECT)
-    contacts = client.collection("connections").document(connection_id).collection("contacts")
-    after = ids[0]
-    while not stop.is_set():
-        query = contacts.select([]).order_by("__name__").start_after({"__name__": contacts.document(after)})
-        docs = list(query.end_before({"__name__": contacts.document(ids[1])}).limit(500).stream())
-        if not docs:
-            after = ids[0]
-            stop.wait(5)
-            continue
-        batch = client.batch()
-        for doc in docs:
-            batch.delete(doc.reference)
-        batch.commit()
-        pruned.append(len(docs))
-        after = docs[-1].id
+    connection = client.collection("connections").document(connection_id)
+    records = connection.collection("contacts")
+    chains = connection.collection("runs").document(run_id).collection("chains")
+    finished: set[str] = set()
+    while not stop.wait(5):
+        done = chains.where(filter=FieldFilter("done", "==", True)).select(["stream", "since", "until", "split", "window"])
+        for chain in done.stream():
+            doc = chain.to_dict() or {}
+            if chain.id in finished or doc.get("stream") != "contacts" or doc.get("split") or not doc.get("window"):
+                continue
+            finished.add(chain.id)
+            until = -(-int(doc["until"]) // DAY) * DAY if doc.get("until") else created[-1] + 1  # whole days
+            lo = bisect_left(created, int(doc.get("since") or 0))
+            hi = min(bisect_left(created, until), len(ids) - keep)
+            for start in range(lo, hi, 500):
+                batch = client.batch()
+                for doc_id in ids[start:min(hi, start + 500)]:
+                    batch.delete(records.document(doc_id))
+                batch.commit()
+                pruned.append(min(hi, start + 500) - start)
 
 
 def main() -> None:
@@ -137,15 +144,14 @@ def main() -> None:
     fs_port = free_port()
     firestore_proc = firestore_emulator(fs_port, log_dir).start()
     os.environ["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{fs_port}"
-    small = {"companies": 10, "admins": 5, "conversations": 10}
-    stack = SyncStack(identity, f"127.0.0.1:{fs_port}", log_dir, {"contacts": sizes[0], **small},
+    stack = SyncStack(identity, f"127.0.0.1:{fs_port}", log_dir, {"contacts": sizes[0], **SMALL},
                       sandbox_rate_limit=30_000)
     os.environ.update({k: v for k, v in stack.env.items() if k not in os.environ})  # settings for the records endpoint
     rows: list[dict[str, Any]] = []
     try:
         stack.start()
         for size in sizes:
-            stack.sandbox_size = {"contacts": size, **small}
+            stack.sandbox_size = {"contacts": size, **SMALL}
             stack.reset_sandbox()
             stack.processes["functions"].stop()
             stack.start_functions()  # a fresh process: its VmHWM is this run's
@@ -153,18 +159,21 @@ def main() -> None:
             stack.connection_id = ""
             connection_id = stack.connect()
             rss_idle = status_kb(pid, "VmHWM")
+            prune = 0 < args.emulator_keep < size
+            by_creation = contacts_by_creation(size) if prune else ([], [])
             cpu0, t0 = process_cpu_s(pid), time.monotonic()
+            run_id = stack.start_sync(mode="full")
             stop, pruned = threading.Event(), list[int]()
-            pruners = [threading.Thread(target=prune_behind, args=(stop, connection_id, ids, pruned), daemon=True)
-                       for ids in prune_ranges(size, args.emulator_keep)] if 0 < args.emulator_keep < size else []
-            for pruner in pruners:
+            pruner = threading.Thread(target=prune_behind, daemon=True,
+                                      args=(stop, connection_id, run_id, by_creation, args.emulator_keep, pruned))
+            if prune:
                 pruner.start()
             try:
-                run = stack.sync(mode="full", timeout_s=6 * 3600)
+                run = stack.wait(run_id, timeout_s=6 * 3600)
             finally:
                 stop.set()
-                for pruner in pruners:
-                    pruner.join()
+                if prune:
+                    pruner.join(timeout=120)
             row = {
                 "contacts": size,
                 "status": run["status"],
