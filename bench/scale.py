@@ -11,10 +11,10 @@ tests/e2e/read_counter.py) of a records list page, its unchanged poll (304) and 
 The Firestore emulator keeps every document on its JVM heap, about 17 KB a contact (record,
 raw payload, automatic indexes): 1,000,000 contacts need ~17 GB, more than a shared machine
 has. `--emulator-keep N` deletes, behind the sync and from this process (not the worker's),
-the contacts of every creation window the run has finished (by id, known from the same
-deterministic data set the sandbox generated; no query over the records), all but the newest
-N, so a 1M import runs against a real emulator that holds about N plus the windows in
-flight; the reads are then counted over those.
+the contacts each creation window has saved so far (read from its newest page checkpoint;
+deleted by id, known from the same deterministic data set the sandbox generated, with no
+query over the records), all but the newest N, so a 1M import runs against a real emulator
+that holds about N plus the pages in flight; the reads are then counted over those.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import json
 import os
 import threading
 import time
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from devtools.identity import IdentityServer, LocalIdentity
 from devtools.processes import free_port
 from devtools.sandboxes.intercom.config import DataConfig
 from devtools.sandboxes.intercom.datagen import generate
+from devtools.sandboxes.kit.paging import decode_cursor
 from tests.conftest import PROJECT
 from tests.e2e.read_counter import count_reads
 from tests.e2e.sync_stack import SyncStack
@@ -98,36 +99,54 @@ def contacts_by_creation(size: int) -> tuple[list[int], list[str]]:
     return [c.created_at for c in data.contacts], [c.id for c in data.contacts]
 
 
+def _written_upto(cursor: dict[str, Any] | None, keys: list[tuple[int, str]]) -> int | None:
+    """How many of the sandbox's contacts (in (created_at, id) order) sort at or before the
+    last record of a page whose checkpoint holds `cursor` (the sandbox's keyset cursor names
+    that record's sort key); None when there is no next page."""
+    if not cursor or not cursor.get("after"):
+        return None
+    key, _ = decode_cursor(str(cursor["after"]))
+    return bisect_right(keys, (int(key[1]), str(key[2])))
+
+
 def prune_behind(stop: threading.Event, connection_id: str, run_id: str, contacts: tuple[list[int], list[str]],
                  keep: int, pruned: list[int]) -> None:
     """Until `stop`: every few seconds, delete (by id, 500 a batch, no query over the records)
-    the stored contacts of each contacts window the run has finished, but the newest `keep`
-    (see the module doc)."""
+    the stored contacts each creation window has already saved, all but the newest `keep`
+    (see the module doc). Windows advance side by side, so progress is read per window from
+    its newest page checkpoint (the cursor past its last saved record)."""
     from google.cloud import firestore
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     created, ids = contacts
+    keys = list(zip(created, ids, strict=True))
+    limit = len(ids) - keep
     client = firestore.Client(project=PROJECT)
     connection = client.collection("connections").document(connection_id)
     records = connection.collection("contacts")
     chains = connection.collection("runs").document(run_id).collection("chains")
-    finished: set[str] = set()
+    done_upto: dict[str, int] = {}  # chain id -> position pruned up to
     while not stop.wait(5):
-        done = chains.where(filter=FieldFilter("done", "==", True)).select(["stream", "since", "until", "split", "window"])
-        for chain in done.stream():
+        windows = chains.where(filter=FieldFilter("stream", "==", "contacts"))
+        for chain in windows.select(["since", "until", "split", "window", "done"]).stream():
             doc = chain.to_dict() or {}
-            if chain.id in finished or doc.get("stream") != "contacts" or doc.get("split") or not doc.get("window"):
+            if doc.get("split") or not doc.get("window"):
                 continue
-            finished.add(chain.id)
-            until = -(-int(doc["until"]) // DAY) * DAY if doc.get("until") else created[-1] + 1  # whole days
-            lo = bisect_left(created, int(doc.get("since") or 0))
-            hi = min(bisect_left(created, until), len(ids) - keep)
+            lo = done_upto.get(chain.id, bisect_left(created, int(doc.get("since") or 0)))
+            if doc.get("done"):
+                until = -(-int(doc["until"]) // DAY) * DAY if doc.get("until") else created[-1] + 1  # whole days
+                hi: int | None = bisect_left(created, until)
+            else:
+                newest = chain.reference.collection("pages").order_by("index", direction="DESCENDING").limit(1)
+                hi = next((_written_upto(p.get("next_cursor"), keys) for p in newest.stream()), None)
+            hi = min(hi or lo, limit)
             for start in range(lo, hi, 500):
                 batch = client.batch()
                 for doc_id in ids[start:min(hi, start + 500)]:
                     batch.delete(records.document(doc_id))
                 batch.commit()
                 pruned.append(min(hi, start + 500) - start)
+            done_upto[chain.id] = max(lo, hi)
 
 
 def main() -> None:
