@@ -115,8 +115,8 @@ def prune_behind(stop: threading.Event, connection_id: str, run_id: str, contact
     the stored contacts each creation window has already saved, all but the newest `keep`
     (see the module doc). Windows advance side by side, so progress is read per window from
     its newest page checkpoint (the cursor past its last saved record)."""
+    from google.api_core.exceptions import GoogleAPICallError
     from google.cloud import firestore
-    from google.cloud.firestore_v1.base_query import FieldFilter
 
     created, ids = contacts
     keys = list(zip(created, ids, strict=True))
@@ -127,26 +127,39 @@ def prune_behind(stop: threading.Event, connection_id: str, run_id: str, contact
     chains = connection.collection("runs").document(run_id).collection("chains")
     done_upto: dict[str, int] = {}  # chain id -> position pruned up to
     while not stop.wait(5):
-        windows = chains.where(filter=FieldFilter("stream", "==", "contacts"))
-        for chain in windows.select(["since", "until", "split", "window", "done"]).stream():
-            doc = chain.to_dict() or {}
-            if doc.get("split") or not doc.get("window"):
-                continue
-            lo = done_upto.get(chain.id, bisect_left(created, int(doc.get("since") or 0)))
-            if doc.get("done"):
-                until = -(-int(doc["until"]) // DAY) * DAY if doc.get("until") else created[-1] + 1  # whole days
-                hi: int | None = bisect_left(created, until)
-            else:
-                newest = chain.reference.collection("pages").order_by("index", direction="DESCENDING").limit(1)
-                hi = next((_written_upto(p.get("next_cursor"), keys) for p in newest.stream()), None)
-            hi = min(hi or lo, limit)
-            for start in range(lo, hi, 500):
-                batch = client.batch()
-                for doc_id in ids[start:min(hi, start + 500)]:
-                    batch.delete(records.document(doc_id))
-                batch.commit()
-                pruned.append(min(hi, start + 500) - start)
-            done_upto[chain.id] = max(lo, hi)
+        try:
+            _prune_saved(client, records, chains, done_upto, keys, created, ids, limit, pruned)
+        except GoogleAPICallError as exc:  # a loaded emulator times out now and then: next round
+            print(f"pruner: {type(exc).__name__}: {exc}; retrying", flush=True)
+
+
+def _prune_saved(client: Any, records: Any, chains: Any, done_upto: dict[str, int], keys: list[tuple[int, str]],
+                 created: list[int], ids: list[str], limit: int, pruned: list[int]) -> None:
+    """One round of prune_behind: each window's saved contacts since the last round."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    windows = chains.where(filter=FieldFilter("stream", "==", "contacts"))
+    fields = ["since", "until", "split", "window", "done"]
+    for chain in windows.select(fields).stream(retry=None, timeout=120):
+        doc = chain.to_dict() or {}
+        if doc.get("split") or not doc.get("window"):
+            continue
+        lo = done_upto.get(chain.id, bisect_left(created, int(doc.get("since") or 0)))
+        if doc.get("done"):
+            until = -(-int(doc["until"]) // DAY) * DAY if doc.get("until") else created[-1] + 1  # whole days
+            hi: int | None = bisect_left(created, until)
+        else:
+            newest = chain.reference.collection("pages").order_by("index", direction="DESCENDING").limit(1)
+            pages = newest.stream(retry=None, timeout=60)
+            hi = next((_written_upto(p.get("next_cursor"), keys) for p in pages), None)
+        hi = min(hi or lo, limit)
+        for start in range(lo, hi, 500):
+            batch = client.batch()
+            for doc_id in ids[start:min(hi, start + 500)]:
+                batch.delete(records.document(doc_id))
+            batch.commit(retry=None, timeout=60)
+            pruned.append(min(hi, start + 500) - start)
+        done_upto[chain.id] = max(lo, hi)
 
 
 def main() -> None:
