@@ -6,7 +6,9 @@
 Terraform reads the file with jsondecode(file(...)); nothing about a function, a queue or a
 schedule is written twice. Sources:
 
-    functions  every functions/<dir>/main.py Endpoint (its Deployment and invoker)
+    functions  every functions/<dir>/main.py Endpoint (its Deployment and invoker, and
+               `interactive`: every route is for signed-in people, who wait on its answer;
+               Terraform keeps var.interactive_min_instances of those warm)
     queues     shared.sync.queues.queue_spec(connector) for every registered connector,
                shared.webhooks.queues.queue_spec(connector) for those that declare webhooks, and
                shared.serving.outbox_api.queue_spec(connector) for those that declare creates
@@ -62,6 +64,7 @@ def secret_env_name(secret_id: str) -> str:
 
 def _functions(functions_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     from devtools import functions_catalog
+    from shared.api import Users
 
     if functions_dir is not None:
         # a copy of the tree (tests): load its functions/ instead of the repo's
@@ -95,6 +98,7 @@ def _functions(functions_dir: Path | None = None) -> dict[str, dict[str, Any]]:
             "max_instances": int(d.max_instances),
             "concurrency": int(d.concurrency),
             "invoker": invoker,
+            "interactive": bool(endpoint.routes) and all(isinstance(r.auth, Users) for r in endpoint.routes),
             "secrets": sorted(set(d.secrets)),
             **({"schedule": d.schedule} if d.schedule else {}),
         }

@@ -7,7 +7,6 @@ from flask import Response
 
 from shared.api import Call, Deployment, Endpoint, Users
 from shared.api.openapi import documented
-from shared.serving.openapi import action_variants
 
 endpoint = Endpoint(
     "actions",
@@ -18,7 +17,7 @@ endpoint = Endpoint(
 
 
 @endpoint.route("POST", "/{connection_id}/{action}", auth=Users(), errors=(403, 409, 422, 428, 429, 502, 503))
-@documented(action_variants)
+@documented("shared.serving.openapi:action_variants")
 def act(call: Call) -> Response:
     """Org connections: admins; personal ones: their owner and admins."""
     from shared.serving.actions import run

@@ -7,7 +7,6 @@ from flask import Response
 
 from shared.api import Call, Deployment, Endpoint, Users
 from shared.api.openapi import documented
-from shared.serving.openapi import proxy_variants
 from shared.serving.proxy import CATCH_ALL
 
 endpoint = Endpoint(
@@ -19,7 +18,7 @@ endpoint = Endpoint(
 
 
 @endpoint.route("GET", "/{connection_id}/{path}", auth=Users(), errors=(403, 429, 502, 503), params={"path": str})
-@documented(proxy_variants)
+@documented("shared.serving.openapi:proxy_variants")
 def proxy(call: Call) -> Response:
     """Org connections: admins; personal ones: their owner and admins."""
     from shared.serving.proxy import proxy as forward

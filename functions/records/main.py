@@ -8,7 +8,6 @@ from flask import Response
 
 from shared.api import Call, Deployment, Endpoint, Users
 from shared.api.openapi import documented
-from shared.serving.openapi import list_variants, record_variants
 
 #: live=true reads the connection's credentials (encrypted under this key)
 endpoint = Endpoint(
@@ -20,7 +19,7 @@ endpoint = Endpoint(
 
 
 @endpoint.route("GET", "/{connection_id}/{stream}", auth=Users(), errors=(404, 429, 502, 503))
-@documented(list_variants)
+@documented("shared.serving.openapi:list_variants")
 def list_records(call: Call) -> Response:
     """Filters, sort, keyset pages; ETag and 304 for pollers; live=true asks the vendor."""
     from shared.serving.handlers import list_records as handle_list
@@ -29,7 +28,7 @@ def list_records(call: Call) -> Response:
 
 
 @endpoint.route("GET", "/{connection_id}/{stream}/{key}", auth=Users(), errors=(404,))
-@documented(record_variants)
+@documented("shared.serving.openapi:record_variants")
 def get_record(call: Call) -> Response:
     """One stored record; its ETag is what an action sends back in If-Match."""
     from shared.serving.handlers import get_record as handle_get

@@ -7,13 +7,12 @@ from flask import Response
 
 from shared.api import Call, Endpoint, Users
 from shared.api.openapi import documented
-from shared.serving.openapi import view_variants
 
 endpoint = Endpoint("views", summary="Views over a connection's records", tags=("records",))
 
 
 @endpoint.route("GET", "/{connection_id}/{view}", auth=Users(), errors=(404,))
-@documented(view_variants)
+@documented("shared.serving.openapi:view_variants")
 def view(call: Call) -> Response:
     """The view's answer for the query; 304 while the records it reads are unchanged."""
     from shared.views.runner import serve

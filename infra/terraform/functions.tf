@@ -86,8 +86,10 @@ resource "google_cloudfunctions2_function" "fn" {
     max_instance_count               = each.value.max_instances
     max_instance_request_concurrency = each.value.concurrency
     # Cloud Run serves more than one request per instance only with a whole CPU.
-    available_cpu                  = each.value.concurrency > 1 ? "1" : null
-    min_instance_count             = 0
+    available_cpu = each.value.concurrency > 1 ? "1" : null
+    # Warm instances where a person waits on the answer (a cold one costs about a second of
+    # CPU before it answers: bench/results/cold_start.txt); machines' functions scale to zero.
+    min_instance_count             = lookup(var.min_instances, each.key, each.value.interactive ? var.interactive_min_instances : 0)
     service_account_email          = google_service_account.runtime.email
     all_traffic_on_latest_revision = true
     ingress_settings               = each.value.invoker == "public" ? "ALLOW_ALL" : var.machine_ingress

@@ -82,6 +82,28 @@ variable "machine_ingress" {
   }
 }
 
+variable "interactive_min_instances" {
+  description = <<-EOT
+    Instances kept warm for each function only signed-in people call (the manifest's `interactive`:
+    the console's and dashboards' API; not webhooks, health or the machines' functions), so that a person rarely meets a cold start: a cold
+    instance spends about a second of CPU (Python, functions-framework, token verification,
+    the Firestore client) before its first answer. 0 lets them scale to zero. Cost: docs/deploy.md.
+  EOT
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.interactive_min_instances >= 0 && floor(var.interactive_min_instances) == var.interactive_min_instances
+    error_message = "interactive_min_instances is a whole number of instances, 0 or more."
+  }
+}
+
+variable "min_instances" {
+  description = "Minimum instances per function by deployed name, overriding the rule above (e.g. { \"sync-status\" = 2, \"pylon-trends\" = 0 })."
+  type        = map(number)
+  default     = {}
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of every function."
   type        = string

@@ -6,6 +6,7 @@ module, so the function that serves it loads no other function's code at cold st
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections.abc import Callable
@@ -68,8 +69,12 @@ class Variant:
 H = TypeVar("H")
 
 
-def documented(variants: Callable[[], list[Variant]]) -> Callable[[H], H]:
-    """Document a generic route as the Variants `variants()` lists (called at build time)."""
+def documented(variants: Callable[[], list[Variant]] | str) -> Callable[[H], H]:
+    """Document a generic route as the Variants `variants()` lists (called at build time).
+
+    `variants` may be named "module:function" instead: the variants come from every
+    connector's declarations, which a cold instance answering a request has no use for, so
+    the function imports them only when the document is built."""
 
     def mark(handler: H) -> H:
         setattr(handler, "openapi_variants", variants)  # noqa: B010 - H is any handler type
@@ -80,6 +85,9 @@ def documented(variants: Callable[[], list[Variant]]) -> Callable[[H], H]:
 
 def _variants(route: Route) -> list[Variant] | None:
     factory = getattr(route.handler, "openapi_variants", None)
+    if isinstance(factory, str):
+        module, _, name = factory.partition(":")
+        factory = getattr(importlib.import_module(module), name)
     return factory() if factory is not None else None
 
 

@@ -262,11 +262,12 @@ def start_install(call: Call[Any, InstallStart]) -> InstallStarted:
 
 def finish_install(call: Call[CallbackQuery, Any]) -> Installed:
     """Where the vendor sends the browser back: exchange the code, connect."""
-    import httpx
-
     from shared.connections import oauth
 
     query = call.query
+    oauth.check_state(query.state)
+    import httpx
+
     with httpx.Client(headers={"User-Agent": "tributary-oauth/0.1"}) as http:
         connection = oauth.complete_install(
             _db(call), call.settings, _keyring(call), query.state, query.code, http=http, error=query.error

@@ -278,6 +278,13 @@ def start_install(
     return f"{base}{'&' if '?' in base else '?'}{urlencode(params)}"
 
 
+def check_state(state: str) -> None:
+    """400 oauth_state_invalid for a state no install could have issued: refused before any
+    client is made, so a stray visit to the callback costs no Firestore import."""
+    if not state or len(state) > 200 or "/" in state:
+        raise OAuthStateInvalid()
+
+
 def consume_state(db: Client, state: str, now: datetime) -> dict[str, Any]:
     """The state's record, deleted in the same transaction (single use), or 400
     oauth_state_invalid / oauth_state_expired. An expired state is consumed too."""

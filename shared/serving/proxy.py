@@ -20,9 +20,9 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import Forbidden
-from shared.vendors.connector import Connector, Proxy
 
 if TYPE_CHECKING:
+    from shared.vendors.connector import Connector, Proxy
     from shared.vendors.http import VendorClient
 
 #: /{connection_id}[/{path...}] inside the proxy function: the allow-list, not the router, decides

@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from shared.store import records
 from shared.store.records import Incoming, Provenance
 from shared.sync.models import Counts
-from shared.vendors.connector import MapContext, ParentSet, Stream, as_unix
+from shared.vendors.connector import MapContext, ParentSet, Stream
+from shared.vendors.pagination import as_unix
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client

@@ -16,13 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.vendors.auth import AuthStrategy, BearerToken
-from shared.vendors.pagination import PageRequest, Paginator, dig
+from shared.vendors.pagination import PageRequest, Paginator, as_unix, dig
 from shared.vendors.ratelimit import RateLimit
 from shared.vendors.retry import RetryPolicy
 
@@ -355,23 +355,6 @@ class Stream(Generic[Raw]):
         if not self.cursor_field:
             return None
         return as_unix(dig(raw, self.cursor_field))
-
-
-def as_unix(value: Any) -> float | None:
-    """Epoch seconds, epoch milliseconds or ISO 8601 -> unix seconds; None if unreadable."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        if value != value or value in (float("inf"), float("-inf")):
-            return None
-        return float(value) / 1000 if abs(value) > 10**11 else float(value)
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
 
 
 # -- what a connector offers besides its records ------------------------------------------------

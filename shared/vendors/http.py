@@ -34,6 +34,9 @@ from shared.vendors.retry import decide, parse_retry_after
 
 log = logging.getLogger("tributary.vendors.http")
 
+#: seconds to open a connection to a vendor; reads wait the connection's `timeout_s`
+CONNECT_TIMEOUT_S = 10.0
+
 
 class RateGate(Protocol):
     """A budget shared beyond this process (booked in the store): `book` answers how long
@@ -153,7 +156,6 @@ class VendorClient:
         if self.pacing is None:
             self.pacing = PacingState()
         self._base = str(self._http.base_url).rstrip("/")
-        self._timeout = httpx.Timeout(self.config.timeout_s, connect=10.0).as_dict()
 
     def close(self) -> None:
         if self._owns_http:
@@ -172,8 +174,11 @@ class VendorClient:
         params = {**request.params, **wire.params} or None
         headers = self._http.headers.copy()
         headers.update(wire.headers)
+        # read from config on every request: the outbox shortens a client's timeout after opening it
+        seconds = self.config.timeout_s
+        timeout = {"connect": CONNECT_TIMEOUT_S, "read": seconds, "write": seconds, "pool": seconds}
         outgoing = httpx.Request(request.method, self._base + request.path, params=params, json=request.json_body,
-                                 headers=headers, extensions={"timeout": self._timeout})
+                                 headers=headers, extensions={"timeout": timeout})
         return self._http.send(outgoing)
 
     def fetch(self, request: PageRequest) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -40,6 +41,23 @@ def dig(data: Any, path: str) -> Any:
             return None
         data = data.get(key)
     return data
+
+
+def as_unix(value: Any) -> float | None:
+    """Epoch seconds, epoch milliseconds or ISO 8601 -> unix seconds; None if unreadable."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        return float(value) / 1000 if abs(value) > 10**11 else float(value)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
 
 
 Cursor = dict[str, Any]

@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from shared.errors import BadRequest, Unauthenticated
-from shared.vendors.connector import as_unix
-from shared.vendors.pagination import PageRequest, dig
+from shared.vendors.pagination import PageRequest, as_unix, dig
 
 Action = Literal["upsert", "delete", "fetch", "children", "ignore"]
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from devtools.bundles import PYTHON_CANDIDATES
+
 REPO = Path(__file__).resolve().parents[2]
 TF_DIR = REPO / "infra" / "terraform"
 MANIFEST = TF_DIR / "manifest.json"
@@ -22,11 +24,7 @@ RUNTIME_REQUIREMENTS = REPO / "requirements" / "runtime.txt"
 CHECKOV_VENV = REPO / ".venv-checkov"
 
 # Cloud Functions runs python312; use it for the bundle venv when this machine has it.
-BUNDLE_PYTHON_CANDIDATES = (
-    os.environ.get("TRIBUTARY_BUNDLE_PYTHON", ""),
-    "python3.12",
-    str(Path.home() / ".pyenv" / "versions" / "3.12.1" / "bin" / "python3.12"),
-)
+BUNDLE_PYTHON_CANDIDATES = PYTHON_CANDIDATES
 
 
 def tf_files() -> list[Path]:
@@ -104,7 +102,7 @@ def runtime_venv() -> Path:
     version = subprocess.run(
         [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], check=True, capture_output=True, text=True
     ).stdout.strip()
-    key = hashlib.sha256(RUNTIME_REQUIREMENTS.read_bytes() + version.encode()).hexdigest()[:12]
+    key = hashlib.sha256(RUNTIME_REQUIREMENTS.read_bytes() + version.encode() + b"pyc:unchecked-hash").hexdigest()[:12]
     target = REPO / "build" / "test-venvs" / f"runtime-py{version}-{key}"
     stamp = target / ".tributary-installed"
     if stamp.exists() and not os.environ.get("TRIBUTARY_FRESH_VENV"):
@@ -119,6 +117,16 @@ def runtime_venv() -> Path:
     )
     if result.returncode != 0:
         pytest.fail(f"could not install requirements/runtime.txt into a clean venv:\n{result.stderr[-4000:]}")
+    # as Google's Python buildpack leaves the dependencies: unchecked-hash .pyc (bench.cold_start
+    # serves the bundles from this venv, and would otherwise compile every dependency per start)
+    site = subprocess.run(
+        [str(bin_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    subprocess.run(
+        [str(bin_python), "-m", "compileall", "-qq", "--invalidation-mode", "unchecked-hash", site],
+        capture_output=True, timeout=900,
+    )
     check = subprocess.run([*pip, "check"], capture_output=True, text=True)
     if check.returncode != 0:
         pytest.fail(f"pip check failed in the runtime venv:\n{check.stdout}{check.stderr}")

@@ -92,6 +92,7 @@ def test_check_flags_dangling_schedules_queues_and_secrets(manifest: dict[str, A
 
 def test_manifest_shape(manifest: dict[str, Any]) -> None:
     from devtools.functions_catalog import load_endpoints
+    from shared.api import Users
 
     endpoints = load_endpoints()
     assert set(manifest["functions"]) == set(endpoints)
@@ -105,6 +106,7 @@ def test_manifest_shape(manifest: dict[str, Any]) -> None:
             "max_instances": d.max_instances,
             "concurrency": d.concurrency,
             "invoker": endpoints[name].invoker,
+            "interactive": all(isinstance(r.auth, Users) for r in endpoints[name].routes),
             "secrets": sorted(d.secrets),
             **({"schedule": d.schedule} if d.schedule else {}),
         }

@@ -66,6 +66,19 @@ def test_providers_are_pinned(terraform: dict[str, Any]) -> None:
         assert re.fullmatch(r"~> \d+\.\d+(\.\d+)?", providers[name]["version"]), providers[name]["version"]
 
 
+def test_min_instances_default_to_one_warm_instance_where_a_person_waits(
+    terraform: dict[str, Any], manifest: dict[str, Any]
+) -> None:
+    variables = {name: body for doc in terraform.values() for block in doc.get("variable", []) for name, body in block.items()}
+    assert variables["interactive_min_instances"]["default"] == 1
+    assert variables["min_instances"]["default"] == {}
+    functions = manifest["functions"]
+    assert functions["records"]["interactive"] and functions["sync-status"]["interactive"]
+    machines = ("sync-worker", "sync-scheduler", "webhook-worker", "health", "webhooks", "oauth-callback")
+    assert not any(functions[name]["interactive"] for name in machines)
+    assert all(not fn["interactive"] for fn in functions.values() if fn["invoker"] != "public")
+
+
 def test_required_variables(terraform: dict[str, Any]) -> None:
     variables = {name for doc in terraform.values() for block in doc.get("variable", []) for name in block}
     assert {"project_id", "region", "allowed_domains", "firestore_location", "functions_source_bucket"} <= variables
@@ -99,7 +112,10 @@ def test_one_function_resource_per_manifest_function(resources: dict[str, Any], 
     assert expr(service["available_memory"]) == "each.value.memory"
     assert expr(service["timeout_seconds"]) == "each.value.timeout_s"
     assert expr(service["max_instance_count"]) == "each.value.max_instances"
-    assert service["min_instance_count"] == 0
+    # warm instances for functions people wait on (the manifest's `interactive`), none for machines'
+    assert expr(service["min_instance_count"]) == (
+        "lookup(var.min_instances, each.key, each.value.interactive ? var.interactive_min_instances : 0)"
+    )
     assert expr(service["service_account_email"]) == "google_service_account.runtime.email"
     assert expr(service["ingress_settings"]).startswith('each.value.invoker == "public" ? "ALLOW_ALL"')
     secret_env = only(service, "dynamic")["secret_environment_variables"]

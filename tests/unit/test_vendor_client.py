@@ -152,3 +152,16 @@ def test_a_body_that_is_not_json_is_the_vendor_failing_and_a_list_is_wrapped() -
     with pytest.raises(VendorUnavailable, match="not JSON"):
         client.fetch(PageRequest(path="/contacts"))
     assert client.fetch(PageRequest(path="/contacts")) == {"data": [{"id": "1", "name": "é"}]}
+
+
+def test_a_timeout_set_after_the_client_was_opened_is_the_one_requests_use() -> None:
+    """The outbox opens a client, then shortens its timeout to one attempt's (8 s): a request
+    must wait that long, not the connection's default (a cached timeout once let an accepted,
+    slow create answer late and count as delivered on its second attempt)."""
+    client = client_for([httpx.Response(200, json={}), httpx.Response(200, json={})], [])
+    client.fetch(PageRequest(path="/contacts"))
+    client.config = client.config.model_copy(update={"timeout_s": 8.0})
+    client.fetch(PageRequest(path="/contacts"))
+    first, second = (request.extensions["timeout"] for request in client.seen)  # type: ignore[attr-defined]
+    assert first["read"] == IntercomConfig(base_url="https://intercom.test").timeout_s
+    assert second == {"connect": 10.0, "read": 8.0, "write": 8.0, "pool": 8.0}

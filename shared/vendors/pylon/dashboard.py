@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.vendors.pylon.precompute import COLLECTION
+#: where precompute.py writes what the pages read (here, so a page's import is not the connector's)
+COLLECTION = "_dashboard"
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client

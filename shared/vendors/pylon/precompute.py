@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from shared.vendors.pylon.connector import PylonConfig
+from shared.vendors.pylon.dashboard import COLLECTION
 from shared.vendors.pylon.metrics import IssueMetrics, compute
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tributary.pylon.precompute")
 
-COLLECTION = "_dashboard"
 #: one document per issue: its metrics and the months it counts in, so a refresh can take an
 #: issue's old contribution out of the buckets it leaves
 METRICS_COLLECTION = "_dashboard_issues"
