@@ -129,7 +129,10 @@ def prune_behind(stop: threading.Event, connection_id: str, run_id: str, contact
     while not stop.wait(5):
         try:
             _prune_saved(client, records, chains, done_upto, keys, created, ids, limit, pruned)
-        except GoogleAPICallError as exc:  # a loaded emulator times out now and then: next round
+        # A loaded emulator times a query out now and then: try again next round. The library's
+        # streaming retry then raises AttributeError (seen with and without retry=None) in
+        # place of DeadlineExceeded, so that is caught too.
+        except (GoogleAPICallError, AttributeError) as exc:
             print(f"pruner: {type(exc).__name__}: {exc}; retrying", flush=True)
 
 
@@ -140,7 +143,7 @@ def _prune_saved(client: Any, records: Any, chains: Any, done_upto: dict[str, in
 
     windows = chains.where(filter=FieldFilter("stream", "==", "contacts"))
     fields = ["since", "until", "split", "window", "done"]
-    for chain in windows.select(fields).stream(retry=None, timeout=120):
+    for chain in windows.select(fields).stream(timeout=120):
         doc = chain.to_dict() or {}
         if doc.get("split") or not doc.get("window"):
             continue
@@ -150,14 +153,14 @@ def _prune_saved(client: Any, records: Any, chains: Any, done_upto: dict[str, in
             hi: int | None = bisect_left(created, until)
         else:
             newest = chain.reference.collection("pages").order_by("index", direction="DESCENDING").limit(1)
-            pages = newest.stream(retry=None, timeout=60)
+            pages = newest.stream(timeout=60)
             hi = next((_written_upto(p.get("next_cursor"), keys) for p in pages), None)
         hi = min(hi or lo, limit)
         for start in range(lo, hi, 500):
             batch = client.batch()
             for doc_id in ids[start:min(hi, start + 500)]:
                 batch.delete(records.document(doc_id))
-            batch.commit(retry=None, timeout=60)
+            batch.commit(timeout=60)
             pruned.append(min(hi, start + 500) - start)
         done_upto[chain.id] = max(lo, hi)
 
