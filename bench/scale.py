@@ -2,11 +2,19 @@
 Intercom's contacts at several sizes, each on a fresh functions process (so its peak RSS,
 VmHWM, is that run's), then the reads a dashboard's records calls cost at that size.
 
-    python -m bench.scale [--sizes 10000,100000,1000000] [--json]
+    python -m bench.scale [--sizes 10000,100000,1000000] [--json] [--emulator-keep 150000]
 
 Prints per size: records, wall, the functions process's CPU and peak RSS (and its ratio to
 the smallest size's), and the document reads (counted at the RPC boundary,
 tests/e2e/read_counter.py) of a records list page, its unchanged poll (304) and one record.
+
+The Firestore emulator keeps every document on its JVM heap, about 17 KB a contact (record,
+raw payload, automatic indexes): 1,000,000 contacts need ~17 GB, more than a shared machine
+has. `--emulator-keep N` deletes, behind the sync and from this process (not the worker's),
+the contacts each creation window has saved so far (read from its newest page checkpoint;
+deleted by id, known from the same deterministic data set the sandbox generated, with no
+query over the records), all but the newest N, so a 1M import runs against a real emulator
+that holds about N plus the pages in flight; the reads are then counted over those.
 """
 
 from __future__ import annotations
@@ -14,18 +22,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import threading
 import time
+from bisect import bisect_left, bisect_right
 from pathlib import Path
 from typing import Any
 
 from devtools.emulators import firestore_emulator
 from devtools.identity import IdentityServer, LocalIdentity
 from devtools.processes import free_port
+from devtools.sandboxes.intercom.config import DataConfig
+from devtools.sandboxes.intercom.datagen import generate
+from devtools.sandboxes.kit.paging import decode_cursor
 from tests.conftest import PROJECT
 from tests.e2e.read_counter import count_reads
 from tests.e2e.sync_stack import SyncStack
 
 REPO = Path(__file__).resolve().parent.parent
+DAY = 86_400
+SMALL = {"companies": 10, "admins": 5, "conversations": 10}
 
 
 def status_kb(pid: int, field: str) -> int:
@@ -77,10 +92,85 @@ def dashboard_reads(stack: SyncStack, connection_id: str) -> dict[str, int]:
         store_client.firestore_client = original  # type: ignore[assignment]
 
 
+def contacts_by_creation(size: int) -> tuple[list[int], list[str]]:
+    """created_at and id of the sandbox's contacts at `size`, ascending (the data set the
+    stack resets it to: generation is deterministic)."""
+    data = generate(DataConfig(contacts=size, **SMALL))
+    return [c.created_at for c in data.contacts], [c.id for c in data.contacts]
+
+
+def _written_upto(cursor: dict[str, Any] | None, keys: list[tuple[int, str]]) -> int | None:
+    """How many of the sandbox's contacts (in (created_at, id) order) sort at or before the
+    last record of a page whose checkpoint holds `cursor` (the sandbox's keyset cursor names
+    that record's sort key); None when there is no next page."""
+    if not cursor or not cursor.get("after"):
+        return None
+    key, _ = decode_cursor(str(cursor["after"]))
+    return bisect_right(keys, (int(key[1]), str(key[2])))
+
+
+def prune_behind(stop: threading.Event, connection_id: str, run_id: str, contacts: tuple[list[int], list[str]],
+                 keep: int, pruned: list[int]) -> None:
+    """Until `stop`: every few seconds, delete (by id, 500 a batch, no query over the records)
+    the stored contacts each creation window has already saved, all but the newest `keep`
+    (see the module doc). Windows advance side by side, so progress is read per window from
+    its newest page checkpoint (the cursor past its last saved record)."""
+    from google.api_core.exceptions import GoogleAPICallError
+    from google.cloud import firestore
+
+    created, ids = contacts
+    keys = list(zip(created, ids, strict=True))
+    limit = len(ids) - keep
+    client = firestore.Client(project=PROJECT)
+    connection = client.collection("connections").document(connection_id)
+    records = connection.collection("contacts")
+    chains = connection.collection("runs").document(run_id).collection("chains")
+    done_upto: dict[str, int] = {}  # chain id -> position pruned up to
+    while not stop.wait(5):
+        try:
+            _prune_saved(client, records, chains, done_upto, keys, created, ids, limit, pruned)
+        # A loaded emulator times a query out now and then: try again next round. The library's
+        # streaming retry then raises AttributeError (seen with and without retry=None) in
+        # place of DeadlineExceeded, so that is caught too.
+        except (GoogleAPICallError, AttributeError) as exc:
+            print(f"pruner: {type(exc).__name__}: {exc}; retrying", flush=True)
+
+
+def _prune_saved(client: Any, records: Any, chains: Any, done_upto: dict[str, int], keys: list[tuple[int, str]],
+                 created: list[int], ids: list[str], limit: int, pruned: list[int]) -> None:
+    """One round of prune_behind: each window's saved contacts since the last round."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    windows = chains.where(filter=FieldFilter("stream", "==", "contacts"))
+    fields = ["since", "until", "split", "window", "done"]
+    for chain in windows.select(fields).stream(timeout=120):
+        doc = chain.to_dict() or {}
+        if doc.get("split") or not doc.get("window"):
+            continue
+        lo = done_upto.get(chain.id, bisect_left(created, int(doc.get("since") or 0)))
+        if doc.get("done"):
+            until = -(-int(doc["until"]) // DAY) * DAY if doc.get("until") else created[-1] + 1  # whole days
+            hi: int | None = bisect_left(created, until)
+        else:
+            newest = chain.reference.collection("pages").order_by("index", direction="DESCENDING").limit(1)
+            pages = newest.stream(timeout=60)
+            hi = next((_written_upto(p.get("next_cursor"), keys) for p in pages), None)
+        hi = min(hi or lo, limit)
+        for start in range(lo, hi, 500):
+            batch = client.batch()
+            for doc_id in ids[start:min(hi, start + 500)]:
+                batch.delete(records.document(doc_id))
+            batch.commit(timeout=60)
+            pruned.append(min(hi, start + 500) - start)
+        done_upto[chain.id] = max(lo, hi)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000", help="contacts per run, comma-separated")
     parser.add_argument("--json", action="store_true", help="end with one JSON line: largest / smallest (bench.table)")
+    parser.add_argument("--emulator-keep", type=int, default=0,
+                        help="delete stored contacts beyond this many during a run (0: keep all)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -89,15 +179,14 @@ def main() -> None:
     fs_port = free_port()
     firestore_proc = firestore_emulator(fs_port, log_dir).start()
     os.environ["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{fs_port}"
-    small = {"companies": 10, "admins": 5, "conversations": 10}
-    stack = SyncStack(identity, f"127.0.0.1:{fs_port}", log_dir, {"contacts": sizes[0], **small},
+    stack = SyncStack(identity, f"127.0.0.1:{fs_port}", log_dir, {"contacts": sizes[0], **SMALL},
                       sandbox_rate_limit=30_000)
     os.environ.update({k: v for k, v in stack.env.items() if k not in os.environ})  # settings for the records endpoint
     rows: list[dict[str, Any]] = []
     try:
         stack.start()
         for size in sizes:
-            stack.sandbox_size = {"contacts": size, **small}
+            stack.sandbox_size = {"contacts": size, **SMALL}
             stack.reset_sandbox()
             stack.processes["functions"].stop()
             stack.start_functions()  # a fresh process: its VmHWM is this run's
@@ -105,8 +194,21 @@ def main() -> None:
             stack.connection_id = ""
             connection_id = stack.connect()
             rss_idle = status_kb(pid, "VmHWM")
+            prune = 0 < args.emulator_keep < size
+            by_creation = contacts_by_creation(size) if prune else ([], [])
             cpu0, t0 = process_cpu_s(pid), time.monotonic()
-            run = stack.sync(mode="full", timeout_s=6 * 3600)
+            run_id = stack.start_sync(mode="full")
+            stop, pruned = threading.Event(), list[int]()
+            pruner = threading.Thread(target=prune_behind, daemon=True,
+                                      args=(stop, connection_id, run_id, by_creation, args.emulator_keep, pruned))
+            if prune:
+                pruner.start()
+            try:
+                run = stack.wait(run_id, timeout_s=6 * 3600)
+            finally:
+                stop.set()
+                if prune:
+                    pruner.join(timeout=120)
             row = {
                 "contacts": size,
                 "status": run["status"],
@@ -116,6 +218,8 @@ def main() -> None:
                 "functions_rss_at_start_mb": round(rss_idle / 1024, 1),
                 "functions_peak_rss_mb": round(status_kb(pid, "VmHWM") / 1024, 1),
                 "reads": dashboard_reads(stack, connection_id),
+                "emulator_pruned": sum(pruned),
+                "load_average": os.getloadavg()[0],
             }
             row["peak_rss_x_smallest"] = round(row["functions_peak_rss_mb"] / (rows[0] if rows else row)["functions_peak_rss_mb"], 3)
             rows.append(row)

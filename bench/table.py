@@ -146,13 +146,28 @@ def cpu(quick: bool) -> list[Row]:
                 verdict(float(got["cpu_ms_per_record"]) <= 0.3))]
 
 
+#: at most these reads for a records list page of 50, its unchanged (304) poll and one record
+#: (bench/scale.py; measured at 10k, 100k and 1M alike)
+BOUNDED_READS = {"list_50": 53, "unchanged_poll": 1, "one_record": 2}
+
+
 def scale(quick: bool) -> list[Row]:
-    got, out = run_bench("scale", "--json", "--sizes", "10000,100000" if quick else "10000,1000000", timeout_s=7200)
-    figure = f"peak RSS, {'100k' if quick else '1M'} / 10k records"
+    # 1M contacts do not fit in the Firestore emulator's heap: all but the newest 50,000 are
+    # deleted behind the sync (bench/scale.py --emulator-keep)
+    sizes = ("--sizes", "10000,100000") if quick else ("--sizes", "10000,1000000", "--emulator-keep", "50000")
+    got, out = run_bench("scale", "--json", *sizes, timeout_s=7200)
+    size = "100k" if quick else "1M"
+    figure = f"peak RSS, {size} / 10k records"
     if out == "missing" or got is None or "rss_ratio" not in got:
         return [Row("intercom", figure, "<= 1.2", "bench/scale.py did not report", "error")]
-    return [Row("intercom", figure, "<= 1.2", f"{got['rss_ratio']} ({got.get('rss_1m_mb')} / {got.get('rss_10k_mb')} MB)",
+    rows = [Row("intercom", figure, "<= 1.2", f"{got['rss_ratio']} ({got.get('rss_1m_mb')} / {got.get('rss_10k_mb')} MB)",
                 verdict(float(got["rss_ratio"]) <= 1.2))]
+    reads = (got.get("rows") or [{}])[-1].get("reads", {})
+    measured = " / ".join(str(reads.get(k, "?")) for k in BOUNDED_READS)
+    target = " / ".join(str(v) for v in BOUNDED_READS.values())
+    rows.append(Row("intercom", f"reads at {size}: list 50 / 304 poll / one record", target, measured,
+                    verdict(all(int(reads.get(k, 1 << 30)) <= v for k, v in BOUNDED_READS.items()))))
+    return rows
 
 
 SECTIONS: dict[str, Callable[[bool], list[Row]]] = {

@@ -65,7 +65,10 @@ def test_contact_tag_id_takes_only_equals_and_not_equals(sandbox: Sandbox) -> No
 
 
 def test_contact_dates_compare_by_utc_day(sandbox: Sandbox, contacts: list[dict[str, Any]]) -> None:
-    mark = sorted(c["updated_at"] for c in contacts)[len(contacts) // 2]
+    # From the middle of the data set, an update followed by a later one on the same UTC day
+    # (the one `>` must skip).
+    times = sorted(c["updated_at"] for c in contacts)[len(contacts) // 2:]
+    mark = next(t for t, later in zip(times, times[1:], strict=False) if t < later and t // DAY == later // DAY)
     day = mark // DAY * DAY
     noon_of_mark = day + DAY // 2  # any second of the day names the same day
     for operator, expected in (("=", {c["id"] for c in contacts if day <= c["updated_at"] < day + DAY}),
