@@ -129,21 +129,30 @@ def prune_behind(stop: threading.Event, connection_id: str, run_id: str, contact
     while not stop.wait(5):
         try:
             _prune_saved(client, records, chains, done_upto, keys, created, ids, limit, pruned)
-        # A loaded emulator times a query out now and then: try again next round. The library's
-        # streaming retry then raises AttributeError (seen with and without retry=None) in
-        # place of DeadlineExceeded, so that is caught too.
-        except (GoogleAPICallError, AttributeError) as exc:
+        # A loaded emulator times a call out now and then: try again next round.
+        except GoogleAPICallError as exc:
             print(f"pruner: {type(exc).__name__}: {exc}; retrying", flush=True)
 
 
 def _prune_saved(client: Any, records: Any, chains: Any, done_upto: dict[str, int], keys: list[tuple[int, str]],
                  created: list[int], ids: list[str], limit: int, pruned: list[int]) -> None:
-    """One round of prune_behind: each window's saved contacts since the last round."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    """One round of prune_behind: each window's saved contacts since the last round.
 
-    windows = chains.where(filter=FieldFilter("stream", "==", "contacts"))
-    fields = ["since", "until", "split", "window", "done"]
-    for chain in windows.select(fields).stream(timeout=120):
+    No streamed query: an emulator holding a few hundred thousand documents times them out,
+    and google-cloud-firestore's Query.stream then raises AttributeError in place of the
+    error (it looks for a retry policy its gRPC transport does not have). The chains are
+    listed by ListDocuments (paged, not streamed) and each window's newest page is read by
+    its path (pages are keyed by index; `committed` counts them)."""
+    fields = ["stream", "since", "until", "split", "window", "done", "committed"]
+    refs = list(chains.list_documents(page_size=300))
+    windows = [snap for snap in client.get_all(refs, field_paths=fields, timeout=120)
+               if snap.exists and (snap.to_dict() or {}).get("stream") == "contacts"]
+    committed = {chain.id: int((chain.to_dict() or {}).get("committed") or 0) for chain in windows}
+    newest_refs = [chain.reference.collection("pages").document(f"{committed[chain.id] - 1:07d}")
+                   for chain in windows if not (chain.to_dict() or {}).get("done") and committed[chain.id] > 0]
+    newest = {snap.reference.parent.parent.id: snap
+              for snap in client.get_all(newest_refs, field_paths=["next_cursor"], timeout=120) if snap.exists}
+    for chain in windows:
         doc = chain.to_dict() or {}
         if doc.get("split") or not doc.get("window"):
             continue
@@ -152,9 +161,8 @@ def _prune_saved(client: Any, records: Any, chains: Any, done_upto: dict[str, in
             until = -(-int(doc["until"]) // DAY) * DAY if doc.get("until") else created[-1] + 1  # whole days
             hi: int | None = bisect_left(created, until)
         else:
-            newest = chain.reference.collection("pages").order_by("index", direction="DESCENDING").limit(1)
-            pages = newest.stream(timeout=60)
-            hi = next((_written_upto(p.get("next_cursor"), keys) for p in pages), None)
+            page = newest.get(chain.id)
+            hi = _written_upto((page.to_dict() or {}).get("next_cursor"), keys) if page is not None else None
         hi = min(hi or lo, limit)
         for start in range(lo, hi, 500):
             batch = client.batch()
