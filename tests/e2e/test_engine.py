@@ -565,16 +565,19 @@ def test_a_replay_whose_page_changed_still_reads_the_children_of_every_parent(db
     w = world(db, vendor, THINGS, NOTES)
     run = w.plan()
     first = w.enqueued.pop(0)
-    real = state.commit_page
     died: list[bool] = []
 
-    def die_once(*args: Any, **kwargs: Any) -> Any:
-        if not died:
-            died.append(True)
-            raise RuntimeError("the worker died before the checkpoint")
-        return real(*args, **kwargs)
+    def die_once(real: Any) -> Any:
+        def commit(*args: Any, **kwargs: Any) -> Any:
+            if not died:
+                died.append(True)
+                raise RuntimeError("the worker died before the checkpoint")
+            return real(*args, **kwargs)
+        return commit
 
-    monkeypatch.setattr(state, "commit_page", die_once)
+    # a one-page chain commits its checkpoint and its close at once (commit_only_page)
+    for name in ("commit_page", "commit_only_page"):
+        monkeypatch.setattr(state, name, die_once(getattr(state, name)))
     with pytest.raises(RuntimeError):
         w.run(first)
     vendor.items = [item(2, 1_700_000_002), *vendor.items]  # a new thing tops the listing
