@@ -248,7 +248,8 @@ def work_chunk(settings: Settings, task: ChunkTask, *, retries: int) -> ChunkRes
     from shared.sync.worker import RetryLater, run_chunk
 
     try:
-        outcome = run_chunk(task, worker_deps(settings), last_attempt=retries + 1 >= MAX_ATTEMPTS)
+        outcome = run_chunk(task, worker_deps(settings), last_attempt=retries + 1 >= MAX_ATTEMPTS,
+                            retried=retries > 0)
     except RetryLater as exc:
         headers = {"Retry-After": str(round(exc.retry_after_s))} if exc.retry_after_s else {}
         raise ServiceUnavailable(exc.reason, code="retry_later", headers=headers) from exc

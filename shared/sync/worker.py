@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -46,6 +46,8 @@ class ChunkOutcome:
     status: Literal["done", "replay", "stale", "failed", "split", "deferred"]
     counts: Counts = field(default_factory=Counts)
     next_page: int | None = None
+    #: the next page of a scroll, for this task to read now (`RequestSpec.scroll_idle_s`)
+    held: ChunkTask | None = None
 
 
 class RetryLater(Exception):
@@ -115,10 +117,12 @@ def first_request(stream: Stream[Any], spec: RequestSpec, chain: dict[str, Any],
     return spec.paginator.first(spec.build(window), stream.page_size)
 
 
-def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> ChunkOutcome:
-    """One page, start to end. Transient trouble becomes RetryLater (the page's checkpoint
-    has not moved, so the retry redoes exactly what is missing); on the last attempt any
-    failure ends the chain and is recorded in the run, so a stream never stalls for good."""
+def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool, retried: bool = False) -> ChunkOutcome:
+    """One page, start to end (a scroll: its pages while the time budget lasts). Transient
+    trouble becomes RetryLater (the page's checkpoint has not moved, so the retry redoes
+    exactly what is missing); on the last attempt any failure ends the chain and is
+    recorded in the run, so a stream never stalls for good. `retried`: an earlier attempt
+    of this task ran (Cloud Tasks' retry count), so it may have read a scroll's page."""
     from google.api_core import exceptions as gexc
 
     from shared.errors import NotFound
@@ -137,7 +141,7 @@ def run_chunk(task: ChunkTask, deps: WorkerDeps, *, last_attempt: bool) -> Chunk
         return ChunkOutcome("stale")  # the connection was deleted: its run is void
     try:
         try:
-            return _run_chunk(task, ctx, deps, loaded, last_attempt=last_attempt)
+            return _run_pages(task, ctx, deps, loaded, last_attempt=last_attempt, retried=retried)
         except BreakerOpen as exc:
             # nested: a deferral that falls back to Cloud Tasks' retry (RetryLater) is handled
             # below like any other, so on the last attempt it ends the chain
@@ -221,8 +225,26 @@ def _may_sweep(connector: Connector, name: str) -> bool:
         return True  # not declared (any more): look, as before
 
 
+def _run_pages(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, loaded: state.ChainState | None, *,
+               last_attempt: bool, retried: bool) -> ChunkOutcome:
+    """The task's page, and a scroll's next pages after it while half the time budget
+    lasts (then its continuation is queued): the pages follow one another with no wait in
+    the queue, where the scroll would expire behind a run's child tasks."""
+    began = time.monotonic()
+    counts = Counts()
+    while True:
+        outcome = _run_chunk(task, ctx, deps, loaded, last_attempt=last_attempt, retried=retried)
+        counts = counts.add(outcome.counts)
+        if outcome.held is None:
+            return replace(outcome, counts=counts)
+        if time.monotonic() - began >= deps.time_budget_s / 2:
+            deps.enqueue(outcome.held)
+            return replace(outcome, counts=counts, held=None)
+        task, loaded, retried = outcome.held, None, False
+
+
 def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, loaded: state.ChainState | None = None, *,
-               last_attempt: bool) -> ChunkOutcome:
+               last_attempt: bool, retried: bool = False) -> ChunkOutcome:
     began = time.monotonic()
     db = deps.db
     chain = loaded or state.load_chain(db, task)
@@ -230,12 +252,13 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, loaded
         return ChunkOutcome("stale")
     state.renew_lease(db, task, chain.lease, deps.lease_ttl_s)
     stream = ctx.connector.stream(task.stream)
+    spec = stream.incremental if chain.data.get("mode") == "incremental" and stream.incremental else stream.full
     run_created = chain.run_created
     if chain.committed:
         if not chain.done:
             # The first attempt may have died right after its commit: finish what it began.
             if chain.next_cursor is not None:
-                deps.enqueue(_continuation(task, chain.next_cursor))
+                deps.enqueue(_scroll_again(task, chain) if spec.scroll_idle_s else _continuation(task, chain.next_cursor))
             state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
         _after_close(task, ctx, deps, True)  # the first attempt may have closed it and died
         return ChunkOutcome("replay", next_page=task.page + 1 if chain.next_cursor else None)
@@ -254,7 +277,10 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, loaded
         return _run_children(task, ctx, deps, stream, chain, admission, last_attempt=last_attempt)
 
     started = time.monotonic()
-    spec = stream.incremental if chain.data.get("mode") == "incremental" and stream.incremental else stream.full
+    if spec.scroll_idle_s and retried and task.cursor is not None:
+        # the failed attempt may have read this page, and the scroll has moved past it
+        log.info("a scroll page may have been read: listing again from the top", extra={"chain": task.chain_id})
+        task = task.model_copy(update={"cursor": None})
     first = first_request(stream, spec, chain.data, ctx.config)
     try:
         spec.paginator.apply(first, task.cursor)
@@ -275,7 +301,7 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, loaded
         return ChunkOutcome("split")
     raw_records = stream.records(spec, response)
     next_cursor = spec.paginator.next_cursor(request, response, len(raw_records))
-    if next_cursor is not None:
+    if next_cursor is not None and not spec.scroll_idle_s:
         # Pipelining: the next page is fetched while this one is saved. Its checkpoint is
         # separate, and the stream's cursor waits for every page, so order is not needed.
         deps.enqueue(_continuation(task, next_cursor))
@@ -304,7 +330,8 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, loaded
                                      if fan_out.first_queued else {}),
                                   "prelude_ms": round((started - began) * 1000, 1),
                                   "total_ms": round((time.monotonic() - began) * 1000, 1), **saved.counts.model_dump()})
-    return ChunkOutcome("done" if committed else "replay", saved.counts, task.page + 1 if next_cursor else None)
+    held = _continuation(task, next_cursor) if next_cursor and committed and spec.scroll_idle_s else None
+    return ChunkOutcome("done" if committed else "replay", saved.counts, task.page + 1 if next_cursor else None, held)
 
 
 def _commit(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, stream: Stream[Any], chain: state.ChainState,
@@ -326,6 +353,13 @@ def _commit(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, stream: S
 
 def _continuation(task: ChunkTask, cursor: dict[str, Any]) -> ChunkTask:
     return task.model_copy(update={"page": task.page + 1, "cursor": cursor})
+
+
+def _scroll_again(task: ChunkTask, chain: state.ChainState) -> ChunkTask:
+    """A replayed scroll page: the task that read it may have read further before it died,
+    and a scroll cannot go back, so the listing starts again from the top, on the chain's
+    next unused page (its pages are committed in order, so that is its count)."""
+    return task.model_copy(update={"page": max(task.page + 1, int(chain.data.get("committed") or 0)), "cursor": None})
 
 
 def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: RequestSpec, first: PageRequest,

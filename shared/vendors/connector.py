@@ -88,6 +88,12 @@ class RequestSpec:
     restart_statuses: frozenset[int] = frozenset()
     #: a refusal that only means "not now" (a scroll already open): retried with backoff
     busy: Callable[[int, str], bool] | None = None
+    #: the cursor is a position the vendor keeps (Intercom's company scroll), unused for
+    #: this long it expires: reading a page moves it, so no page can be read twice. The
+    #: worker reads such a chain's pages one after another in one task (a continuation
+    #: waiting in the queue behind a run's child tasks outlived the scroll), and a page that
+    #: may have been read before (a retried task) lists again from the top
+    scroll_idle_s: float | None = None
 
 
 @dataclass(frozen=True)

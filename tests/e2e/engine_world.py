@@ -72,8 +72,8 @@ class World:
         return planner.plan_run(self.db, self.connector, self.enqueue, connection_id=self.connection_id,
                                 trigger="test", mode=mode, selected=self.selected, **kwargs)  # type: ignore[arg-type]
 
-    def run(self, task: ChunkTask, last_attempt: bool = False) -> ChunkOutcome:
-        return run_chunk(task, self.deps, last_attempt=last_attempt)
+    def run(self, task: ChunkTask, last_attempt: bool = False, retried: bool = False) -> ChunkOutcome:
+        return run_chunk(task, self.deps, last_attempt=last_attempt, retried=retried)
 
     def drain(self, limit: int = 500, retries: int = 3) -> list[ChunkOutcome]:
         """Run queued tasks first-in first-out until none is left; a RetryLater is retried
@@ -85,7 +85,7 @@ class World:
             task = self.enqueued.pop(0)
             for attempt in range(retries):
                 try:
-                    outcomes.append(self.run(task, last_attempt=attempt == retries - 1))
+                    outcomes.append(self.run(task, last_attempt=attempt == retries - 1, retried=attempt > 0))
                     break
                 except RetryLater:
                     continue

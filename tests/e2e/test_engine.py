@@ -609,32 +609,44 @@ def test_planning_hundreds_of_windows_stays_under_the_commit_limit(db: Any) -> N
 
 
 class Scroll:
-    """An Intercom-like scroll: one open at a time, it may expire mid-way (404)."""
+    """An Intercom-like scroll: one open at a time, the position is the vendor's (reading a
+    page moves it; the param stays the same), it may expire mid-way (404), and the page
+    after the last ends it. Opening a second one while one is open is refused, and the open
+    one then expires, as a minute passes before the retry comes back."""
 
     def __init__(self, items: list[dict[str, Any]], expire_at_page: int | None = None, busy_first: int = 0) -> None:
         self.items, self.expire_at, self.busy = items, expire_at_page, busy_first
         self.opened = 0
+        self.param: str | None = None  # the open scroll's
+        self.position = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        busy = httpx.Response(400, json={"errors": [{"code": "bad_request", "message": "scroll already exists"}]})
         if self.busy:
             self.busy -= 1
-            return httpx.Response(400, json={"errors": [{"code": "bad_request", "message": "scroll already exists"}]})
+            return busy
         param = request.url.params.get("scroll_param")
         if param is None:
+            if self.param is not None:
+                self.param = None
+                return busy
             self.opened += 1
-            page = 0
-        else:
-            page = int(param.split(":")[1])
-            if self.expire_at is not None and page == self.expire_at:
-                self.expire_at = None
-                return httpx.Response(404, json={"errors": [{"code": "not_found", "message": "scroll expired"}]})
-        rows = self.items[page * 2:(page + 1) * 2]
-        return json_page(rows, scroll_param=f"{self.opened}:{page + 1}")
+            self.param, self.position = f"s{self.opened}", 0
+        elif param != self.param or (self.expire_at is not None and self.position // 2 == self.expire_at):
+            self.expire_at = self.param = None
+            return httpx.Response(404, json={"errors": [{"code": "not_found", "message": "scroll expired"}]})
+        rows = self.items[self.position:self.position + 2]
+        self.position += len(rows)
+        answer = json_page(rows, scroll_param=self.param)
+        if not rows:
+            self.param = None  # the end of the scroll
+        return answer
 
 
 def _scroll_stream() -> Stream[Any]:
     spec = RequestSpec(lambda _: PageRequest(path="/scroll"), QueryCursor("scroll_param", "scroll_param"), "data",
-                       restart_statuses=frozenset({404}), busy=lambda status, text: status == 400 and "already" in text)
+                       restart_statuses=frozenset({404}), busy=lambda status, text: status == 400 and "already" in text,
+                       scroll_idle_s=60.0)
     return Stream(name="things", full=spec, raw_model=RawItem, mapper=map_item, deletes=Sweep())
 
 
@@ -646,6 +658,52 @@ def test_an_expired_scroll_restarts_the_listing_and_loses_nothing(db: Any) -> No
     assert sorted(w.docs("things")) == [str(i) for i in range(7)]
     assert vendor.opened == 2  # the second scroll started from the top
     assert run.counts.written == 7 and run.counts.fetched == run.counts.written + run.counts.unchanged
+
+
+def test_a_scroll_is_read_page_after_page_by_one_task(db: Any) -> None:
+    """A scroll expires after a minute unused: its next page must not wait in the queue,
+    where a run's child tasks queued before it outlived the scroll (the console's sync
+    fetched 110 of 60 companies)."""
+    vendor = Scroll([item(i) for i in range(7)])
+    w = world(db, vendor, _scroll_stream())
+    w.plan("full")
+    outcome = w.run(w.enqueued.pop(0))
+    assert outcome.status == "done" and outcome.counts.fetched == 7
+    assert [t.page for t in w.enqueued if t.page > 0] == []  # no continuation queued (the sweep is page 0)
+    assert sorted(w.docs("things")) == [str(i) for i in range(7)] and vendor.opened == 1
+
+
+def test_a_scroll_page_read_by_a_task_that_died_is_listed_again_not_skipped(db: Any, monkeypatch: Any) -> None:
+    """The scroll moved past the page the dead attempt read: sending its param again would
+    return the next page and lose that one, so the retry lists again from the top."""
+    from shared.sync.worker import RetryLater
+
+    vendor = Scroll([item(i) for i in range(7)])
+    w = world(db, vendor, _scroll_stream())
+    real = state.commit_page
+    died: list[int] = []
+
+    def commit_page(db: Any, task: ChunkTask, *args: Any, **kwargs: Any) -> Any:
+        if task.page == 1 and not died:
+            died.append(task.page)
+            raise RuntimeError("the worker died after reading page 1")
+        return real(db, task, *args, **kwargs)
+
+    monkeypatch.setattr(state, "commit_page", commit_page)
+    run = w.plan("full")
+    while w.enqueued:  # as Cloud Tasks delivers: a task that fails is retried, counted
+        task = w.enqueued.pop(0)
+        for attempt in range(5):
+            try:
+                w.run(task, retried=attempt > 0)
+                break
+            except (RetryLater, RuntimeError):
+                continue
+    assert died == [1]
+    final = state.get_run(db, w.connection_id, run.run_id)
+    assert final.status.value == "succeeded"
+    assert sorted(w.docs("things")) == [str(i) for i in range(7)]
+    assert vendor.opened == 2
 
 
 def test_a_scroll_already_open_elsewhere_is_retried_not_failed(db: Any) -> None:

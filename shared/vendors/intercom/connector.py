@@ -142,6 +142,7 @@ COMPANIES = Stream(
         records_path="data",
         restart_statuses=frozenset({404}),
         busy=_scroll_busy,
+        scroll_idle_s=60.0,
     ),
     raw_model=RawCompany,
     mapper=mappers.company,
