@@ -148,7 +148,7 @@ def _apply(batch: WriteBatch, db: Client, connection_id: str, data: dict[str, An
     """Write the new state; on opening or closing, the connection's status and an event. The
     batch commits only if the connection is still as read at `read_at` (its update time)."""
     from shared.connections.models import ConnectionStatus
-    from shared.connections.store import connection_ref
+    from shared.connections.refs import connection_ref
     from shared.sync import events
 
     update: dict[str, Any] = {FIELD: after.model_dump(mode="python")}
@@ -182,7 +182,7 @@ def _transition(db: Client, connection_id: str, step: Any, now: datetime | None)
 
     from google.api_core import exceptions as gexc
 
-    from shared.connections.store import connection_ref
+    from shared.connections.refs import connection_ref
     from shared.store.txn import Contention
 
     ref = connection_ref(db, connection_id)

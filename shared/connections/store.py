@@ -38,6 +38,11 @@ from shared.connections.models import (
     Owner,
     StreamSelection,
 )
+from shared.connections.refs import COLLECTION as COLLECTION
+from shared.connections.refs import CREDENTIALS_DOC as CREDENTIALS_DOC
+from shared.connections.refs import PRIVATE as PRIVATE
+from shared.connections.refs import connection_ref as connection_ref
+from shared.connections.refs import credentials_ref as credentials_ref
 from shared.errors import Conflict, NotFound
 from shared.store.txn import Contention, run_transaction
 
@@ -49,9 +54,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-COLLECTION = "connections"
-PRIVATE = "private"
-CREDENTIALS_DOC = "credentials"
 #: every envelope under private/, all rewrapped by a key rotation and bound to the connection
 #: id: the credentials, and the webhook secrets (shared.webhooks.secrets)
 ENVELOPE_DOCS = (CREDENTIALS_DOC, "webhook")
@@ -67,16 +69,6 @@ def utcnow() -> datetime:
 
 def new_id(vendor: str) -> str:
     return f"{vendor}-{secrets.token_hex(6)}"
-
-
-def connection_ref(db: Client, connection_id: str) -> DocumentReference:
-    ref: DocumentReference = db.collection(COLLECTION).document(connection_id)
-    return ref
-
-
-def credentials_ref(db: Client, connection_id: str) -> DocumentReference:
-    ref: DocumentReference = connection_ref(db, connection_id).collection(PRIVATE).document(CREDENTIALS_DOC)
-    return ref
 
 
 StoreContention = Contention  # the store-wide contention error (shared.store.txn)
