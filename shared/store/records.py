@@ -96,6 +96,10 @@ class Provenance:
     #: counts its earlier writes as its own
     unit: str = ""
     at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    #: units of the same source whose writes count as this one's: the page a dead attempt
+    #: of a scroll stored but never committed. Read again after the restart, its records
+    #: are written once more under this unit (so no later restart counts them again)
+    adopts: frozenset[str] = frozenset()
 
     def as_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "id": self.id, "unit": self.unit}
@@ -135,8 +139,11 @@ def _decide(item: Incoming, snap: Stored, source: Provenance, ttl_s: int) -> tup
     deleted = item.content is None
     digest = "deleted" if deleted else (item.digest or content_hash(item.content or {}))
     if snap.exists and stored.get("hash") == digest and bool(data.get("_deleted")) == deleted:
-        mine = (stored.get("source") or {}) == source.as_dict()
-        return ("written" if mine else "unchanged"), None
+        by = stored.get("source") or {}
+        if by == source.as_dict():
+            return "written", None
+        if not (by.get("unit") in source.adopts and by.get("kind") == source.kind and by.get("id") == source.id):
+            return "unchanged", None
     meta = {
         "hash": digest,
         "version": item.version if item.version is not None else stored_version,

@@ -262,7 +262,7 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, loaded
         if not chain.done:
             # The first attempt may have died right after its commit: finish what it began.
             if chain.next_cursor is not None:
-                deps.enqueue(_scroll_again(task, chain) if spec.scroll_idle_s else _continuation(task, chain.next_cursor))
+                deps.enqueue(_scroll_again(db, task, chain) if spec.scroll_idle_s else _continuation(task, chain.next_cursor))
             state.close_chain_if_complete(db, task, lookback_s=stream.lookback_s, run_created=run_created)
         _after_close(task, ctx, deps, True)  # the first attempt may have closed it and died
         return ChunkOutcome("replay", next_page=task.page + 1 if chain.next_cursor else None)
@@ -284,6 +284,7 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, loaded
     if spec.scroll_idle_s and retried and task.cursor is not None:
         # the failed attempt may have read this page, and the scroll has moved past it
         log.info("a scroll page may have been read: listing again from the top", extra={"chain": task.chain_id})
+        _dead_scroll_page(db, task, chain)
         task = task.model_copy(update={"cursor": None})
     first = first_request(stream, spec, chain.data, ctx.config)
     try:
@@ -310,7 +311,7 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, loaded
         # separate, and the stream's cursor waits for every page, so order is not needed.
         deps.enqueue(_continuation(task, next_cursor))
     fetched = time.monotonic()
-    source = Provenance("sync", task.run_id, unit=f"{task.chain_id}/{task.page}")
+    source = _provenance(task, chain)
     fan_out = _ChildFanOut(task, ctx, deps)
     if stream.tombstones is not None:
         target = ctx.connector.stream(stream.tombstones.of)
@@ -359,11 +360,32 @@ def _continuation(task: ChunkTask, cursor: dict[str, Any]) -> ChunkTask:
     return task.model_copy(update={"page": task.page + 1, "cursor": cursor})
 
 
-def _scroll_again(task: ChunkTask, chain: state.ChainState) -> ChunkTask:
+def _scroll_again(db: Client, task: ChunkTask, chain: state.ChainState) -> ChunkTask:
     """A replayed scroll page: the task that read it may have read further before it died,
     and a scroll cannot go back, so the listing starts again from the top, on the chain's
     next unused page (its pages are committed in order, so that is its count)."""
-    return task.model_copy(update={"page": max(task.page + 1, int(chain.data.get("committed") or 0)), "cursor": None})
+    again = task.model_copy(update={"page": max(task.page + 1, int(chain.data.get("committed") or 0)), "cursor": None})
+    _dead_scroll_page(db, again, chain)
+    return again
+
+
+def _provenance(task: ChunkTask, chain: state.ChainState) -> Provenance:
+    """The page's unit of work. After a scroll restarts, its pages are units of their own
+    (`/r<n>`) and adopt the dead pages' writes, so a record the dead page stored counts as
+    written once, when the restarted listing reaches it, not as unchanged (nor twice)."""
+    dead = chain.data.get("scroll_restarts") or []
+    unit = f"{task.chain_id}/{task.page}" + (f"/r{len(dead)}" if dead else "")
+    return Provenance("sync", task.run_id, unit=unit, adopts=frozenset(dead))
+
+
+def _dead_scroll_page(db: Client, task: ChunkTask, chain: state.ChainState) -> None:
+    """Record that page `task.page`, as its attempt that died named it, may hold writes no
+    commit counted: the restarted scroll adopts them (`_provenance`)."""
+    from google.cloud.firestore import ArrayUnion
+
+    dead = _provenance(task, chain).unit
+    state.chain_ref(db, task.connection_id, task.run_id, task.chain_id).update({"scroll_restarts": ArrayUnion([dead])})
+    chain.data["scroll_restarts"] = [*(chain.data.get("scroll_restarts") or []), dead]
 
 
 def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: RequestSpec, first: PageRequest,
