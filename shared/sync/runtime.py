@@ -227,16 +227,21 @@ def start_sync(
 
     if connection.status.value in ("disabled", "pending", "deleting", "needs_reauth"):
         raise Conflict(f"The connection is {connection.status.value}.", code=f"connection_{connection.status.value}")
+    vendor = connector(connection.vendor)
+    enqueue = chunk_enqueuer(settings, connection.vendor)
     return plan_run(
         db(settings),
-        connector(connection.vendor),
-        chunk_enqueuer(settings, connection.vendor),
+        vendor,
+        enqueue,
         connection_id=connection.id,
         trigger=trigger,
         requested_by=requested_by,
         mode=mode,
         selected=connection.selection.includes,
         now=now,
+        enqueue_at=enqueue,
+        config=vendor.validate_config(connection.config, environment=settings.environment),
+        rate_scale=settings.rate_time_scale,
     )
 
 
