@@ -120,9 +120,11 @@ def first_page_delays(connector: Connector, chains: list[state.PlannedChain], co
     only guard of the budget: a spacing that is off only moves when a task waits."""
     delays: dict[str, float] = {}
     queued: dict[str, int] = {}
+    if budgets.queue_paced(connector):
+        return delays
     for chain in chains:
-        if chain.sweep:
-            continue
+        if chain.sweep or chain.parent_ids:
+            continue  # a sweep is queued later; a child batch reads several parents
         stream = connector.stream(chain.stream)
         spec = stream.incremental if chain.mode == "incremental" and stream.incremental else stream.full
         spacing = budgets.booked_spacing(connector, spec.build(Slice(since=chain.since, until=chain.until, config=config)),
