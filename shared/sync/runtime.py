@@ -15,7 +15,7 @@ from shared.store.client import db
 from shared.sync.api import ChunkResult
 from shared.sync.models import ChunkTask, Run, Trigger
 from shared.sync.planner import LEASE_TTL_S
-from shared.sync.queues import queue_name
+from shared.sync.queues import queue_for
 from shared.sync.worker import ConnectionContext, ContextReader, WorkerDeps
 
 if TYPE_CHECKING:
@@ -38,8 +38,10 @@ class ChunkEnqueuer(Protocol):
 
 
 def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> ChunkEnqueuer:
-    """Enqueue a chunk on its vendor's queue under a deterministic name (replays dedupe).
+    """Enqueue a chunk on its vendor's queue (a child stream's on its children's where the
+    vendor has one: queues.queue_for) under a deterministic name (replays dedupe).
     `vendor` is the vendor, or how to find a connection's vendor (the worker serves all)."""
+    from shared.sync.registry import connector
     from shared.tasks import enqueue, task_id_for, tasks_client
 
     client = tasks_client(settings.cloud_tasks_emulator_host)
@@ -50,7 +52,7 @@ def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Ch
             client,
             project=settings.project_id,
             location=settings.queue_location,
-            queue=queue_name(vendor if isinstance(vendor, str) else vendor(task.connection_id)),
+            queue=queue_for(connector(vendor if isinstance(vendor, str) else vendor(task.connection_id)), task.stream),
             task_id=task_id_for(task.connection_id, task.run_id, task.chain_id, str(task.page), f"g{task.generation}"),
             url=url,
             payload=task.model_dump(mode="json"),

@@ -51,3 +51,18 @@ def test_a_per_token_budget_spaces_every_stream_on_the_one_budget() -> None:
     chains = [c for c in plan_chains(token, {}, "full", NOW).chains if not c.sweep]
     delays = first_page_delays(token, chains, PylonConfig())
     assert sorted(delays.values()) == pytest.approx([i / token.rate_limit.per_second for i in range(len(chains))])
+
+
+def test_pylon_child_streams_have_a_queue_of_their_own_and_intercom_none() -> None:
+    """Where the store's bookings pace the vendor, child tasks get dispatches of their own,
+    so tasks waiting on the parents' budget cannot hold them; where the queue alone paces
+    (Intercom), a second queue would double the vendor's rate."""
+    from shared.sync.queues import queue_for, queue_specs
+
+    assert queue_for(PYLON, "messages") == "sync-pylon-children"
+    assert {queue_for(PYLON, s) for s in ("issues", "accounts", "users", "teams")} == {"sync-pylon"}
+    own, children = queue_specs(PYLON)
+    assert (own.name, children.name) == ("sync-pylon", "sync-pylon-children")
+    assert children.model_dump(exclude={"name"}) == own.model_dump(exclude={"name"})
+    assert queue_for(INTERCOM, "conversation_parts") == "sync-intercom"
+    assert [q.name for q in queue_specs(INTERCOM)] == ["sync-intercom"]
