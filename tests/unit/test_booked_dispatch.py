@@ -1,6 +1,7 @@
-"""A run's first pages that book one store-booked budget are queued one booked slot apart
-(#16): Pylon's issue windows come due as their slots do, so the child tasks their pages fan
-out are served first instead of queueing behind 25 windows."""
+"""Dispatch for store-booked vendors (#16): a run's first pages that book one budget are
+queued one booked slot apart (Pylon's issue windows come due as their slots do, so the child
+tasks their pages fan out are served first instead of queueing behind 25 windows), and child
+streams have a queue of their own."""
 
 from __future__ import annotations
 
