@@ -3,6 +3,7 @@ truth for both the local stack and infra/terraform (through the deploy manifest)
 
 from __future__ import annotations
 
+from shared.sync.budgets import queue_paced
 from shared.tasks import QueueSpec
 from shared.vendors.connector import Connector
 
@@ -28,8 +29,7 @@ def has_child_queue(connector: Connector) -> bool:
     seconds of a backfill while the messages' budget, the run's floor, had child tasks
     queued behind them (#16). Where the queue alone paces (Intercom), a second queue would
     double the vendor's rate: never there."""
-    limit = connector.rate_limit
-    return (limit.scope == "token" or bool(limit.endpoints)) and any(s.parent for s in connector.streams)
+    return not queue_paced(connector) and any(s.parent for s in connector.streams)
 
 
 def queue_for(connector: Connector, stream: str) -> str:

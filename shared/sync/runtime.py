@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from shared.connections.models import Connection
     from shared.vendors.auth import RequestAuth
-    from shared.vendors.connector import Connector
+    from shared.vendors.connector import ConnectionConfig, Connector
     from shared.vendors.http import VendorClient
 
 WORKER_FUNCTION = "sync-worker"
@@ -242,9 +242,24 @@ def start_sync(
         selected=connection.selection.includes,
         now=now,
         enqueue_at=enqueue,
-        config=vendor.validate_config(connection.config, environment=settings.environment),
+        config=_config_for_spacing(vendor, connection, settings),
         rate_scale=settings.rate_time_scale,
     )
+
+
+def _config_for_spacing(vendor: Connector, connection: Connection, settings: Settings) -> ConnectionConfig | None:
+    """The config the planner builds first requests from to space them by their booked
+    budgets (planner.first_page_delays): None where the queue alone paces the vendor, or
+    where the config is not valid (the run goes ahead as before; its tasks record why)."""
+    from shared.sync.budgets import queue_paced
+    from shared.vendors.connector import InvalidConfig
+
+    if queue_paced(vendor):
+        return None
+    try:
+        return vendor.validate_config(connection.config, environment=settings.environment)
+    except InvalidConfig:
+        return None
 
 
 def work_chunk(settings: Settings, task: ChunkTask, *, retries: int) -> ChunkResult:

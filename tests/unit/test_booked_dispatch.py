@@ -67,3 +67,18 @@ def test_pylon_child_streams_have_a_queue_of_their_own_and_intercom_none() -> No
     assert children.model_dump(exclude={"name"}) == own.model_dump(exclude={"name"})
     assert queue_for(INTERCOM, "conversation_parts") == "sync-intercom"
     assert [q.name for q in queue_specs(INTERCOM)] == ["sync-intercom"]
+
+
+def test_sync_now_spaces_with_the_connections_config_and_goes_ahead_without_when_it_is_invalid() -> None:
+    """The planner builds first requests from the connection's config; one the connector
+    refuses (its tasks record why, as before) or a queue-paced vendor is planned unspaced."""
+    from types import SimpleNamespace
+
+    from shared.sync.runtime import _config_for_spacing
+
+    settings = SimpleNamespace(environment="production")
+    good = SimpleNamespace(config={"base_url": "https://api.usepylon.com"})
+    assert isinstance(_config_for_spacing(PYLON, good, settings), PylonConfig)  # type: ignore[arg-type]
+    elsewhere = SimpleNamespace(config={"base_url": "https://example.com"})
+    assert _config_for_spacing(PYLON, elsewhere, settings) is None  # type: ignore[arg-type]
+    assert _config_for_spacing(INTERCOM, SimpleNamespace(config={}), settings) is None  # type: ignore[arg-type]
