@@ -10,7 +10,8 @@ and the sandbox's windows). Endpoints are budgeted separately and run in paralle
 floor is the largest of (requests to an endpoint / its rate): at Pylon's stated rates, and
 at the rates the connector books (`EndpointLimit.booked_per_second`: the stated rate less room
 in each window for a request that arrives late). Prints requests, rates, both floors, wall,
-the ratios, 429s and the vendor's timeline.
+the ratios, 429s, the vendor's timeline and how many issue windows were listed before the
+first messages request (the floor's budget idles until then).
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def pylon_floor(args: argparse.Namespace) -> dict[str, Any]:
             if e.matches(method, concrete):
                 by_endpoint[e.key] = by_endpoint.get(e.key, 0) + n
     refused = int(stats["rate_limited"]) + sum(limits["refused"].values())
+    order = stats.get("order", [])
+    messages = "GET /issues/<issue_id>/messages"
+    # the messages' budget sets the floor: how many issue windows were listed before it began
+    windows_before_messages = order[:order.index(messages)].count("GET /issues") if messages in order else None
     stated = {e.key: e.per_second * args.scale for e in CONNECTOR.rate_limit.endpoints}
     booked = {e.key: e.booked_per_second(args.scale) for e in CONNECTOR.rate_limit.endpoints}
     busiest = max(by_endpoint, key=lambda k: by_endpoint[k] / stated[k])
@@ -82,6 +87,7 @@ def pylon_floor(args: argparse.Namespace) -> dict[str, Any]:
         "429s": refused,
         "fetched": run["counts"]["fetched"],
         "timeline": timeline(stats, started, started + wall),
+        "issue_windows_before_first_message": windows_before_messages,
         "load_average": load_average(),
     }
 

@@ -9,7 +9,7 @@ schedule is written twice. Sources:
     functions  every functions/<dir>/main.py Endpoint (its Deployment and invoker, and
                `interactive`: every route is for signed-in people, who wait on its answer;
                Terraform keeps var.interactive_min_instances of those warm)
-    queues     shared.sync.queues.queue_spec(connector) for every registered connector,
+    queues     shared.sync.queues.queue_specs(connector) for every registered connector,
                shared.webhooks.queues.queue_spec(connector) for those that declare webhooks, and
                shared.serving.outbox_api.queue_spec(connector) for those that declare creates
     schedules  one tick of the sync-scheduler function, and a job per function whose
@@ -119,20 +119,20 @@ def _queues(connectors: list[Any]) -> dict[str, dict[str, Any]]:
     if not connectors:
         return {}
     try:
-        from shared.sync.queues import queue_spec
+        from shared.sync.queues import queue_specs
     except ImportError as exc:
         print(f"deploy_manifest: no queue specs ({exc}); the manifest has no queues", file=sys.stderr)
         return {}
     queues: dict[str, dict[str, Any]] = {}
     for connector in connectors:
-        spec = queue_spec(connector)
-        data = spec.model_dump() if hasattr(spec, "model_dump") else dict(vars(spec))
-        # None ("no limit", e.g. max_retry_duration_seconds) is written as 0, which is how the
-        # Cloud Tasks API and Terraform spell "unset / unlimited" (shared.tasks does the same).
-        queue = {key: 0 if data[key] is None else data[key] for key in QUEUE_FIELDS}
-        queue["vendor"] = connector.vendor
-        queue["target"] = WORKER_FUNCTION
-        queues[str(data["name"])] = queue
+        for spec in queue_specs(connector):  # its own, and its child streams' where it has one
+            data = spec.model_dump() if hasattr(spec, "model_dump") else dict(vars(spec))
+            # None ("no limit", e.g. max_retry_duration_seconds) is written as 0, which is how the
+            # Cloud Tasks API and Terraform spell "unset / unlimited" (shared.tasks does the same).
+            queue = {key: 0 if data[key] is None else data[key] for key in QUEUE_FIELDS}
+            queue["vendor"] = connector.vendor
+            queue["target"] = WORKER_FUNCTION
+            queues[str(data["name"])] = queue
     queues.update(_webhook_queues(connectors))
     queues.update(_outbox_queues(connectors))
     return queues

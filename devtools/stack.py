@@ -135,7 +135,7 @@ def function_env(identity: IdentityServer, functions_base: str, ports: portconf.
 def create_queues(env: dict[str, str], sandbox_rpm: float, sandbox_vendors: set[str]) -> list[str]:
     """The same numbers Terraform uses, with the sandboxes' budget in place of the vendors'
     (a vendor given a real account keeps its own)."""
-    from shared.sync.queues import queue_spec
+    from shared.sync.queues import queue_specs
     from shared.sync.registry import all_connectors
     from shared.tasks import ensure_queue, tasks_client
 
@@ -143,11 +143,12 @@ def create_queues(env: dict[str, str], sandbox_rpm: float, sandbox_vendors: set[
     names = []
     for connector in all_connectors():
         try:
-            spec = queue_spec(connector, requests_per_minute=sandbox_rpm if connector.vendor in sandbox_vendors else None)
+            specs = queue_specs(connector, requests_per_minute=sandbox_rpm if connector.vendor in sandbox_vendors else None)
         except ValueError as exc:  # a test's demo vendor whose name is no queue id: it cannot sync, nothing else
             print(f"no queue for {connector.vendor}: {exc}", file=sys.stderr)
             continue
-        ensure_queue(client, PROJECT, REGION, spec)
+        for spec in specs:
+            ensure_queue(client, PROJECT, REGION, spec)
         names.append(f"{spec.name} ({spec.max_dispatches_per_second}/s, {spec.max_concurrent_dispatches} concurrent)")
     names += create_webhook_queues(env)
     names += create_outbox_queues(env)

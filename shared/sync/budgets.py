@@ -50,6 +50,25 @@ def parents_per_task(connector: Connector, stream: Stream[Any]) -> int:
     return stream.child_batch
 
 
+def _sync_rates(connector: Connector, request: PageRequest, scale: float) -> list[tuple[str, float]]:
+    """A sync request's store-booked budgets: (name within the connection, booked rate)."""
+    limit = connector.rate_limit
+    rates = [("", limit.per_second * scale)] if limit.scope == "token" else []
+    rates += [(f":{e.key}", e.booked_per_second(scale)) for e in limit.endpoints if e.matches(request.method, request.path)]
+    return rates
+
+
+def booked_spacing(connector: Connector, request: PageRequest, scale: float = 1.0) -> tuple[str, float] | None:
+    """Which store-booked budgets a sync request like `request` books (a name shared by the
+    requests that book the same ones) and the seconds between two of their slots; None
+    where the queue alone paces it. The planner queues a run's first pages that far apart,
+    so they come due as their slots do (see planner.first_page_delays)."""
+    rates = _sync_rates(connector, request, scale)
+    if not rates:
+        return None
+    return "|".join(name for name, _ in rates), 1.0 / min(rate for _, rate in rates)
+
+
 def live_key(connector: Connector, connection_id: str) -> str:
     """The budget live calls of an app-scope connection book."""
     return f"{connector.vendor}:{connection_id}:live"
@@ -83,16 +102,11 @@ class StoreGate:
     clock: Callable[[], float] = field(default=time.time)
 
     def _budgets(self, request: PageRequest) -> list[tuple[str, float]]:
-        limit = self.connector.rate_limit
         base = f"{self.connector.vendor}:{self.connection_id}"
-        budgets = []
-        if limit.scope == "token":
-            budgets.append((base, limit.per_second * self.scale))
-        elif self.live and yields_to_live_calls(self.connector):
-            budgets.append((live_key(self.connector, self.connection_id), limit.per_second * self.scale))
-        for endpoint in limit.endpoints:
-            if endpoint.matches(request.method, request.path):
-                budgets.append((f"{base}:{endpoint.key}", endpoint.booked_per_second(self.scale)))
+        budgets = [(base + name, rate) for name, rate in _sync_rates(self.connector, request, self.scale)]
+        if self.live and yields_to_live_calls(self.connector):
+            budgets.insert(0, (live_key(self.connector, self.connection_id),
+                               self.connector.rate_limit.per_second * self.scale))
         return budgets
 
     @property

@@ -12,7 +12,7 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from google.api_core.exceptions import GoogleAPIError
@@ -20,7 +20,7 @@ from google.api_core.exceptions import GoogleAPIError
 from shared.errors import ServiceUnavailable
 from shared.sync import budgets, finish, state
 from shared.sync.models import ChunkTask, Run, Trigger
-from shared.vendors.connector import Connector, Stream, Sweep
+from shared.vendors.connector import ConnectionConfig, Connector, Slice, Stream, Sweep
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client
@@ -108,6 +108,35 @@ def _full_pass_due(cursor: dict[str, Any], sweep: Sweep, now: datetime) -> bool:
     return last is None or (now - last).total_seconds() >= sweep.every_s
 
 
+def first_page_delays(connector: Connector, chains: list[state.PlannedChain], config: ConnectionConfig,
+                      scale: float = 1.0) -> dict[str, float]:
+    """Seconds from now at which each chain's first page should be queued to come due: the
+    first pages that book the same store-booked budget one booked slot apart (their order
+    in `chains`), the others at once. Queued together, Pylon's 25 issue windows held the
+    queue's six dispatches for the first seconds of a backfill (each waiting for its slot or
+    storing its page) while the child tasks their pages fanned out queued behind them, and
+    the messages' budget, the run's floor, idled (#16). Spaced, each comes due when its slot
+    does and the queue serves the children fanned out before it first. The booking stays the
+    only guard of the budget: a spacing that is off only moves when a task waits."""
+    delays: dict[str, float] = {}
+    queued: dict[str, int] = {}
+    if budgets.queue_paced(connector):
+        return delays
+    for chain in chains:
+        if chain.sweep or chain.parent_ids:
+            continue  # a sweep is queued later; a child batch reads several parents
+        stream = connector.stream(chain.stream)
+        spec = stream.incremental if chain.mode == "incremental" and stream.incremental else stream.full
+        spacing = budgets.booked_spacing(connector, spec.build(Slice(since=chain.since, until=chain.until, config=config)),
+                                         scale)
+        if spacing is None:
+            continue
+        budget, interval = spacing
+        delays[chain.chain_id] = queued.get(budget, 0) * interval
+        queued[budget] = queued.get(budget, 0) + 1
+    return delays
+
+
 def plan_run(
     db: Client,
     connector: Connector,
@@ -119,7 +148,12 @@ def plan_run(
     mode: Literal["auto", "full"] = "auto",
     selected: Callable[[str], bool] = lambda _: True,
     now: datetime | None = None,
+    enqueue_at: Callable[[ChunkTask, datetime], bool] | None = None,
+    config: ConnectionConfig | None = None,
+    rate_scale: float = 1.0,
 ) -> Run:
+    """`enqueue_at` (Cloud Tasks' schedule_time) and the connection's `config`: first pages
+    that book one store-booked budget are spaced by its rate (`first_page_delays`)."""
     now = now or state.utcnow()
     plan = plan_chains(connector, state.cursors(db, connection_id), mode, now, selected)
     run = state.start_run(
@@ -138,13 +172,20 @@ def plan_run(
     # Parents of child streams first: their pages fan out the most work (a vendor-bound
     # run's queue idles until children exist), and the queue dispatches in enqueue order.
     parents = {stream.parent for stream in connector.streams if stream.parent}
-    for chain in sorted(plan.chains, key=lambda c: c.stream not in parents):
+    chains = sorted(plan.chains, key=lambda c: c.stream not in parents)
+    delays = first_page_delays(connector, chains, config, rate_scale) if enqueue_at and config else {}
+    queued_at = datetime.now(timezone.utc)
+    for chain in chains:
         if chain.sweep:
             continue  # enqueued when the stream's other chains have closed
         task = ChunkTask(connection_id=connection_id, run_id=run.run_id, stream=chain.stream,
                          partition=chain.partition, page=0)
+        delay = delays.get(chain.chain_id, 0.0)
         try:
-            enqueue(task)
+            if delay > 0 and enqueue_at is not None:
+                enqueue_at(task, queued_at + timedelta(seconds=delay))
+            else:
+                enqueue(task)
         except (GoogleAPIError, OSError) as exc:
             # Record it so the run ends (and frees its lease) instead of waiting for expiry.
             state.fail_chain(db, task, "enqueue_failed", f"Could not queue the first page: {type(exc).__name__}", now=now)

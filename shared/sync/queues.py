@@ -3,6 +3,7 @@ truth for both the local stack and infra/terraform (through the deploy manifest)
 
 from __future__ import annotations
 
+from shared.sync.budgets import queue_paced
 from shared.tasks import QueueSpec
 from shared.vendors.connector import Connector
 
@@ -14,6 +15,37 @@ MAX_DISPATCHES_PER_SECOND = 500.0
 
 def queue_name(vendor: str) -> str:
     return f"sync-{vendor}"
+
+
+def child_queue_name(vendor: str) -> str:
+    return f"sync-{vendor}-children"
+
+
+def has_child_queue(connector: Connector) -> bool:
+    """Child streams get dispatches of their own where the store's bookings, not the queue,
+    keep the vendor's rate (scope "token" or per-endpoint budgets): there, tasks that wait
+    for one budget's slots cannot hold the dispatches another budget's work needs. Pylon's
+    25 issue windows, a second or so each, took most of its six dispatches for the first
+    seconds of a backfill while the messages' budget, the run's floor, had child tasks
+    queued behind them (#16). Where the queue alone paces (Intercom), a second queue would
+    double the vendor's rate: never there."""
+    return not queue_paced(connector) and any(s.parent for s in connector.streams)
+
+
+def queue_for(connector: Connector, stream: str) -> str:
+    """The queue a chunk of `stream` is enqueued on."""
+    if has_child_queue(connector) and any(s.name == stream and s.parent for s in connector.streams):
+        return child_queue_name(connector.vendor)
+    return queue_name(connector.vendor)
+
+
+def queue_specs(connector: Connector, requests_per_minute: float | None = None) -> list[QueueSpec]:
+    """Every sync queue of the connector: its own and, where it has one, its children's
+    (the same numbers: the store's bookings pace both)."""
+    spec = queue_spec(connector, requests_per_minute)
+    if not has_child_queue(connector):
+        return [spec]
+    return [spec, spec.model_copy(update={"name": child_queue_name(connector.vendor)})]
 
 
 def queue_spec(connector: Connector, requests_per_minute: float | None = None) -> QueueSpec:

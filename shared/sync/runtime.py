@@ -15,7 +15,7 @@ from shared.store.client import db
 from shared.sync.api import ChunkResult
 from shared.sync.models import ChunkTask, Run, Trigger
 from shared.sync.planner import LEASE_TTL_S
-from shared.sync.queues import queue_name
+from shared.sync.queues import queue_for
 from shared.sync.worker import ConnectionContext, ContextReader, WorkerDeps
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from shared.connections.models import Connection
     from shared.vendors.auth import RequestAuth
-    from shared.vendors.connector import Connector
+    from shared.vendors.connector import ConnectionConfig, Connector
     from shared.vendors.http import VendorClient
 
 WORKER_FUNCTION = "sync-worker"
@@ -38,8 +38,10 @@ class ChunkEnqueuer(Protocol):
 
 
 def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> ChunkEnqueuer:
-    """Enqueue a chunk on its vendor's queue under a deterministic name (replays dedupe).
+    """Enqueue a chunk on its vendor's queue (a child stream's on its children's where the
+    vendor has one: queues.queue_for) under a deterministic name (replays dedupe).
     `vendor` is the vendor, or how to find a connection's vendor (the worker serves all)."""
+    from shared.sync.registry import connector
     from shared.tasks import enqueue, task_id_for, tasks_client
 
     client = tasks_client(settings.cloud_tasks_emulator_host)
@@ -50,7 +52,7 @@ def chunk_enqueuer(settings: Settings, vendor: str | Callable[[str], str]) -> Ch
             client,
             project=settings.project_id,
             location=settings.queue_location,
-            queue=queue_name(vendor if isinstance(vendor, str) else vendor(task.connection_id)),
+            queue=queue_for(connector(vendor if isinstance(vendor, str) else vendor(task.connection_id)), task.stream),
             task_id=task_id_for(task.connection_id, task.run_id, task.chain_id, str(task.page), f"g{task.generation}"),
             url=url,
             payload=task.model_dump(mode="json"),
@@ -227,17 +229,37 @@ def start_sync(
 
     if connection.status.value in ("disabled", "pending", "deleting", "needs_reauth"):
         raise Conflict(f"The connection is {connection.status.value}.", code=f"connection_{connection.status.value}")
+    vendor = connector(connection.vendor)
+    enqueue = chunk_enqueuer(settings, connection.vendor)
     return plan_run(
         db(settings),
-        connector(connection.vendor),
-        chunk_enqueuer(settings, connection.vendor),
+        vendor,
+        enqueue,
         connection_id=connection.id,
         trigger=trigger,
         requested_by=requested_by,
         mode=mode,
         selected=connection.selection.includes,
         now=now,
+        enqueue_at=enqueue,
+        config=_config_for_spacing(vendor, connection, settings),
+        rate_scale=settings.rate_time_scale,
     )
+
+
+def _config_for_spacing(vendor: Connector, connection: Connection, settings: Settings) -> ConnectionConfig | None:
+    """The config the planner builds first requests from to space them by their booked
+    budgets (planner.first_page_delays): None where the queue alone paces the vendor, or
+    where the config is not valid (the run goes ahead as before; its tasks record why)."""
+    from shared.sync.budgets import queue_paced
+    from shared.vendors.connector import InvalidConfig
+
+    if queue_paced(vendor):
+        return None
+    try:
+        return vendor.validate_config(connection.config, environment=settings.environment)
+    except InvalidConfig:
+        return None
 
 
 def work_chunk(settings: Settings, task: ChunkTask, *, retries: int) -> ChunkResult:

@@ -117,19 +117,21 @@ def test_manifest_shape(manifest: dict[str, Any]) -> None:
 
 
 def test_queues_come_from_the_connectors_and_one_tick_schedules_every_connection(manifest: dict[str, Any]) -> None:
-    from shared.sync.queues import queue_spec
+    from shared.sync.queues import queue_specs
     from shared.sync.registry import all_connectors
     from shared.sync.scheduler import TICK_CRON
 
     connectors = all_connectors()
     assert connectors, "no connectors registered"
     for connector in connectors:
-        spec = queue_spec(connector)
-        queue = manifest["queues"][spec.name]
-        for field in deploy_manifest.QUEUE_FIELDS:
-            expected = getattr(spec, field)
-            assert queue[field] == (0 if expected is None else expected), (spec.name, field)
-        assert queue["target"] == "sync-worker"
+        for spec in queue_specs(connector):
+            queue = manifest["queues"][spec.name]
+            for field in deploy_manifest.QUEUE_FIELDS:
+                expected = getattr(spec, field)
+                assert queue[field] == (0 if expected is None else expected), (spec.name, field)
+            assert queue["target"] == "sync-worker"
+    # child streams have dispatches of their own where the store's bookings pace the vendor
+    assert "sync-pylon-children" in manifest["queues"] and "sync-intercom-children" not in manifest["queues"]
     # schedules are data on connections: one job, not one per vendor; plus the jobs that
     # functions declare (the daily credits reset), each called by the scheduler's account
     assert manifest["schedules"] == {

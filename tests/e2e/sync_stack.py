@@ -137,15 +137,15 @@ class SyncStack:
         raise KeyError(f"no connector for {vendor!r}")
 
     def create_queue(self, vendor: str | None = None, **overrides: Any) -> None:
-        """`vendor`'s queue (None: every sandbox vendor's) at the sandbox's budget; tests
+        """`vendor`'s queues (None: every sandbox vendor's) at the sandbox's budget; tests
         shorten the backoff."""
-        from shared.sync.queues import queue_spec
+        from shared.sync.queues import queue_specs
         from shared.tasks import ensure_queue
 
         for each in [vendor] if vendor else list(self.sandboxes):
-            spec = queue_spec(self.connector(each), requests_per_minute=self.sandbox_rate_limit)
-            spec = spec.model_copy(update={"min_backoff_seconds": 0.5, "max_backoff_seconds": 4.0, **overrides})
-            ensure_queue(self.tasks_client(), PROJECT, REGION, spec)
+            for spec in queue_specs(self.connector(each), requests_per_minute=self.sandbox_rate_limit):
+                spec = spec.model_copy(update={"min_backoff_seconds": 0.5, "max_backoff_seconds": 4.0, **overrides})
+                ensure_queue(self.tasks_client(), PROJECT, REGION, spec)
 
     # -- the sandboxes ----------------------------------------------------------------------
 

@@ -101,3 +101,30 @@ def test_concurrent_daily_spends_never_contend_and_never_eat_into_the_reserve(db
     assert ratelimits.spend_daily(db, "pd:c1:daily", cost=10, reserve_share=0.0, day=day)  # a live call may
     # a new day starts from the last known limit
     assert ratelimits.spend_daily(db, "pd:c1:daily", cost=10, reserve_share=0.1, day="2026-11-24")
+
+
+def test_a_run_queues_the_first_pages_of_one_booked_budget_a_slot_apart(db: Any) -> None:
+    """Pylon's backfill (#16): the first issue window and each list at once, the other 24
+    windows scheduled one booked slot of GET /issues apart, so the child tasks the first
+    pages fan out in the meantime are dispatched before them; a caller that cannot schedule
+    (no enqueue_at) queues every first page at once, as before."""
+    from datetime import datetime, timedelta
+
+    from shared.sync import planner
+    from shared.sync.models import ChunkTask
+    from shared.vendors.pylon.connector import CONNECTOR, PylonConfig
+
+    now: list[ChunkTask] = []
+    later: list[tuple[ChunkTask, datetime]] = []
+    planner.plan_run(db, CONNECTOR, lambda t: now.append(t) is None, connection_id="pylon-a", trigger="test",
+                     enqueue_at=lambda t, at: later.append((t, at)) is None, config=PylonConfig(), rate_scale=60.0)
+    assert sorted(t.stream for t in now) == ["accounts", "issues", "teams", "users"]
+    assert len(later) == 24 and {t.stream for t, _ in later} == {"issues"}
+    interval = 1 / next(e for e in CONNECTOR.rate_limit.endpoints if e.key == "GET:/issues").booked_per_second(60.0)
+    gaps = [(b - a).total_seconds() for (_, a), (_, b) in zip(later, later[1:], strict=False)]
+    assert gaps == pytest.approx([interval] * 23, abs=1e-3)
+    assert later[0][1] - datetime.now(later[0][1].tzinfo) < timedelta(seconds=interval + 1)
+
+    everything: list[ChunkTask] = []
+    planner.plan_run(db, CONNECTOR, lambda t: everything.append(t) is None, connection_id="pylon-b", trigger="test")
+    assert sum(t.stream == "issues" for t in everything) == 25

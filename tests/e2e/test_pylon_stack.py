@@ -87,6 +87,18 @@ def test_sync_now_backfills_every_issue_account_and_message_once_with_no_429(syn
     assert asked(stack, "GET /issues/<issue_id>/messages") == counts["issues"]
 
 
+def test_messages_are_asked_while_the_issue_windows_are_still_being_listed(synced: tuple[SyncStack, Any]) -> None:
+    """The messages' budget sets a backfill's floor, so it must not idle while the issue
+    windows are listed (#16): the windows' first pages are queued one booked slot apart, and
+    the child tasks their pages fan out are served before the windows that come due later.
+    Queued together, the 25 windows held the queue's six dispatches and the children queued
+    behind them: no message was asked before at least 19 windows had been."""
+    stack, _ = synced
+    order = pylon(stack, "/_sandbox/stats")["order"]
+    first_message = order.index("GET /issues/<issue_id>/messages")
+    assert order[:first_message].count("GET /issues") < 19, order[:40]
+
+
 def test_a_second_run_catches_an_old_issue_updated_and_fetches_its_messages(synced: tuple[SyncStack, Any]) -> None:
     stack, _ = synced
     before = {k: asked(stack, k) for k in ("GET /issues", "POST /issues/search", "GET /issues/<issue_id>/messages")}

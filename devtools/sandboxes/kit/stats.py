@@ -8,6 +8,9 @@ import time
 from collections import Counter
 from typing import Any
 
+#: how many of the first requests `order` keeps
+ORDER_KEPT = 2000
+
 
 class Stats:
     def __init__(self) -> None:
@@ -23,6 +26,9 @@ class Stats:
             self.refused: Counter[tuple[int, str]] = Counter()
             #: answered API requests per unix second: a benchmark's requests/s over time
             self.per_second: Counter[int] = Counter()
+            #: the routes of the first ORDER_KEPT answered requests, in order: which endpoint's
+            #: work began before which (a child stream's first request among its parents')
+            self.order: list[str] = []
 
     def record(self, route: str, status: int) -> None:
         """One answered API request; `route` is "METHOD /rule/<arg>", not the raw path."""
@@ -32,6 +38,8 @@ class Stats:
             self.counters["requests"] += 1
             second = int(time.time())
             self.per_second[second] += 1
+            if len(self.order) < ORDER_KEPT:
+                self.order.append(route)
             if status == 429:
                 self.refused[second, route] += 1
 
@@ -50,5 +58,6 @@ class Stats:
                 "dropped_connections": self.counters["dropped_connections"],
                 "unauthorized": self.counters["unauthorized"],
                 "requests_per_second": {str(k): v for k, v in sorted(self.per_second.items())},
+                "order": list(self.order),
                 "refused": [{"second": s, "route": r, "count": n} for (s, r), n in sorted(self.refused.items())],
             }
