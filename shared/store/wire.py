@@ -12,7 +12,7 @@ library's encoder, so nothing the library stores is refused here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
@@ -229,13 +229,15 @@ class Stored:
         return self.data
 
 
-def read(db: Client, refs: list[DocumentReference], field_paths: list[str] | None, *,
+def read(db: Client, refs: Sequence[DocumentReference | str], field_paths: list[str] | None, *,
          by_path: bool = False) -> dict[str, Stored]:
     """`db.get_all(refs, field_paths)` by document id (`by_path`: by the path relative to the
     database, `ref.path`, for documents of different collections), decoded from the raw
     protobuf answer (the library's snapshots deep-copy every document twice: they cost more
-    than the read itself for a page of records, and for a task's few state documents)."""
-    request, _, kwargs = db._prep_get_all(refs, field_paths)
+    than the read itself for a page of records, and for a task's few state documents).
+    A ref may be given as its full document path (`ref._document_path`)."""
+    request, _, kwargs = db._prep_get_all([], field_paths)
+    request["documents"] = [ref if isinstance(ref, str) else ref._document_path for ref in refs]
     prefix = len(db._database_string) + len("/documents/")
     found: dict[str, Stored] = {}
     for response in db._firestore_api.batch_get_documents(request=request, metadata=db._rpc_metadata, **kwargs):
