@@ -220,7 +220,7 @@ def _upsert_once(
         if len(_fresh) >= _FRESH_LIMIT:
             _fresh.clear()
         _fresh.add(fresh)
-    writes: list[Any] = []
+    writes = wire.CommitWrites(db, BATCH_LIMIT)
     for key, item in latest.items():
         path = paths[key]
         snap = snaps[path.rsplit("/", 1)[1]]
@@ -234,17 +234,28 @@ def _upsert_once(
         else:
             assert doc is not None
             # built as raw protobuf: the library's per-value encoding was most of a sync's CPU
-            if snap.exists:
-                write = wire.update_write(path, doc, snap.update_time, COMMIT_TIME_FIELDS)
-            else:
-                write = wire.create_write(path, doc, COMMIT_TIME_FIELDS)
-            writes.append(write)
+            _build(writes, path, doc, snap.update_time if snap.exists else None)
             result.written.append(key)
     if announce is not None and result.written:
         announce(list(result.written))
-    for start in range(0, len(writes), BATCH_LIMIT):
-        wire.commit(db, writes[start:start + BATCH_LIMIT])
+    writes.commit()
     return result
+
+
+def _build(writes: Any, path: str, doc: dict[str, Any], read_at: datetime | None) -> None:
+    """The record's write, built in the commit that sends it: created (must not exist) or,
+    when it was read, replaced under the precondition that it is unchanged since."""
+    from shared.store import wire
+
+    into = writes.add()
+    try:
+        if read_at is not None:
+            wire.update_write(path, doc, read_at, COMMIT_TIME_FIELDS, into=into)
+        else:
+            wire.create_write(path, doc, COMMIT_TIME_FIELDS, into=into)
+    except BaseException:
+        writes.discard_last()
+        raise
 
 
 def _create_all(db: Client, latest: dict[str, Incoming], paths: dict[str, str], source: Provenance,
@@ -261,13 +272,13 @@ def _create_all(db: Client, latest: dict[str, Incoming], paths: dict[str, str], 
     missing = wire.Stored("", False)
     keys = list(latest)
     for start in range(0, len(keys), BATCH_LIMIT):
-        writes = []
+        writes = wire.CommitWrites(db, BATCH_LIMIT)
         for key in keys[start:start + BATCH_LIMIT]:
             verdict, doc = _decide(latest[key], missing, source, ttl_s)
             assert verdict == "write" and doc is not None
-            writes.append(wire.create_write(paths[key], doc, COMMIT_TIME_FIELDS))
+            _build(writes, paths[key], doc, None)
         try:
-            wire.commit(db, writes)
+            writes.commit()
         except (gexc.AlreadyExists, gexc.FailedPrecondition):
             return False
     return True
