@@ -36,8 +36,10 @@ def _encode(value: Any, out: Any) -> None:
     if kind is str:
         out.string_value = value
     elif kind is dict:
-        out.map_value.SetInParent()  # an empty map is still a map
-        _encode_fields(value, out.map_value.fields)
+        if value:
+            _encode_fields(value, out.map_value.fields)
+        else:
+            out.map_value.SetInParent()  # an empty map is still a map
     elif kind is int:
         out.integer_value = value
     elif kind is bool:
@@ -49,10 +51,15 @@ def _encode(value: Any, out: Any) -> None:
     elif kind is datetime:  # not DatetimeWithNanoseconds (a subclass): the library keeps its nanos
         _timestamp_into(value, out.timestamp_value)
     elif kind is list or kind is tuple:
-        values = out.array_value.values
-        out.array_value.SetInParent()
+        array = out.array_value
+        if not value:
+            array.SetInParent()  # an empty array is still an array
+        add = array.values.add
         for item in value:
-            _encode(item, values.add())
+            if type(item) is str:
+                add().string_value = item
+            else:
+                _encode(item, add())
     elif kind is set or kind is frozenset:  # the library stores one as an array, in no stable order
         raise TypeError("a set has no stable order: cannot store it")
     else:
@@ -74,8 +81,10 @@ def _timestamp_into(value: datetime, out: Any) -> None:
 
 
 def _encode_fields(mapping: Mapping[str, Any], fields: Any) -> None:
-    """A map's fields; strings and None inline (most of a record), the rest by `_encode`.
-    (Writing protobuf's wire format by hand in Python was measured slower than this.)"""
+    """A map's fields; the common kinds inline, the rest by `_encode` (5% fewer instructions
+    than a call per value, counted by callgrind over 4,700 Intercom records). Writing
+    protobuf's wire format by hand in Python was measured slower than this: 146 against
+    64 us for a contact."""
     for key, item in mapping.items():
         if not key:
             raise ValueError("a field name is empty")  # the library refuses it too
@@ -84,6 +93,12 @@ def _encode_fields(mapping: Mapping[str, Any], fields: Any) -> None:
             fields[key].string_value = item
         elif item is None:
             fields[key].null_value = 0
+        elif kind is dict and item:
+            _encode_fields(item, fields[key].map_value.fields)
+        elif kind is int:
+            fields[key].integer_value = item
+        elif kind is bool:
+            fields[key].boolean_value = item
         else:
             _encode(item, fields[key])
 
