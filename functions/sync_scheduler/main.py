@@ -18,7 +18,7 @@ def schedule(call: Call) -> TickResult:
 
     report = tick(call.settings)
     return TickResult(started=report.started, already_running=report.already_running,
-                      recovered=report.recovered, errors=report.errors)
+                      recovered=report.recovered, errors=report.errors, purged=report.purged)
 
 
 handle = endpoint.entry_point()

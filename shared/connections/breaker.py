@@ -8,7 +8,8 @@ after the client's own retries: 5xx, timeouts, dropped connections; never a pace
 spending the budget and the task's attempts. After the cool-down the breaker is
 **half-open**: exactly one unit of work (the probe) is admitted, holding the probe for
 `probe_lease_s` (a probe that dies lets another through after that); its success closes
-the breaker and restores `connected`, its failure opens it again for a longer cool-down.
+the breaker and restores `connected` (so does any answer from the vendor that is not a
+failure: a 4xx or a 429 shows it is up), its failure opens it again for a longer cool-down.
 
 The state is the `breaker` field of the connection document, so it survives processes and is
 shared by every worker; every transition is a compare-and-set on that document, and the
@@ -147,7 +148,7 @@ def _apply(batch: WriteBatch, db: Client, connection_id: str, data: dict[str, An
     """Write the new state; on opening or closing, the connection's status and an event. The
     batch commits only if the connection is still as read at `read_at` (its update time)."""
     from shared.connections.models import ConnectionStatus
-    from shared.connections.store import connection_ref
+    from shared.connections.refs import connection_ref
     from shared.sync import events
 
     update: dict[str, Any] = {FIELD: after.model_dump(mode="python")}
@@ -181,7 +182,7 @@ def _transition(db: Client, connection_id: str, step: Any, now: datetime | None)
 
     from google.api_core import exceptions as gexc
 
-    from shared.connections.store import connection_ref
+    from shared.connections.refs import connection_ref
     from shared.store.txn import Contention
 
     ref = connection_ref(db, connection_id)

@@ -30,7 +30,7 @@ log = tlog.get_logger("tributary.connections.identity")
 def learn(settings: Settings, db: Client, connector: Connector, connection: Connection,
           open_client: Callable[[Connection], VendorClient] | None = None) -> dict[str, Any]:
     """Ask the vendor, keep the answer in the connection's config; {} when there is nothing to learn."""
-    from shared.connections.store import connection_ref
+    from shared.connections.refs import connection_ref
     from shared.sync.ingest import forget_contexts
 
     if connector.identify is None or connection.status.value != "connected":

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared import crypto
@@ -38,6 +38,11 @@ from shared.connections.models import (
     Owner,
     StreamSelection,
 )
+from shared.connections.refs import COLLECTION as COLLECTION
+from shared.connections.refs import CREDENTIALS_DOC as CREDENTIALS_DOC
+from shared.connections.refs import PRIVATE as PRIVATE
+from shared.connections.refs import connection_ref as connection_ref
+from shared.connections.refs import credentials_ref as credentials_ref
 from shared.errors import Conflict, NotFound
 from shared.store.txn import Contention, run_transaction
 
@@ -49,9 +54,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-COLLECTION = "connections"
-PRIVATE = "private"
-CREDENTIALS_DOC = "credentials"
 #: every envelope under private/, all rewrapped by a key rotation and bound to the connection
 #: id: the credentials, and the webhook secrets (shared.webhooks.secrets)
 ENVELOPE_DOCS = (CREDENTIALS_DOC, "webhook")
@@ -67,16 +69,6 @@ def utcnow() -> datetime:
 
 def new_id(vendor: str) -> str:
     return f"{vendor}-{secrets.token_hex(6)}"
-
-
-def connection_ref(db: Client, connection_id: str) -> DocumentReference:
-    ref: DocumentReference = db.collection(COLLECTION).document(connection_id)
-    return ref
-
-
-def credentials_ref(db: Client, connection_id: str) -> DocumentReference:
-    ref: DocumentReference = connection_ref(db, connection_id).collection(PRIVATE).document(CREDENTIALS_DOC)
-    return ref
 
 
 StoreContention = Contention  # the store-wide contention error (shared.store.txn)
@@ -433,20 +425,47 @@ def keep_allowance(db: Client, connection_id: str, limit: int, remaining: int) -
     )
 
 
-def delete_connection(db: Client, connection_id: str) -> int:
+#: deletes to do again once every writer that was in flight at the delete has ended
+PURGES = "connection_purges"
+#: a writer that read the connection before its delete ends within its function's timeout
+#: (sync-worker: 300 s; webhook-worker: 120 s; the rest less); a later one reads no
+#: connection and writes nothing
+PURGE_AFTER = timedelta(seconds=600)
+
+
+def delete_connection(db: Client, connection_id: str, now: datetime | None = None) -> int:
     """Mark `deleting` (so the engine stops), then hard-delete the document and every
-    subcollection (records, runs, dead letters, credentials). Returns documents deleted."""
+    subcollection (records, runs, dead letters, credentials). Returns documents deleted.
+
+    A page or webhook in flight that read the connection before the mark still writes its
+    records after the delete; the same transaction books a purge (`purge_deleted`, on the
+    scheduler's tick) that deletes the connection's path again once such writers are done."""
     ref = connection_ref(db, connection_id)
+    now = now or utcnow()
 
     def mark(transaction: Transaction) -> None:
         snapshot = ref.get(transaction=transaction)
         _read(snapshot, connection_id)
-        transaction.update(
-            ref, {"status": ConnectionStatus.deleting.value, "next_run_at": None, "updated_at": utcnow()}
-        )
+        transaction.update(ref, {"status": ConnectionStatus.deleting.value, "next_run_at": None, "updated_at": now})
+        transaction.set(db.collection(PURGES).document(connection_id), {"purge_at": now + PURGE_AFTER, "deleted_at": now})
 
     run_transaction(db, mark)
     return int(db.recursive_delete(ref))
+
+
+def purge_deleted(db: Client, now: datetime | None = None, *, limit: int = 100) -> int:
+    """Delete again the paths of connections deleted at least PURGE_AFTER ago: the records
+    their in-flight writers left behind (customer data we were asked to delete). Returns
+    documents deleted; a purge that fails stays booked for the next tick."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    now = now or utcnow()
+    due = db.collection(PURGES).where(filter=FieldFilter("purge_at", "<=", now)).limit(limit)
+    deleted = 0
+    for booked in due.stream():
+        deleted += int(db.recursive_delete(connection_ref(db, booked.id)))
+        booked.reference.delete()
+    return deleted
 
 
 # -- scheduling -----------------------------------------------------------------------------

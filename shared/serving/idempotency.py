@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from shared.connections.refs import connection_ref
 from shared.errors import BadRequest, Conflict, Unprocessable
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def _ref(
     db: Client, connection_id: str, uid: str, action: str, key: str, parent: DocumentReference | None = None
 ) -> DocumentReference:
     doc_id = hashlib.sha256(json.dumps([uid, action, key]).encode()).hexdigest()[:40]
-    home = parent if parent is not None else db.collection("connections").document(connection_id)
+    home = parent if parent is not None else connection_ref(db, connection_id)
     return home.collection(COLLECTION).document(doc_id)
 
 

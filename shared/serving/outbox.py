@@ -31,6 +31,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from shared.connections.refs import connection_ref
 from shared.errors import NotFound
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ FIND_SLACK = timedelta(minutes=10)
 
 def outbox_ref(db: Client, connection_id: str, uid: str, create: str, idem_key: str) -> DocumentReference:
     doc_id = hashlib.sha256(json.dumps([uid, create, idem_key]).encode()).hexdigest()[:40]
-    return db.collection("connections").document(connection_id).collection(COLLECTION).document(doc_id)
+    return connection_ref(db, connection_id).collection(COLLECTION).document(doc_id)
 
 
 def submit(
@@ -71,7 +72,7 @@ def submit(
     target = get_record(db, connection_id, create.target_stream, key)
     if target is None:
         raise NotFound(f"No {create.target_stream} record {key!r}.")
-    conn = db.collection("connections").document(connection_id).get()
+    conn = connection_ref(db, connection_id).get()
     conn_data = (conn.to_dict() or {}) if conn.exists else {}
     config = conn_data.get("config") or {}
     ref = outbox_ref(db, connection_id, uid, create.name, idem_key)
@@ -134,7 +135,7 @@ def deliver(
     from shared.store.records import Provenance
     from shared.sync.ingest import ingest
 
-    ref = db.collection("connections").document(connection_id).collection(COLLECTION).document(outbox_id)
+    ref = connection_ref(db, connection_id).collection(COLLECTION).document(outbox_id)
     snap = ref.get()
     if not snap.exists:
         raise NotFound(f"No outbox item {outbox_id!r}.")

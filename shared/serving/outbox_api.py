@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.connections.refs import connection_ref
 from shared.errors import BadRequest, NotFound, ServiceUnavailable, TributaryError
 from shared.tasks import QueueSpec, task_id_for
 
@@ -168,7 +169,7 @@ def list_items(call: Call[ListQuery, Any]) -> OutboxList:
 
     client = db(call.settings)
     connection = readable(client, call.principal, call.path["connection_id"])
-    query: Any = client.collection("connections").document(connection.id).collection(COLLECTION)
+    query: Any = connection_ref(client, connection.id).collection(COLLECTION)
     if call.principal.role != "admin":
         query = query.where("uid", "==", call.principal.subject)
     docs = [d.to_dict() or {} for d in query.limit(LIST_SCAN).stream()]
@@ -184,7 +185,7 @@ def get_item(call: Call[Any, Any]) -> OutboxItem:
 
     client = db(call.settings)
     connection = readable(client, call.principal, call.path["connection_id"])
-    snap = client.collection("connections").document(connection.id).collection(COLLECTION).document(
+    snap = connection_ref(client, connection.id).collection(COLLECTION).document(
         call.path["item_id"]).get()
     doc = (snap.to_dict() or {}) if snap.exists else {}
     if not doc or doc.get("create") != call.path["create"] or (

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic_core import to_json
 
+from shared.connections.refs import connection_ref
+
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, CollectionReference, DocumentReference
 
@@ -49,7 +51,7 @@ def collection_path(connection_id: str, stream: str) -> str:
 
 
 def records_collection(db: Client, connection_id: str, stream: str) -> CollectionReference:
-    return db.collection("connections").document(connection_id).collection(stream)
+    return connection_ref(db, connection_id).collection(stream)
 
 
 def _canonical(value: Any) -> Any:
@@ -352,4 +354,4 @@ def dead_letter(
 
 
 def dead_letters(db: Client, connection_id: str) -> CollectionReference:
-    return db.collection("connections").document(connection_id).collection("dead_letters")
+    return connection_ref(db, connection_id).collection("dead_letters")

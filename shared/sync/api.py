@@ -39,6 +39,8 @@ class TickResult(BaseModel):
     already_running: list[str]
     recovered: dict[str, str]
     errors: dict[str, str]
+    #: documents written after their connection's delete (by writers in flight), deleted now
+    purged: int = 0
 
 
 class RunList(BaseModel):

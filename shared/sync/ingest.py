@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from shared.connections.refs import connection_ref
 from shared.store import records
 from shared.store.records import Incoming, Provenance
 from shared.sync.models import Counts
@@ -199,7 +200,7 @@ def map_context(db: Client, connection_id: str, stream: Stream[Any]) -> MapConte
     cached = _contexts.get(cache_key)
     if cached is not None and time.monotonic() - cached[0] < CONTEXT_TTL_S:
         return cached[1]
-    snap = db.collection("connections").document(connection_id).get()
+    snap = connection_ref(db, connection_id).get()
     config = dict(((snap.to_dict() or {}) if snap.exists else {}).get("config") or {})
     lookups = {
         name: {

@@ -118,7 +118,7 @@ def context_reader(database: Client, settings: Settings) -> ContextReader:
     connection nor decrypts its credentials again (one decryption per connection and
     credentials version per process). An OAuth connection's tokens are read by its own
     refreshing auth per unit of work, as before."""
-    from shared.sync.state import connection_ref
+    from shared.connections.refs import connection_ref
 
     def refs(connection_id: str) -> list[Any]:
         return [_credentials_ref(database, connection_id)]
@@ -141,7 +141,7 @@ def context_reader(database: Client, settings: Settings) -> ContextReader:
 
 @lru_cache(maxsize=4_096)
 def _credentials_ref(database: Client, connection_id: str) -> Any:
-    from shared.connections.store import credentials_ref
+    from shared.connections.refs import credentials_ref
 
     return credentials_ref(database, connection_id)
 

@@ -31,6 +31,8 @@ class TickReport:
     already_running: list[str] = field(default_factory=list)
     recovered: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    #: documents written after their connection's delete, deleted now
+    purged: int = 0
 
 
 def leased_connections(settings: Settings) -> list[str]:
@@ -49,7 +51,7 @@ def recover_connection(settings: Settings, connection_id: str, vendor: str, now:
 
 
 def tick(settings: Settings, now: datetime | None = None) -> TickReport:
-    from shared.connections.store import due_connections, get_connection, mark_planned
+    from shared.connections.store import due_connections, get_connection, mark_planned, purge_deleted
     from shared.sync.runtime import start_sync
 
     now = now or state.utcnow()
@@ -77,5 +79,7 @@ def tick(settings: Settings, now: datetime | None = None) -> TickReport:
             report.already_running.append(connection.id)
         except ServiceUnavailable as exc:
             report.errors[connection.id] = exc.code
-    log.info("scheduler tick", extra={"started": len(report.started), "recovered": len(report.recovered)})
+    report.purged = purge_deleted(database, now)
+    log.info("scheduler tick", extra={"started": len(report.started), "recovered": len(report.recovered),
+                                      "purged": report.purged})
     return report

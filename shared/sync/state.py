@@ -37,6 +37,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from shared.connections.refs import connection_ref
 from shared.errors import Conflict, NotFound
 from shared.store.client import condition
 from shared.store.txn import run_transaction
@@ -64,10 +65,6 @@ def utcnow() -> datetime:
 #: a task built about twenty, a tenth of its own CPU, #16)
 _refs = lru_cache(maxsize=16_384)
 
-
-@_refs
-def connection_ref(db: Client, connection_id: str) -> DocumentReference:
-    return db.collection("connections").document(connection_id)
 
 
 @_refs

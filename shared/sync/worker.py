@@ -188,10 +188,14 @@ def _defer(task: ChunkTask, deps: WorkerDeps, until: datetime | None, why: str =
     return ChunkOutcome("deferred")
 
 
-def _breaker_failure(task: ChunkTask, deps: WorkerDeps, exc: VendorError) -> None:
+def _breaker_failure(task: ChunkTask, deps: WorkerDeps, exc: VendorError, admission: breaker.Admission) -> None:
     """Count a vendor that is down (not a paced 429, not a 4xx); when that opens the
-    breaker, this chunk too waits for the cool-down instead of retrying into it."""
+    breaker, this chunk too waits for the cool-down instead of retrying into it. A vendor
+    that answered (a 4xx, a 429 the client's retries did not outlast) is up: a probe that
+    got such an answer closes the breaker instead of holding it half-open for its lease."""
     if not isinstance(exc, VendorUnavailable):
+        if admission.probe:
+            breaker.record_success(deps.db, task.connection_id, admission.state)
         return
     after = breaker.record_failure(deps.db, task.connection_id, deps.breaker_policy, f"{exc.code}: {exc.message}")
     if after.state == "open":
@@ -288,7 +292,7 @@ def _run_chunk(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, loaded
         # A cursor that does not fit its paginator (or points off the connection's host)
         # was not written by us: no retry can fix it.
         return _give_up(task, ctx, deps, "invalid_task", f"The task's cursor is not valid: {type(exc).__name__}")
-    request, response = _fetch(task, ctx, deps, spec, first, started, last_attempt=last_attempt)
+    request, response = _fetch(task, ctx, deps, spec, first, started, admission, last_attempt=last_attempt)
     if response is None:
         return ChunkOutcome("failed")
     breaker.record_success(db, task.connection_id, admission.state)
@@ -363,7 +367,8 @@ def _scroll_again(task: ChunkTask, chain: state.ChainState) -> ChunkTask:
 
 
 def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: RequestSpec, first: PageRequest,
-           started: float, *, last_attempt: bool) -> tuple[PageRequest, dict[str, Any] | None]:
+           started: float, admission: breaker.Admission, *,
+           last_attempt: bool) -> tuple[PageRequest, dict[str, Any] | None]:
     """Fetch this page: (the request sent, its answer), or answer None after failing the
     chain on a terminal vendor error (or any vendor error on the last attempt). A cursor
     the vendor says has expired restarts the listing from the top (what was saved stays)."""
@@ -387,7 +392,7 @@ def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: Requ
     except AllowanceSpent:
         raise
     except VendorError as exc:
-        _breaker_failure(task, deps, exc)
+        _breaker_failure(task, deps, exc, admission)
         details = exc.details or {}
         busy = spec.busy is not None and spec.busy(int(details.get("vendor_status") or 0), str(details.get("vendor_error") or ""))
         if (exc.transient or busy) and not last_attempt:
@@ -510,7 +515,7 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
     except AllowanceSpent:
         raise  # nothing of this batch is stored yet: it runs again after the reset
     except VendorError as exc:
-        _breaker_failure(task, deps, exc)
+        _breaker_failure(task, deps, exc, admission)
         if exc.transient and not last_attempt:
             raise RetryLater(exc.message, getattr(exc, "retry_after_s", None)) from exc
         _after_close(task, ctx, deps, state.fail_chain(deps.db, task, exc.code, exc.message))

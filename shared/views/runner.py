@@ -19,6 +19,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from shared.connections.refs import connection_ref
+
 if TYPE_CHECKING:
     from flask import Response
     from google.cloud.firestore import Client
@@ -35,7 +37,7 @@ def answer(db: Client, connection_id: str, view: View, query: Any, marker: str) 
     """The view's answer for `query`: the stored one if the stream has not changed since."""
     canonical = json.dumps(query.model_dump(mode="json", by_alias=True), sort_keys=True)
     doc_id = f"{view.name}-{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
-    ref = db.collection("connections").document(connection_id).collection(COLLECTION).document(doc_id)
+    ref = connection_ref(db, connection_id).collection(COLLECTION).document(doc_id)
     snap = ref.get()
     stored = snap.to_dict() if snap.exists else None
     if stored and stored.get("marker") == marker:

@@ -24,6 +24,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from shared.connections.refs import connection_ref
 from shared.store.records import safe_doc_id
 from shared.vendors.webhooks import WebhookEvent
 
@@ -41,7 +42,7 @@ Recorded = Literal["new", "pending", "done"]
 
 def delivery_ref(db: Client, connection_id: str, delivery_id: str) -> DocumentReference:
     ref: DocumentReference = (
-        db.collection("connections").document(connection_id).collection(COLLECTION).document(safe_doc_id(delivery_id))
+        connection_ref(db, connection_id).collection(COLLECTION).document(safe_doc_id(delivery_id))
     )
     return ref
 

@@ -46,7 +46,7 @@ def endpoint_url(settings: Settings, connection_id: str) -> str:
 
 
 def state(db: Client, connection_id: str) -> dict[str, Any]:
-    from shared.connections.store import connection_ref
+    from shared.connections.refs import connection_ref
 
     snapshot = connection_ref(db, connection_id).get([FIELD])
     data = (snapshot.to_dict() or {}) if snapshot.exists else {}
@@ -77,7 +77,7 @@ def _opener(settings: Settings, db: Client, open_client: OpenClient | None) -> O
 def register(settings: Settings, db: Client, keyring: Keyring, connector: Connector, connection: Connection,
              open_client: OpenClient | None = None) -> dict[str, Any]:
     """Register (again) with the vendor; the outcome is kept on the connection and returned."""
-    from shared.connections.store import connection_ref
+    from shared.connections.refs import connection_ref
 
     scheme = connector.webhooks
     if scheme is None or scheme.registrar is None:

@@ -34,7 +34,7 @@ RELOAD_EVERY_S = 5.0
 
 
 def secret_ref(db: Client, connection_id: str) -> DocumentReference:
-    from shared.connections.store import PRIVATE, connection_ref
+    from shared.connections.refs import PRIVATE, connection_ref
 
     ref: DocumentReference = connection_ref(db, connection_id).collection(PRIVATE).document(SECRET_DOC)
     return ref

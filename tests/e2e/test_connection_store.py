@@ -227,6 +227,22 @@ def test_delete_is_recursive(db: Any) -> None:
     assert getattr(info.value, "status", None) == 404
 
 
+def test_what_a_writer_in_flight_writes_after_a_delete_is_purged_once_it_has_ended(db: Any) -> None:
+    """A page (or webhook) that read the connection before its delete stores its records
+    after it: customer data we were asked to delete, under a connection that is gone."""
+    gone = create(db)
+    deleted_at = datetime.now(timezone.utc)
+    store.delete_connection(db, gone.id, now=deleted_at)
+    late = store.connection_ref(db, gone.id)
+    late.collection("notes").document("n2").set({"x": 2})  # the page in flight lands
+    late.collection("runs").document("r1").collection("chains").document("c").set({"x": 1})
+    assert store.purge_deleted(db, deleted_at + timedelta(seconds=60)) == 0  # writers may still be running
+    assert late.collection("notes").document("n2").get().exists
+    assert store.purge_deleted(db, deleted_at + store.PURGE_AFTER) >= 2
+    assert list(late.collections()) == []
+    assert not db.collection(store.PURGES).document(gone.id).get().exists  # purged once
+
+
 # -- OAuth refresh --------------------------------------------------------------------------
 
 

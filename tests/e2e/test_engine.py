@@ -717,6 +717,23 @@ def test_a_scroll_already_open_elsewhere_is_retried_not_failed(db: Any) -> None:
 # -- the circuit breaker ------------------------------------------------------------------------
 
 
+def test_a_probe_the_vendor_answers_with_a_refusal_closes_the_breaker(db: Any) -> None:
+    """A probe whose call the vendor answered (a 404 here; a 429 the client's retries did
+    not outlast) shows the vendor is up. It held the breaker half-open for the probe's
+    240-s lease, every other chunk of the connection waiting on it."""
+    from shared.connections import breaker
+
+    w = world(db, lambda request: httpx.Response(404, json={"error": "not found"}))
+    w.plan("full")
+    now = breaker.utcnow()
+    cooled = breaker.BreakerState(state="open", failures=5, trips=1, opened_at=now - timedelta(seconds=60),
+                                  until=now - timedelta(seconds=1), last_failure="vendor_unavailable: 503")
+    ref = db.collection("connections").document(w.connection_id)
+    ref.update({"breaker": cooled.model_dump(mode="python")})
+    assert w.run(w.enqueued.pop(0)).status == "failed"  # the refusal ends the chain
+    assert breaker.of(ref.get().to_dict()).state == "closed"
+
+
 def test_a_chunk_the_breaker_defers_on_its_last_attempt_fails_its_chain_instead_of_vanishing(db: Any) -> None:
     """When a chunk cannot be deferred by a new task (no schedule time, or the chain's
     generations are spent) it is handed back to Cloud Tasks' retry; on the last attempt that

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from devtools.sandboxes.pylon.records import Sizes
+from shared.connections.refs import connection_ref
 from shared.sync import state
 from tests.conftest import PROJECT
 from tests.e2e.pylon_world import pylon_world
@@ -77,7 +78,7 @@ def test_a_connection_paused_past_thirty_days_searches_in_windows_pylon_accepts(
     issue updated in the older one."""
     w = pylon_world(db, SIZES)
     assert w.sync().status.value == "succeeded"
-    cursor = state.connection_ref(db, w.connection_id).collection("cursors").document("issues")
+    cursor = connection_ref(db, w.connection_id).collection("cursors").document("issues")
     cursor.update({"hwm": cursor.get().get("hwm") - 45 * 86_400})
     w.sandbox.store.touch(1)
     w.requests.clear()

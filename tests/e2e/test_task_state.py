@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from shared.connections.refs import connection_ref
 from shared.store import wire
 from shared.sync import state
 from shared.sync.models import Counts
@@ -106,7 +107,7 @@ def test_only_a_certain_lease_and_a_chain_of_this_one_page_fold(db: Any, why: st
 def test_a_close_does_not_read_a_lease_it_certainly_holds_but_does_one_it_may_have_lost(db: Any) -> None:
     w, run, task = _planned(db)
     state.commit_page(db, task, state.PageResult(Counts(fetched=1), None, None))
-    conn = state.connection_ref(db, w.connection_id)
+    conn = connection_ref(db, w.connection_id)
     lease = state.lease_of(conn.get().to_dict() or {})
     conn.update({"lease": None})  # lost (the run doctor failed the run) after the task read it
     stale = {**lease, "expires_at": datetime.now(timezone.utc) + timedelta(seconds=30)}
@@ -131,7 +132,7 @@ def test_the_context_reader_decrypts_once_per_credentials_version(db: Any, setti
     reader = runtime.context_reader(db, get_settings())
 
     def build() -> Any:
-        refs = [state.connection_ref(db, "ctx-1"), *reader.refs("ctx-1")]
+        refs = [connection_ref(db, "ctx-1"), *reader.refs("ctx-1")]
         return reader.build("ctx-1", wire.read(db, refs, None, by_path=True))
 
     def token(context: Any) -> str:
@@ -144,7 +145,7 @@ def test_the_context_reader_decrypts_once_per_credentials_version(db: Any, setti
     assert len(decrypted) == 1
     store.save_credentials(db, crypto.Keyring.parse(TEST_CREDENTIALS_KEYS), "ctx-1", {"access_token": "two"})
     assert token(build()) == "Bearer two" and len(decrypted) == 2
-    state.connection_ref(db, "ctx-1").update({"status": "deleting"})
+    connection_ref(db, "ctx-1").update({"status": "deleting"})
     with pytest.raises(NotFound):
         build()
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.connections.refs import connection_ref
 from shared.vendors.connector import View
 from shared.vendors.pipedrive import warmness
 from shared.vendors.pipedrive.serving import Person
@@ -74,7 +75,7 @@ def _sort_key(field: str, doc: dict[str, Any]) -> Any:
 
 def compute(db: Client, connection_id: str, q: My500Query) -> My500Page:
     now = datetime.now(timezone.utc)
-    snap = db.collection("connections").document(connection_id).get()
+    snap = connection_ref(db, connection_id).get()
     stored = ((snap.to_dict() or {}) if snap.exists else {}).get("config") or {}
     config = warmness.WarmnessConfig.model_validate(stored.get("warmness") or {})
     docs = top(db, connection_id)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.connections.refs import connection_ref
+
 #: where precompute.py writes what the pages read (here, so a page's import is not the connector's)
 COLLECTION = "_dashboard"
 
@@ -68,7 +70,7 @@ class ChartSpec(BaseModel):
 
 
 def _doc(db: Client, connection_id: str, doc_id: str) -> dict[str, Any]:
-    snap = db.collection("connections").document(connection_id).collection(COLLECTION).document(doc_id).get()
+    snap = connection_ref(db, connection_id).collection(COLLECTION).document(doc_id).get()
     return (snap.to_dict() or {}) if snap.exists else {}
 
 
@@ -76,7 +78,7 @@ def _days(db: Client, connection_id: str, period: Period) -> dict[str, dict[str,
     """Every day bucket of the period, from one document per month (one batched read)."""
     months = sorted({(period.from_ + timedelta(days=n)).strftime("%Y-%m")
                      for n in range((period.to - period.from_).days + 1)})
-    coll = db.collection("connections").document(connection_id).collection(COLLECTION)
+    coll = connection_ref(db, connection_id).collection(COLLECTION)
     out: dict[str, dict[str, Any]] = {}
     for snap in db.get_all([coll.document(f"m-{m}") for m in months]):
         for day, bucket in ((snap.to_dict() or {}).get("days") or {}).items() if snap.exists else ():

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from shared.connections.refs import connection_ref
 from shared.vendors.pylon.connector import PylonConfig
 from shared.vendors.pylon.dashboard import COLLECTION
 from shared.vendors.pylon.metrics import IssueMetrics, compute
@@ -46,7 +47,7 @@ def day_of(unix: float) -> str:
 
 def load_config(db: Client, connection_id: str) -> PylonConfig:
     """The connection's settings (SLA targets, business hours); defaults when it has none."""
-    snap = db.collection("connections").document(connection_id).get()
+    snap = connection_ref(db, connection_id).get()
     config = dict((snap.to_dict() or {}).get("config") or {}) if snap.exists else {}
     config.setdefault("base_url", "https://api.usepylon.com")
     return PylonConfig.model_validate(config)
@@ -102,7 +103,7 @@ def build(issues: list[IssueMetrics], names: dict[str, dict[str, str]], config: 
 
 
 def _names(db: Client, connection_id: str, stream: str) -> dict[str, str]:
-    coll = db.collection("connections").document(connection_id).collection(stream)
+    coll = connection_ref(db, connection_id).collection(stream)
     return {s.id: (s.get("name") or s.id) for s in coll.select(["name", "_deleted"]).stream()
             if not (s.to_dict() or {}).get("_deleted")}
 
@@ -144,7 +145,7 @@ def _metrics_of(db: Client, connection_id: str, issue_ids: list[str] | None,
                 config: PylonConfig) -> tuple[dict[str, IssueMetrics], float]:
     """Metrics of these issues (None: every issue) from the stored issues and messages, and
     the newest commit time among what was read."""
-    base = db.collection("connections").document(connection_id)
+    base = connection_ref(db, connection_id)
     fields = ["parent_id", "timestamp", "author_kind", "user_id", "is_private", "_deleted", "_sync.committed_at"]
     by_issue: dict[str, list[dict[str, Any]]] = defaultdict(list)
     newest = 0.0
@@ -199,11 +200,11 @@ def refresh(db: Client, connection_id: str, now: float | None = None, full: bool
 
 
 def _dashboard(db: Client, connection_id: str) -> Any:
-    return db.collection("connections").document(connection_id).collection(COLLECTION)
+    return connection_ref(db, connection_id).collection(COLLECTION)
 
 
 def _per_issue(db: Client, connection_id: str) -> Any:
-    return db.collection("connections").document(connection_id).collection(METRICS_COLLECTION)
+    return connection_ref(db, connection_id).collection(METRICS_COLLECTION)
 
 
 def _full(db: Client, connection_id: str, config: PylonConfig, now: float) -> int:
@@ -228,7 +229,7 @@ def _changed_since(db: Client, connection_id: str, mark: float) -> set[str]:
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     since = datetime.fromtimestamp(mark, tz=timezone.utc)
-    base = db.collection("connections").document(connection_id)
+    base = connection_ref(db, connection_id)
     changed: set[str] = set()
     for stream, field in (("issues", None), ("messages", "parent_id")):
         query = base.collection(stream).where(filter=FieldFilter("_sync.committed_at", ">", since))
@@ -271,7 +272,7 @@ def _incremental(db: Client, connection_id: str, config: PylonConfig, now: float
             listed.add(month)
     if accounts:
         entries = dict((dashboard.document("accounts").get().to_dict() or {}).get("accounts") or {})
-        base = db.collection("connections").document(connection_id).collection("accounts")
+        base = connection_ref(db, connection_id).collection("accounts")
         account_names = {s.id: (s.to_dict() or {}).get("name") or s.id
                          for s in db.get_all([base.document(a) for a in accounts])
                          if s.exists and not (s.to_dict() or {}).get("_deleted")}
