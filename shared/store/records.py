@@ -62,6 +62,9 @@ def _canonical(value: Any) -> Any:
     raise TypeError(f"cannot hash {type(value).__name__}")
 
 
+_SETS = frozenset({set, frozenset})
+
+
 def content_hash(doc: dict[str, Any]) -> str:
     """sha256 of the content's JSON; ValueError or TypeError for content that cannot be
     stored as JSON (NaN and infinities included).
@@ -71,7 +74,7 @@ def content_hash(doc: dict[str, Any]) -> str:
     its document in a fixed order and a vendor's payload keeps the order the vendor sent,
     so the same content gives the same hash; content that reaches us in another key order
     is at worst written once more, never taken for unchanged when it changed."""
-    if any(type(value) in (set, frozenset) for value in doc.values()):  # json refused them; to_json does not
+    if not _SETS.isdisjoint(map(type, doc.values())):  # json refused them; to_json does not
         raise TypeError("a set has no stable order: cannot hash or store it")
     payload = to_json(doc, inf_nan_mode="constants")
     if b"NaN" in payload or b"Infinity" in payload:  # rare: tell a NaN from the text "NaN"
@@ -200,7 +203,6 @@ def _upsert_once(
     result = UpsertResult()
     if not items:
         return result
-    coll = records_collection(db, connection_id, stream)
     latest: dict[str, Incoming] = {}
     for item in items:  # the same key twice in one page: the newer (or later) one
         prior = latest.get(item.key)
@@ -208,26 +210,29 @@ def _upsert_once(
             latest[item.key] = item
     # a key seen twice in the input is one record: the duplicates count as unchanged
     result.unchanged += len(items) - len(latest)
-    refs = {key: coll.document(safe_doc_id(key)) for key in latest}
+    # document paths, not references: building a DocumentReference (and checking its
+    # path) per record cost more than hashing it
+    base = f"{db._database_string}/documents/connections/{connection_id}/{stream}/"
+    paths = {key: base + safe_doc_id(key) for key in latest}
     fresh = (connection_id, stream)
     # a blind create knows what it wrote only after its commit: a batch whose writes are
     # announced (a parent page) is read and decided first, so exactly those are announced
     if fresh in _fresh and announce is None:
-        if _create_all(db, latest, refs, source, ttl_s):
+        if _create_all(db, latest, paths, source, ttl_s):
             result.written += list(latest)
             return result
         _fresh.discard(fresh)  # some exist after all: read them and decide, as below
-    snaps = wire.read(db, list(refs.values()), ["_sync", "_deleted"])
+    snaps = wire.read(db, list(paths.values()), ["_sync", "_deleted"])
     if any(snap.exists for snap in snaps.values()):
         _fresh.discard(fresh)
     else:
         if len(_fresh) >= _FRESH_LIMIT:
             _fresh.clear()
         _fresh.add(fresh)
-    writes: list[Any] = []
+    writes = wire.CommitWrites(db, BATCH_LIMIT)
     for key, item in latest.items():
-        ref = refs[key]
-        snap = snaps[ref.id]
+        path = paths[key]
+        snap = snaps[path.rsplit("/", 1)[1]]
         verdict, doc = _decide(item, snap, source, ttl_s)
         if verdict == "written":
             result.written.append(key)
@@ -238,20 +243,31 @@ def _upsert_once(
         else:
             assert doc is not None
             # built as raw protobuf: the library's per-value encoding was most of a sync's CPU
-            if snap.exists:
-                write = wire.update_write(ref._document_path, doc, snap.update_time, COMMIT_TIME_FIELDS)
-            else:
-                write = wire.create_write(ref._document_path, doc, COMMIT_TIME_FIELDS)
-            writes.append(write)
+            _build(writes, path, doc, snap.update_time if snap.exists else None)
             result.written.append(key)
     if announce is not None and result.written:
         announce(list(result.written))
-    for start in range(0, len(writes), BATCH_LIMIT):
-        wire.commit(db, writes[start:start + BATCH_LIMIT])
+    writes.commit()
     return result
 
 
-def _create_all(db: Client, latest: dict[str, Incoming], refs: dict[str, DocumentReference], source: Provenance,
+def _build(writes: Any, path: str, doc: dict[str, Any], read_at: datetime | None) -> None:
+    """The record's write, built in the commit that sends it: created (must not exist) or,
+    when it was read, replaced under the precondition that it is unchanged since."""
+    from shared.store import wire
+
+    into = writes.add()
+    try:
+        if read_at is not None:
+            wire.update_write(path, doc, read_at, COMMIT_TIME_FIELDS, into=into)
+        else:
+            wire.create_write(path, doc, COMMIT_TIME_FIELDS, into=into)
+    except BaseException:
+        writes.discard_last()
+        raise
+
+
+def _create_all(db: Client, latest: dict[str, Incoming], paths: dict[str, str], source: Provenance,
                 ttl_s: int) -> bool:
     """Write every item as a new document, each on the precondition that it does not exist,
     without reading first: a first import's batch read (a tenth of the worker's CPU per
@@ -265,13 +281,13 @@ def _create_all(db: Client, latest: dict[str, Incoming], refs: dict[str, Documen
     missing = wire.Stored("", False)
     keys = list(latest)
     for start in range(0, len(keys), BATCH_LIMIT):
-        writes = []
+        writes = wire.CommitWrites(db, BATCH_LIMIT)
         for key in keys[start:start + BATCH_LIMIT]:
             verdict, doc = _decide(latest[key], missing, source, ttl_s)
             assert verdict == "write" and doc is not None
-            writes.append(wire.create_write(refs[key]._document_path, doc, COMMIT_TIME_FIELDS))
+            _build(writes, paths[key], doc, None)
         try:
-            wire.commit(db, writes)
+            writes.commit()
         except (gexc.AlreadyExists, gexc.FailedPrecondition):
             return False
     return True

@@ -12,7 +12,7 @@ library's encoder, so nothing the library stores is refused here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
@@ -36,8 +36,10 @@ def _encode(value: Any, out: Any) -> None:
     if kind is str:
         out.string_value = value
     elif kind is dict:
-        out.map_value.SetInParent()  # an empty map is still a map
-        _encode_fields(value, out.map_value.fields)
+        if value:
+            _encode_fields(value, out.map_value.fields)
+        else:
+            out.map_value.SetInParent()  # an empty map is still a map
     elif kind is int:
         out.integer_value = value
     elif kind is bool:
@@ -49,10 +51,15 @@ def _encode(value: Any, out: Any) -> None:
     elif kind is datetime:  # not DatetimeWithNanoseconds (a subclass): the library keeps its nanos
         _timestamp_into(value, out.timestamp_value)
     elif kind is list or kind is tuple:
-        values = out.array_value.values
-        out.array_value.SetInParent()
+        array = out.array_value
+        if not value:
+            array.SetInParent()  # an empty array is still an array
+        add = array.values.add
         for item in value:
-            _encode(item, values.add())
+            if type(item) is str:
+                add().string_value = item
+            else:
+                _encode(item, add())
     elif kind is set or kind is frozenset:  # the library stores one as an array, in no stable order
         raise TypeError("a set has no stable order: cannot store it")
     else:
@@ -74,8 +81,10 @@ def _timestamp_into(value: datetime, out: Any) -> None:
 
 
 def _encode_fields(mapping: Mapping[str, Any], fields: Any) -> None:
-    """A map's fields; strings and None inline (most of a record), the rest by `_encode`.
-    (Writing protobuf's wire format by hand in Python was measured slower than this.)"""
+    """A map's fields; the common kinds inline, the rest by `_encode` (5% fewer instructions
+    than a call per value, counted by callgrind over 4,700 Intercom records). Writing
+    protobuf's wire format by hand in Python was measured slower than this: 146 against
+    64 us for a contact."""
     for key, item in mapping.items():
         if not key:
             raise ValueError("a field name is empty")  # the library refuses it too
@@ -84,12 +93,18 @@ def _encode_fields(mapping: Mapping[str, Any], fields: Any) -> None:
             fields[key].string_value = item
         elif item is None:
             fields[key].null_value = 0
+        elif kind is dict and item:
+            _encode_fields(item, fields[key].map_value.fields)
+        elif kind is int:
+            fields[key].integer_value = item
+        elif kind is bool:
+            fields[key].boolean_value = item
         else:
             _encode(item, fields[key])
 
 
-def _write(path: str, doc: Mapping[str, Any], server_timestamps: Iterable[str]) -> Any:
-    write = _pb()()
+def _write(path: str, doc: Mapping[str, Any], server_timestamps: Iterable[str], into: Any = None) -> Any:
+    write = _pb()() if into is None else into
     update = write.update
     update.name = path
     _encode_fields(doc, update.fields)
@@ -100,21 +115,22 @@ def _write(path: str, doc: Mapping[str, Any], server_timestamps: Iterable[str]) 
     return write
 
 
-def create_write(path: str, doc: Mapping[str, Any], server_timestamps: Iterable[str] = ()) -> Any:
+def create_write(path: str, doc: Mapping[str, Any], server_timestamps: Iterable[str] = (), *, into: Any = None) -> Any:
     """`batch.create(ref, doc)`: the document must not exist. `server_timestamps` are dotted
-    field paths (plain identifiers) set to the commit's time, absent from `doc`."""
-    write = _write(path, doc, server_timestamps)
+    field paths (plain identifiers) set to the commit's time, absent from `doc`. `into`: an
+    empty `Write` to build it in (CommitWrites.add)."""
+    write = _write(path, doc, server_timestamps, into)
     write.current_document.exists = False
     return write
 
 
 def update_write(path: str, doc: Mapping[str, Any], last_update_time: datetime,
-                 server_timestamps: Iterable[str] = ()) -> Any:
+                 server_timestamps: Iterable[str] = (), *, into: Any = None) -> Any:
     """`batch.update(ref, {top-level field: value}, option=last_update_time)`: replaces the
     top-level fields of `doc` (others are kept) if the document is unchanged since it was read."""
     from google.cloud.firestore_v1.field_path import FieldPath
 
-    write = _write(path, doc, server_timestamps)
+    write = _write(path, doc, server_timestamps, into)
     write.update_mask.field_paths.extend(FieldPath(name).to_api_repr() for name in sorted(doc))
     # to the microsecond, as the library sends it (Firestore's update times are microseconds)
     write.current_document.update_time.FromDatetime(last_update_time)
@@ -210,9 +226,45 @@ def commit(db: Client, writes: list[Any]) -> list[Any]:
     one per write: a transform's `transform_results` are the field's values after it."""
     from google.cloud.firestore_v1.types import firestore
 
-    request = firestore.CommitRequest.pb()(database=db._database_string, writes=writes)
+    return _send(db, firestore.CommitRequest.pb()(database=db._database_string, writes=writes))
+
+
+def _send(db: Client, request: Any) -> list[Any]:
+    from google.cloud.firestore_v1.types import firestore
+
     response = db._firestore_api.commit(request=firestore.CommitRequest.wrap(request), metadata=db._rpc_metadata)
     return list(response._pb.write_results)
+
+
+class CommitWrites:
+    """Many writes built in place in the commit requests that send them, `limit` a commit
+    (each commit atomic on its own): a `Write` built apart is copied whole into its request
+    (protobuf copies a message given to a constructor), which cost a third as much as
+    encoding a record (#16)."""
+
+    def __init__(self, db: Client, limit: int) -> None:
+        self.db, self.limit = db, limit
+        self._requests: list[Any] = []
+
+    def add(self) -> Any:
+        """A new, empty `Write` in the last request (for `create_write(..., into=)`)."""
+        from google.cloud.firestore_v1.types import firestore
+
+        if not self._requests or len(self._requests[-1].writes) >= self.limit:
+            self._requests.append(firestore.CommitRequest.pb()(database=self.db._database_string))
+        return self._requests[-1].writes.add()
+
+    def discard_last(self) -> None:
+        """The write last added could not be built (a value the store refuses): drop it."""
+        del self._requests[-1].writes[-1]
+
+    def __len__(self) -> int:
+        return sum(len(request.writes) for request in self._requests)
+
+    def commit(self) -> None:
+        """Send each request in turn (a failed precondition fails its own commit)."""
+        for request in self._requests:
+            _send(self.db, request)
 
 
 @dataclass(frozen=True)
@@ -229,13 +281,15 @@ class Stored:
         return self.data
 
 
-def read(db: Client, refs: list[DocumentReference], field_paths: list[str] | None, *,
+def read(db: Client, refs: Sequence[DocumentReference | str], field_paths: list[str] | None, *,
          by_path: bool = False) -> dict[str, Stored]:
     """`db.get_all(refs, field_paths)` by document id (`by_path`: by the path relative to the
     database, `ref.path`, for documents of different collections), decoded from the raw
     protobuf answer (the library's snapshots deep-copy every document twice: they cost more
-    than the read itself for a page of records, and for a task's few state documents)."""
-    request, _, kwargs = db._prep_get_all(refs, field_paths)
+    than the read itself for a page of records, and for a task's few state documents).
+    A ref may be given as its full document path (`ref._document_path`)."""
+    request, _, kwargs = db._prep_get_all([], field_paths)
+    request["documents"] = [ref if isinstance(ref, str) else ref._document_path for ref in refs]
     prefix = len(db._database_string) + len("/documents/")
     found: dict[str, Stored] = {}
     for response in db._firestore_api.batch_get_documents(request=request, metadata=db._rpc_metadata, **kwargs):

@@ -39,15 +39,40 @@ def queue_paced(connector: Connector) -> bool:
     return limit.scope == "app" and not limit.endpoints
 
 
+#: the longest a child task's batch should take at its share of a queue-paced budget (every
+#: concurrent dispatch waiting its turn in the window): well within the worker's 180-s time
+#: budget, so a batch is never handed back half read (its requests spent for nothing)
+CHILD_TASK_SPAN_S = 60.0
+
+
+def reports_window(connector: Connector) -> bool:
+    """The vendor's answers report a fixed window's room and end (Intercom's
+    X-RateLimit-Remaining and -Reset), so the connection's WindowLedger
+    (shared.vendors.http) can pace each request within a process."""
+    headers = connector.rate_limit.headers
+    return (headers.parse is None and headers.remaining is not None and headers.reset is not None
+            and headers.reset_kind in ("epoch", "delta"))
+
+
 def parents_per_task(connector: Connector, stream: Stream[Any]) -> int:
-    """How many parents one task of child `stream` reads. The queue's rate counts tasks,
-    so where the queue alone paces, a task must be one request: a batch of parents read one
-    request each would send `child_batch` requests per dispatch, over the vendor's budget
-    (the 429s of #16). A `batch` stream reads many parents per request; a store-booked
-    connector books each request, so both keep the declared batch."""
-    if stream.batch is None and queue_paced(connector):
+    """How many parents one task of child `stream` reads. A `batch` stream reads many
+    parents per request and a store-booked connector books each request: both keep the
+    declared batch. Where the queue alone paces, its rate counts tasks, not requests, so a
+    batch read one request each needs a second pacer: the vendor's reported window, kept per
+    connection by the WindowLedger, holds each request until the window has room. A task's
+    requests go one after another, so across a queue's dispatches at most
+    `max_concurrency` are on the wire at once: an instance's ledger, which learns what
+    other instances spent from the vendor's own count in every answer, misses at most
+    those. A vendor that reports no window keeps one request per task (the queue's rate is
+    then the only pacer). The batch is also cut so that a task's share of the budget
+    (the budget over the concurrent dispatches) reads it within CHILD_TASK_SPAN_S."""
+    if stream.batch is not None or not queue_paced(connector):
+        return stream.child_batch
+    if not reports_window(connector):
         return 1
-    return stream.child_batch
+    limit = connector.rate_limit
+    share = limit.per_second * limit.queue_share / max(1, limit.max_concurrency)
+    return max(1, min(stream.child_batch, int(share * CHILD_TASK_SPAN_S)))
 
 
 def _sync_rates(connector: Connector, request: PageRequest, scale: float) -> list[tuple[str, float]]:

@@ -49,7 +49,10 @@ def queue_specs(connector: Connector, requests_per_minute: float | None = None) 
 
 
 def queue_spec(connector: Connector, requests_per_minute: float | None = None) -> QueueSpec:
-    """One task fetches one page (one request), so the dispatch rate is the request budget.
+    """A task fetches one page (one request), so the dispatch rate is the request budget. A
+    child task may read several parents, one request each, where the vendor reports its
+    window: the connection's WindowLedger then paces those requests inside the process
+    (shared.sync.budgets.parents_per_task).
 
     requests_per_minute overrides the vendor's published budget (the sandbox's is lower).
     With scope "token" the budget is each connection's, booked in the store

@@ -47,7 +47,7 @@ from shared.sync.models import ChunkTask, Counts, Mode, Run, RunError, RunStatus
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, DocumentReference, Transaction
 
-    from shared.store.wire import RawBatch
+    from shared.store.wire import RawBatch, Stored
 
 #: Firestore allows 500 writes per commit
 log = logging.getLogger("tributary.sync.runs")
@@ -556,13 +556,20 @@ def complete_pages(db: Client, task: ChunkTask, last: int) -> tuple[bool, float 
     return len(indexes) == last + 1, newest
 
 
+def _read_one(db: Client, ref: DocumentReference, field_paths: list[str] | None = None) -> Stored:
+    """One state document (`field_paths`: only those), decoded from the raw answer: the
+    library's snapshot deep-copies the document twice (a stream's windows, every close)."""
+    from shared.store import wire
+
+    return wire.read(db, [ref], field_paths)[ref.id]
+
+
 def close_chain_if_complete(db: Client, task: ChunkTask, *, lookback_s: int, run_created: datetime, now: datetime | None = None,
                             lease: dict[str, Any] | None = None) -> bool:
     """End the chain once its last page is known and every page 0..last is committed.
     `lease`: the lease as this task read it (its check is not read again while `lease_safe`)."""
     now = now or utcnow()
-    cref = chain_ref(db, task.connection_id, task.run_id, task.chain_id)
-    chain = cref.get().to_dict() or {}
+    chain = _read_one(db, chain_ref(db, task.connection_id, task.run_id, task.chain_id)).to_dict() or {}
     last = chain.get("last_page")
     if chain.get("done") or last is None:
         return False
@@ -626,7 +633,7 @@ def _end_chain(
             lease_of(connection_ref(db, task.connection_id).get(["lease"]).to_dict() or {}).get("run_id") != task.run_id:
         return False  # the run is over: a late worker changes nothing
     for _ in range(CLOSE_ATTEMPTS):
-        snap = cref.get()
+        snap = _read_one(db, cref)
         chain = snap.to_dict()
         if not chain or chain.get("done"):
             return False  # already ended
@@ -694,7 +701,7 @@ def _advance_windowed_cursor(db: Client, task: ChunkTask, run_created: datetime,
     every status, and Maximum keeps an earlier, smaller end from moving the cursor back."""
     from google.cloud.firestore_v1.transforms import Maximum
 
-    doc = stream_ref(db, task.connection_id, task.run_id, task.stream).get(["windows", "mode"]).to_dict() or {}
+    doc = _read_one(db, stream_ref(db, task.connection_id, task.run_id, task.stream), ["windows", "mode"]).to_dict() or {}
     end = _prefix_end(doc.get("windows") or {}, cap_at_newest=doc.get("mode") != "incremental")
     if end is not None:
         cursor_ref(db, task.connection_id, task.stream).set(
@@ -705,11 +712,11 @@ def stream_ready_to_sweep(db: Client, connection_id: str, run_id: str, stream: s
     """The sweep task of `stream` once every other chain of the stream has closed (None
     before, or when the stream has no sweep or it is done). Closers that race may each get
     it: the task's deterministic name makes them one."""
-    doc = stream_ref(db, connection_id, run_id, stream).get().to_dict() or {}
+    doc = _read_one(db, stream_ref(db, connection_id, run_id, stream), ["sweep", "chains_closed", "chains_total"]).to_dict() or {}
     if not doc.get("sweep") or int(doc.get("chains_closed", 0)) < int(doc.get("chains_total", 0)) - 1:
         return None
-    sweep = chain_ref(db, connection_id, run_id, chain_id(stream, SWEEP_PARTITION)).get(["done"])
-    if not sweep.exists or sweep.get("done"):
+    sweep = _read_one(db, chain_ref(db, connection_id, run_id, chain_id(stream, SWEEP_PARTITION)), ["done"])
+    if not sweep.exists or (sweep.to_dict() or {}).get("done"):
         return None
     return ChunkTask(connection_id=connection_id, run_id=run_id, stream=stream, partition=SWEEP_PARTITION, page=0)
 

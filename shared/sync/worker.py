@@ -395,10 +395,7 @@ def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: Requ
     chain on a terminal vendor error (or any vendor error on the last attempt). A cursor
     the vendor says has expired restarts the listing from the top (what was saved stays)."""
     request = spec.paginator.apply(first, task.cursor)
-    backlog = budgets.live_backlog_s(deps.db, ctx.connector, task.connection_id)
-    if backlog > 0:
-        # live calls booked the vendor's budget ahead: give them their slots first
-        deps.sleep(min(backlog, budgets.MAX_BOOKING_WAIT_S))
+    _yield_to_live_calls(task, ctx, deps)
     try:
         with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s
@@ -425,6 +422,14 @@ def _fetch(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, spec: Requ
         _after_close(task, ctx, deps, state.fail_chain(deps.db, task, exc.code, exc.message))
         log.warning("chain failed", extra={"run_id": task.run_id, "chain": task.chain_id, "code": exc.code})
         return request, None
+
+
+def _yield_to_live_calls(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps) -> None:
+    """Live calls booked the vendor's budget ahead (a queue at full share): give them their
+    slots before this task's first request (one read; a child batch checks once)."""
+    backlog = budgets.live_backlog_s(deps.db, ctx.connector, task.connection_id)
+    if backlog > 0:
+        deps.sleep(min(backlog, budgets.MAX_BOOKING_WAIT_S))
 
 
 def _split_if_capped(stream: Stream[Any], chain: dict[str, Any], response: dict[str, Any]) -> list[state.PlannedChain]:
@@ -524,6 +529,7 @@ def _run_children(task: ChunkTask, ctx: ConnectionContext, deps: WorkerDeps, str
     started = time.monotonic()
     source = Provenance("sync", task.run_id, unit=f"{task.chain_id}/{task.page}")
     parents = [str(p) for p in chain.data.get("parent_ids") or []]
+    _yield_to_live_calls(task, ctx, deps)
     try:
         with ctx.open_client() as client:
             client.deadline = started + deps.time_budget_s

@@ -324,8 +324,8 @@ class Stream(Generic[Raw]):
     windows: Windows | None = None
     #: a child stream is fetched per parent record created or changed in this run
     parent: str | None = None
-    #: parents served by one task of a child stream (where the queue alone paces, one per
-    #: task unless `batch` reads many per request: shared.sync.budgets.parents_per_task)
+    #: parents served by one task of a child stream (where the queue alone paces and the
+    #: vendor reports no window, one: shared.sync.budgets.parents_per_task)
     child_batch: int = 20
     #: a child stream read for many parents per request (None: one parent per request)
     batch: ParentBatch | None = None

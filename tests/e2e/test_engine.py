@@ -4,6 +4,7 @@ deletes, and the holes an outside review found (6a-6j of the engine issue)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -559,10 +560,11 @@ def test_a_replay_whose_page_changed_still_reads_the_children_of_every_parent(db
     """A page that died after queueing its children and before its checkpoint is fetched
     again, and the vendor's listing may have moved meanwhile. Child chains were named by
     their place on the page, so the replay's new parent took the name of one queued before
-    and its children were never read; a chain is now named by its parents."""
+    and its children were never read; a chain is now named by its parents (one parent a
+    task here, so that each parent's chain can be counted)."""
     vendor = PagedThings([item(i, 1_700_000_000 + i) for i in range(2)])
     vendor.notes = {str(i): [item(f"n{i}", 1_700_000_000)] for i in range(3)}
-    w = world(db, vendor, THINGS, NOTES)
+    w = world(db, vendor, THINGS, replace(NOTES, child_batch=1))
     run = w.plan()
     first = w.enqueued.pop(0)
     died: list[bool] = []

@@ -114,3 +114,63 @@ def test_conversation_parts_are_fetched_for_changed_conversations_only(db: Any) 
     now = w.docs("conversation_parts")
     assert len(now) > len(parts)  # the replies the mutation added
     assert all(key.split(":")[0] in changed for key in set(now) - set(parts))
+
+
+def test_child_tasks_read_many_conversations_each_within_the_vendors_window(db: Any) -> None:
+    """Intercom is paced by its queue alone, whose rate counts tasks: a child task reads a
+    batch of conversations (not one each: #16's 1,145 tasks), and the connection's window
+    ledger holds every request until the vendor's reported window has room, so tasks run
+    side by side (the queue's concurrent dispatches) never meet a 429."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.sync import budgets, state
+    from shared.sync.worker import ConnectionContext
+    from shared.vendors.auth import StaticAuth, WireAuth
+    from shared.vendors.connector import ConnectionConfig
+    from shared.vendors.http import VendorClient, WindowLedger
+
+    conversations = 60
+    window = RateLimitConfig(per_minute=600, window_seconds=2)  # 20 requests a 2-s window
+    app = create_app(SandboxConfig(data=DataConfig(contacts=10, companies=2, admins=2, conversations=conversations),
+                                   rate_limit=window, token=TOKEN))
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        answer = forward(app)(request)  # a test client per request: tasks run on threads
+        with lock:
+            statuses.append(answer.status_code)
+        return answer
+
+    ledger = WindowLedger()  # the connection's, shared by its tasks as clients.window_for shares it
+
+    class ConcurrentWorld(World):
+        def context(self, connection_id: str) -> ConnectionContext:
+            config = ConnectionConfig(base_url="https://vendor.test")
+
+            def open_client() -> VendorClient:
+                return VendorClient(self.connector, config, auth=StaticAuth(WireAuth(headers={"Authorization": "Bearer t"})),
+                                    transport=httpx.MockTransport(handle), window=ledger)
+
+            return ConnectionContext(connection_id, self.connector, config, open_client, self.selected)
+
+    w = ConcurrentWorld(db=db, connector=CONNECTOR, handler=handle, selected=only("conversations", "conversation_parts"))
+    run = w.plan()
+    child_tasks = 0
+    began = time.monotonic()
+    with ThreadPoolExecutor(max_workers=CONNECTOR.rate_limit.max_concurrency) as pool:
+        while w.enqueued:
+            wave, w.enqueued[:] = list(w.enqueued), []
+            child_tasks += sum(1 for t in wave if t.stream == "conversation_parts")
+            list(pool.map(lambda task: w.run(task), wave))
+    elapsed = time.monotonic() - began
+    final = state.get_run(db, w.connection_id, run.run_id)
+    assert final.status.value == "succeeded", final
+    assert child_tasks == conversations // 20  # several conversations a task, not one each
+    assert budgets.parents_per_task(CONNECTOR, CONNECTOR.stream("conversation_parts")) == 20
+    assert len(w.docs("conversation_parts")) > conversations
+    assert 429 not in statuses, statuses.count(429)
+    assert len(statuses) > 3 * window.per_window  # the run needed several windows...
+    assert elapsed >= 2 * window.window_seconds * 0.9  # ...and waited for them instead of meeting 429s

@@ -59,3 +59,26 @@ def test_a_queue_with_standing_headroom_books_nothing_for_live_calls(db: Any) ->
     w = world_at(db, 0.9)
     assert gate_for(db, w.connector, w.connection_id, live=True) is None
     assert first_page_sleeps(w) == []
+
+
+def test_a_child_task_yields_too_before_its_batch(db: Any) -> None:
+    """A child task reads a batch of parents (#16: 20 conversations a task): it gives way to
+    the slots live calls booked before its first request, as a listing page does."""
+    from tests.e2e.test_engine import NOTES
+
+    things = PagedThings([item(1), item(2)])
+    things.notes = {"1": [item("n1")], "2": [item("n2")]}
+    connector = Connector(vendor="testvendor", title="Test vendor", docs_url="", streams=(THINGS, NOTES),
+                          rate_limit=RateLimit(60, 60, queue_share=1.0), schedule=Schedule("0 5 * * *"))
+    w = World(db=db, connector=connector, handler=things)
+    w.plan()
+    w.run(w.enqueued.pop(0))  # the parents' page queues their children's task
+    child = next(t for t in w.enqueued if t.stream == "notes")
+    gate = gate_for(db, w.connector, w.connection_id, live=True)
+    assert isinstance(gate, StoreGate)
+    for _ in range(5):
+        gate.book(PageRequest(path="/things/1"))
+    slept: list[float] = []
+    deps = replace(w.deps, sleep=slept.append)
+    assert run_chunk(child, deps, last_attempt=False).status == "done"
+    assert len(slept) == 1 and 2 < slept[0] <= 5

@@ -131,3 +131,22 @@ def _sorted(write: Any) -> Any:
     del copy.update_transforms[:]
     copy.update_transforms.extend(kept)
     return copy
+
+
+def test_writes_built_in_their_commit_are_the_same_writes_split_at_the_limit() -> None:
+    """CommitWrites builds each write inside its commit request (no copy): the same messages
+    as built apart, at most `limit` a commit, and a write that could not be built is dropped."""
+    from types import SimpleNamespace
+
+    writes = wire.CommitWrites(SimpleNamespace(_database_string="projects/p/databases/(default)"), limit=2)  # type: ignore[arg-type]
+    docs = [sample(), {"n": 1}, {"n": 2}]
+    for doc in docs:
+        wire.create_write(PATH, doc, ["_sync.committed_at"], into=writes.add())
+    with pytest.raises(TypeError):
+        wire.create_write(PATH, {"bad": {1, 2}}, into=writes.add())
+    writes.discard_last()
+    requests = writes._requests
+    assert len(writes) == 3 and [len(r.writes) for r in requests] == [2, 1]
+    built = [w for r in requests for w in r.writes]
+    assert built == [wire.create_write(PATH, doc, ["_sync.committed_at"]) for doc in docs]
+    assert all(r.database == "projects/p/databases/(default)" for r in requests)
