@@ -16,11 +16,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+#: every port free_port handed out in this process
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now that this process never handed out before: the OS offers a port
+    again as soon as its probe socket closes, and two services of one stack were given the
+    same one (the local stack refused to start: "also given to tasks")."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        with _handed_out_lock:
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
 
 
 def wait_for_port(port: int, timeout_s: float, host: str = "127.0.0.1") -> None:

@@ -17,6 +17,15 @@ from devtools.identity import IdentityServer, LocalIdentity
 from devtools.processes import ManagedProcess, free_port
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Once per run, in the process that runs or distributes the tests (a pytest-xdist
+    worker has `workerinput`): the last run's console screenshots go."""
+    if hasattr(session.config, "workerinput"):
+        return
+    for old in (REPO / "build" / "screenshots").glob("*.png"):
+        old.unlink(missing_ok=True)
 PROJECT = "tributary-test"
 REGION = "europe-west1"
 SCHEDULER_SA = "scheduler@tributary-test.iam.gserviceaccount.com"

@@ -36,7 +36,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
+    """build/screenshots, emptied once per run by tests/conftest.py (not here: with
+    pytest-xdist each worker has its own session, and would delete the others' pages)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENSHOTS.glob("*.png"):
-        old.unlink()
     return SCREENSHOTS
