@@ -11,8 +11,9 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from bench.cold_start import process_cpu_s, tree_cpu_s
+from bench.cold_start import default_python, process_cpu_s, tree_cpu_s
 
 #: the parent forks a child that burns CPU, then both wait to be measured
 FORKS_A_BUSY_CHILD = """
@@ -39,3 +40,19 @@ def test_the_forked_worker_s_cpu_is_counted() -> None:
         finally:
             os.killpg(proc.pid, signal.SIGKILL)  # the parent and its child: their own session
             proc.wait(timeout=10)
+
+
+def test_the_default_interpreter_is_the_newest_complete_runtime_venv(tmp_path: Path) -> None:
+    """Every venv's bin/python links to the same base interpreter: its time cannot tell
+    them apart, so a stale venv was picked. The stamp, written when a venv is complete, can."""
+    venvs = tmp_path / "build" / "test-venvs"
+    for name, stamped_at in (("runtime-py3.12-new", 2_000_000_000), ("runtime-py3.12-old", 1_000_000_000),
+                             ("runtime-py3.12-unfinished", None)):
+        (venvs / name / "bin").mkdir(parents=True)
+        (venvs / name / "bin" / "python").symlink_to(sys.executable)
+        if stamped_at is not None:
+            stamp = venvs / name / ".tributary-installed"
+            stamp.write_text("{}")
+            os.utime(stamp, (stamped_at, stamped_at))
+    assert default_python(tmp_path) == str(venvs / "runtime-py3.12-new" / "bin" / "python")
+    assert default_python(tmp_path / "elsewhere") == sys.executable
