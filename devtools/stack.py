@@ -149,7 +149,7 @@ def create_queues(env: dict[str, str], sandbox_rpm: float, sandbox_vendors: set[
             continue
         for spec in specs:
             ensure_queue(client, PROJECT, REGION, spec)
-        names.append(f"{spec.name} ({spec.max_dispatches_per_second}/s, {spec.max_concurrent_dispatches} concurrent)")
+            names.append(f"{spec.name} ({spec.max_dispatches_per_second}/s, {spec.max_concurrent_dispatches} concurrent)")
     names += create_webhook_queues(env)
     names += create_outbox_queues(env)
     return names
