@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic_core import to_json
 
-from shared.connections.refs import connection_ref
+from shared.connections.refs import COLLECTION, connection_ref
 
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, CollectionReference, DocumentReference
@@ -47,7 +47,7 @@ COMMIT_TIME_FIELDS = ("_sync.committed_at",)
 
 
 def collection_path(connection_id: str, stream: str) -> str:
-    return f"connections/{connection_id}/{stream}"
+    return f"{COLLECTION}/{connection_id}/{stream}"
 
 
 def records_collection(db: Client, connection_id: str, stream: str) -> CollectionReference:
@@ -212,7 +212,7 @@ def _upsert_once(
     result.unchanged += len(items) - len(latest)
     # document paths, not references: building a DocumentReference (and checking its
     # path) per record cost more than hashing it
-    base = f"{db._database_string}/documents/connections/{connection_id}/{stream}/"
+    base = f"{db._database_string}/documents/{collection_path(connection_id, stream)}/"
     paths = {key: base + safe_doc_id(key) for key in latest}
     fresh = (connection_id, stream)
     # a blind create knows what it wrote only after its commit: a batch whose writes are

@@ -66,7 +66,6 @@ def utcnow() -> datetime:
 _refs = lru_cache(maxsize=16_384)
 
 
-
 @_refs
 def cursor_ref(db: Client, connection_id: str, stream: str) -> DocumentReference:
     return connection_ref(db, connection_id).collection("cursors").document(stream)
