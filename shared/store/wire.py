@@ -258,6 +258,9 @@ class CommitWrites:
         """The write last added could not be built (a value the store refuses): drop it."""
         del self._requests[-1].writes[-1]
 
+    def __len__(self) -> int:
+        return sum(len(request.writes) for request in self._requests)
+
     def commit(self) -> None:
         """Send each request in turn (a failed precondition fails its own commit)."""
         for request in self._requests:
